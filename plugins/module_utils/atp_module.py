@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``AtpModule``: an AnsibleModule wrapper (in the spirit of amazon.aws' AnsibleAWSModule).
+
+It merges the connection options into the module's spec, checks the Python dependencies, builds
+the authenticated HTTP client lazily, and turns every collection error into one ``fail_json``.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
+from ansible_collections.defender.atp.plugins.module_utils.claims import HAS_JWT, JWT_IMPORT_ERROR
+from ansible_collections.defender.atp.plugins.module_utils.connection_options import ConnectionSettings, connection_argspec
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError
+from ansible_collections.defender.atp.plugins.module_utils.http_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient
+
+
+class AtpModule(object):
+
+    def __init__(self, argument_spec=None, supports_check_mode=True, **kwargs):
+        self.module = AnsibleModule(argument_spec=connection_argspec(**(argument_spec or {})),
+                                    supports_check_mode=supports_check_mode, **kwargs)
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
+        if not HAS_JWT:
+            self.module.fail_json(msg=missing_required_lib('PyJWT (pyjwt[crypto])'), exception=str(JWT_IMPORT_ERROR))
+        self.params = self.module.params
+        self._settings = None
+        self._client = None
+        self._authenticator = None
+
+    # -- pass-throughs --------------------------------------------------------------------
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return self.module._diff
+
+    def warn(self, message):
+        self.module.warn(message)
+
+    # -- connection -----------------------------------------------------------------------
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            self._settings = ConnectionSettings(self.params)
+            if not self._settings.validate_certs:
+                self.warn('validate_certs is false: TLS certificates of the login and API servers are not verified, so '
+                          'credentials and tokens could be intercepted. Prefer ca_path.')
+                _silence_insecure_warnings()
+        return self._settings
+
+    @property
+    def authenticator(self):
+        if self._authenticator is None:
+            self._authenticator = Authenticator(self.settings)
+        return self._authenticator
+
+    @property
+    def client(self):
+        """The authenticated HttpClient (validation of every option happens on first use)."""
+        if self._client is None:
+            authenticator = self.authenticator
+            self._client = HttpClient(self.settings, token_source=authenticator)
+            authenticator.attach(self._client)
+        return self._client
+
+    def prepare(self):
+        """Validate connection and auth options now, before any request (raises AtpError)."""
+        return self.client
+
+    # -- results ----------------------------------------------------------------------------
+
+    def _common_result(self):
+        result = {}
+        if self._authenticator is not None:
+            result['auth_method'] = self._authenticator.name
+        if self._client is not None:
+            result['http_stats'] = self._client.stats.as_dict()
+        return result
+
+    def exit_json(self, **result):
+        merged = self._common_result()
+        merged.update(result)
+        self.module.exit_json(**merged)
+
+    def fail_json(self, msg, **result):
+        merged = self._common_result()
+        merged.update(result)
+        self.module.fail_json(msg=msg, **merged)
+
+    def fail_from(self, error, **result):
+        """Fail with an AtpError's message and its structured details."""
+        details = dict(error.details)
+        details.update(result)
+        self.fail_json(msg=error.message, **details)
+
+    def run(self, function):
+        """Call ``function(self)``; any AtpError becomes a clean failure, anything else a failure with a traceback."""
+        try:
+            function(self)
+        except AtpError as error:
+            self.fail_from(error)
+        except Exception as error:  # pylint: disable=broad-except
+            self.fail_json(msg='Unexpected error: %s: %s' % (type(error).__name__, error), exception=traceback.format_exc())
+
+
+def _silence_insecure_warnings():
+    try:
+        import urllib3
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    except (ImportError, AttributeError):  # pragma: no cover
+        pass

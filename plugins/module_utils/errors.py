@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Exceptions shared by the collection.
+
+Every failure the collection reports is one of these, so modules can turn it into one readable
+``fail_json`` message with structured details, and never a traceback.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class AtpError(Exception):
+    """Base class. ``details`` holds safe, structured facts (status, codes) for the module result."""
+
+    def __init__(self, message, **details):
+        super(AtpError, self).__init__(message)
+        self.message = message
+        self.details = dict((k, v) for k, v in details.items() if v is not None)
+
+    def __str__(self):
+        return self.message
+
+
+class AtpOptionError(AtpError):
+    """Bad or inconsistent options, detected before any request is sent."""
+
+
+class AtpAuthError(AtpError):
+    """The token endpoint refused to issue a token, or a given token cannot be used."""
+
+
+class AtpTransportError(AtpError):
+    """The request did not get an HTTP answer (TLS, DNS, connection, timeout)."""
+
+
+class AtpApiError(AtpError):
+    """The API answered with an error status."""
+
+    def __init__(self, message, status=None, code=None, api_message=None, **details):
+        super(AtpApiError, self).__init__(message, status=status, code=code, api_message=api_message, **details)
+        self.status = status
+        self.code = code
+        self.api_message = api_message
+
+
+class AtpWriteOutcomeUnknown(AtpTransportError):
+    """A non-idempotent request was sent but no answer came back: it may or may not have been applied.
+
+    Callers must re-read the state before sending the write again, so an action is never done twice.
+    """
+
+
+class AtpPermissionError(AtpError):
+    """A token lacks permissions required for the requested work."""
+
+    def __init__(self, message, missing=None, **details):
+        super(AtpPermissionError, self).__init__(message, missing_permissions=missing, **details)
+        self.missing = missing or []

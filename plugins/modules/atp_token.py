@@ -1,0 +1,287 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: atp_token
+short_description: Acquire or inspect a Microsoft Defender for Endpoint access token and check its permissions
+version_added: 0.1.0
+description:
+  - Acquires an Entra ID access token for the Defender for Endpoint API or Microsoft Graph (client secret,
+    certificate, or username and password), or inspects a given O(access_token).
+  - Decodes its claims and checks them - audience, tenant, expiry, optionally the signature, and
+    O(required_permissions). Application permissions come from the C(roles) claim, delegated ones from C(scp);
+    a ReadWrite permission covers its Read.
+  - Fails before anything else runs, naming each missing permission, so a runbook never does half its work.
+  - Register the result with C(no_log) and pass RV(access_token) to later tasks through O(access_token), so a playbook
+    costs one token request per credential and API.
+author:
+  - defender.atp contributors
+requirements:
+  - requests
+  - PyJWT (with cryptography, C(pyjwt[crypto]))
+  - No Defender permission is needed to get a token; O(required_permissions) names the ones to check.
+extends_documentation_fragment:
+  - defender.atp.connection
+  - defender.atp.attributes
+  - defender.atp.attributes.action_group
+  - defender.atp.attributes.check_mode_read_only
+options:
+  api:
+    description:
+      - The API the token is for, which picks its audience.
+      - V(defender) is the Defender for Endpoint API (C(https://api.securitycenter.microsoft.com) in the commercial cloud).
+      - V(graph) is Microsoft Graph (C(https://graph.microsoft.com)), used by advanced hunting through
+        M(defender.atp.atp_query).
+    type: str
+    default: defender
+    choices: [defender, graph]
+  required_permissions:
+    description:
+      - Permissions the token must carry, for example V(Machine.Isolate) or V(Alert.Read.All).
+      - Application permission names are also satisfied by their delegated equivalents in user tokens (V(Alert.Read.All)
+        by C(Alert.Read)), and a ReadWrite permission satisfies its Read.
+    type: list
+    elements: str
+    default: []
+  fail_on_missing:
+    description:
+      - Fail when a permission of O(required_permissions) is missing.
+      - Set to V(false) to only report them in RV(missing_permissions), for example to combine the checks of several tokens.
+    type: bool
+    default: true
+  verify_signature:
+    description:
+      - Also verify the token's signature against the signing keys the authority publishes
+        (C(<login_url>/<tenant>/discovery/v2.0/keys)). The API always verifies it; this catches a forged or foreign token early.
+    type: bool
+    default: false
+notes:
+  - With O(token_cache) enabled, a cached token that lacks a required permission is replaced by a fresh one once before the
+    check fails, because new permissions only appear in newly issued tokens.
+seealso:
+  - module: defender.atp.atp_machine_isolate
+  - module: defender.atp.atp_alert_info
+  - module: defender.atp.atp_query
+  - name: Create an app to access Microsoft Defender for Endpoint without a user
+    description: Microsoft's guide to the app registration and its API permissions.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/exposed-apis-create-app-webapp
+'''
+
+EXAMPLES = r'''
+- name: Get a Defender token that can isolate machines (fails naming what is missing)
+  defender.atp.atp_token:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    required_permissions:
+      - Machine.Read.All
+      - Machine.Isolate
+  register: defender_token
+  no_log: true
+
+- name: Reuse it in later tasks, without another login
+  defender.atp.atp_machine_isolate:
+    access_token: "{{ defender_token.access_token }}"
+    machines: [ws-042.contoso.com]
+    comment: "IR-1234: contain"
+
+- name: A Graph token for advanced hunting, with a certificate
+  defender.atp.atp_token:
+    api: graph
+    tenant_id: contoso.onmicrosoft.com
+    client_id: "{{ client_id }}"
+    certificate_path: /etc/defender/app.pem
+    certificate_password: "{{ vault_cert_password }}"
+    required_permissions: [ThreatHunting.Read.All]
+  register: graph_token
+  no_log: true
+
+- name: Inspect a token from elsewhere without failing, and show what it grants
+  defender.atp.atp_token:
+    access_token: "{{ token_from_pipeline }}"
+    required_permissions: [Machine.Isolate]
+    fail_on_missing: false
+    verify_signature: true
+    tenant_id: "{{ tenant_id }}"
+  register: inspected
+  no_log: true
+
+- name: Show the permissions (safe to print)
+  ansible.builtin.debug:
+    msg: "{{ inspected.permission_type }} token with {{ inspected.permissions | join(', ') }}; missing {{ inspected.missing_permissions }}"
+
+- name: Set the connection once for every module of the collection
+  module_defaults:
+    group/defender.atp.atp:
+      tenant_id: "{{ tenant_id }}"
+      client_id: "{{ client_id }}"
+      client_secret: "{{ client_secret }}"
+  block:
+    - name: Check the token
+      defender.atp.atp_token:
+        required_permissions: [Alert.Read.All]
+      no_log: true
+'''
+
+RETURN = r'''
+access_token:
+  description:
+    - The access token. Register the result with C(no_log) and pass this to other modules' O(access_token).
+  returned: success
+  type: str
+token_type:
+  description: Token type, for the C(Authorization) header.
+  returned: success
+  type: str
+  sample: Bearer
+expires_on:
+  description: When the token expires, in seconds since the epoch (UTC).
+  returned: success
+  type: int
+  sample: 1767225600
+claims:
+  description: The token's decoded claims that describe it (audience, issuer, tenant, app or user, permissions, times).
+  returned: success
+  type: dict
+  sample: {"aud": "https://api.securitycenter.microsoft.com", "tid": "6b1e9c5d-2f1f-4a8e-9a57-1f0c0d6f2a11",
+           "appid": "3a1f5c2e-8a7b-4a0d-9a57-2f1e0c6d7b11", "roles": ["Machine.Isolate", "Machine.Read.All"],
+           "exp": 1767225600, "ver": "1.0"}
+permissions:
+  description: Permissions the token grants (C(roles) of an application token, C(scp) of a user token).
+  returned: success
+  type: list
+  elements: str
+  sample: ["Machine.Isolate", "Machine.Read.All"]
+permission_type:
+  description: V(application) for app-only tokens, V(delegated) for user tokens.
+  returned: success
+  type: str
+  sample: application
+missing_permissions:
+  description: Permissions of O(required_permissions) the token does not grant (empty when all are present).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+api:
+  description: The API the token is for.
+  returned: success
+  type: str
+  sample: defender
+audience:
+  description: The audience the token was requested for.
+  returned: success
+  type: str
+  sample: https://api.securitycenter.microsoft.com
+token_source:
+  description: Where the token came from - V(endpoint) (just issued), V(cache) (the token cache) or V(given) (O(access_token)).
+  returned: success
+  type: str
+  sample: endpoint
+auth_method:
+  description: The authentication method used (the choice of O(auth_method=auto)).
+  returned: when the options were valid
+  type: str
+  sample: client_secret
+http_stats:
+  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  returned: when a request was attempted
+  type: dict
+  sample: {"requests": 1, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+'''
+
+from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
+from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpPermissionError
+
+
+def fetch_jwks(module):
+    """The authority's signing keys (tenant keys first, then the common set)."""
+    login = module.settings.endpoints['login_url']
+    tenant = module.params.get('tenant_id') or 'common'
+    keys = []
+    for path in ('%s/%s/discovery/v2.0/keys' % (login, tenant), '%s/common/discovery/keys' % login):
+        try:
+            body = module.client.get(path, auth=False, what='Fetching signing keys from %s' % path)
+        except AtpAuthError:
+            raise
+        except Exception:  # pylint: disable=broad-except
+            continue
+        keys.extend((body or {}).get('keys') or [])
+        if keys:
+            break
+    if not keys:
+        raise AtpAuthError('signature: the signing keys of %s could not be fetched to verify the token.' % login)
+    return {'keys': keys}
+
+
+def inspect(module, info, api):
+    required = module.params['required_permissions'] or []
+    claims = info['claims']
+    problems = claims_util.check_claims(claims, expected_audiences=accepted_audiences(api, module.settings.audience(api)),
+                                        tenant_id=module.params.get('tenant_id'))
+    if problems:
+        raise AtpAuthError('The token was refused: %s.' % '; '.join(problems))
+    if module.params['verify_signature']:
+        claims_util.verify_signature(info['access_token'], fetch_jwks(module))
+    return claims_util.missing_permissions(claims, required)
+
+
+def run(module):
+    api = module.params['api']
+    module.prepare()
+    authenticator = module.authenticator
+    info = authenticator.token_info(api)
+    missing = inspect(module, info, api)
+    if missing and info['source'] == 'cache':
+        # New permissions only show in newly issued tokens: ask once more before failing.
+        info = authenticator.token_info(api, fresh=True)
+        missing = inspect(module, info, api)
+    claims = info['claims']
+    result = dict(
+        changed=False,
+        access_token=info['access_token'],
+        token_type=info['token_type'],
+        expires_on=info['expires_on'],
+        claims=claims_util.summarize(claims),
+        permissions=claims_util.granted_permissions(claims),
+        permission_type=claims_util.permission_type(claims),
+        missing_permissions=missing,
+        api=api,
+        audience=module.settings.audience(api),
+        token_source=info['source'],
+    )
+    if missing and module.params['fail_on_missing']:
+        error = AtpPermissionError(
+            'The %s token (%s permissions of %s) is missing %s: %s. Grant %s in the app registration (API permissions), give '
+            'admin consent, then run again.' % (
+                api, result['permission_type'], claims.get('app_displayname') or claims.get('appid') or claims.get('upn') or 'the caller',
+                'this permission' if len(missing) == 1 else 'these permissions', ', '.join(missing),
+                'it' if len(missing) == 1 else 'them'),
+            missing=missing)
+        result.pop('access_token')
+        module.fail_json(msg=error.message, **dict((k, v) for k, v in result.items() if k != 'changed'))
+    module.exit_json(**result)
+
+
+def main():
+    module = AtpModule(
+        argument_spec=dict(
+            api=dict(type='str', default='defender', choices=['defender', 'graph']),
+            required_permissions=dict(type='list', elements='str', default=[]),
+            fail_on_missing=dict(type='bool', default=True),
+            verify_signature=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(run)
+
+
+if __name__ == '__main__':
+    main()
