@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared fixtures: the emulator over real HTTPS, connection options for it, and an in-process module runner."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import sys
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+
+@pytest.fixture(scope='session')
+def emulator(tmp_path_factory):
+    """One emulator for the whole session; tests reset what they change (see ``fresh_emulator``)."""
+    from emulator.harness import EmulatorProcess  # tests/emulator, outside the collection's plugins
+    process = EmulatorProcess(args=['--state-dir', str(tmp_path_factory.mktemp('emulator')), '--rate-scale', '0.05'])
+    info = process.start()
+    process.info = info
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def fresh_emulator(emulator):
+    """The session emulator with its log, data, config and faults reset before the test."""
+    emulator.reset(all=True)
+    return emulator
+
+
+@pytest.fixture
+def emu(fresh_emulator):
+    return fresh_emulator.info
+
+
+@pytest.fixture
+def conn(emu, tmp_path):
+    """Module options that reach the emulator with the full-permission application."""
+    return dict(tenant_id=emu['tenant_id'], client_id=emu['client_id'], client_secret=emu['client_secret'],
+                login_url=emu['url'], api_url=emu['url'], graph_url=emu['url'], ca_path=emu['ca_path'],
+                token_cache=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated_token_cache(tmp_path, monkeypatch):
+    """Never read or write the developer's real token cache; never pick up their AZURE_* variables."""
+    monkeypatch.setenv('DEFENDER_ATP_TOKEN_CACHE_DIR', str(tmp_path / 'token-cache'))
+    for name in list(os.environ):
+        if name.startswith('AZURE_') or (name.startswith('DEFENDER_ATP_') and name != 'DEFENDER_ATP_TOKEN_CACHE_DIR'):
+            monkeypatch.delenv(name, raising=False)
+
+
+class ModuleExit(Exception):
+    def __init__(self, result, failed):
+        super(ModuleExit, self).__init__(result.get('msg'))
+        self.result = result
+        self.failed = failed
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """Run a module's ``main()`` in-process with ``args``; return its result dict (``failed`` set on failure)."""
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+
+    def fake_exit(self, **kwargs):
+        raise ModuleExit(kwargs, False)
+
+    def fake_fail(self, msg, **kwargs):
+        kwargs['msg'] = msg
+        kwargs['failed'] = True
+        raise ModuleExit(kwargs, True)
+
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', fake_exit)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fake_fail)
+
+    def run(main, args, check_mode=False, diff=False):
+        args = dict(args)
+        if check_mode:
+            args['_ansible_check_mode'] = True
+        if diff:
+            args['_ansible_diff'] = True
+        with patch_module_args(args):
+            try:
+                main()
+            except ModuleExit as done:
+                # Round-trip through JSON, as Ansible would, so non-serialisable results fail here.
+                return json.loads(json.dumps(done.result))
+        raise AssertionError('the module returned without calling exit_json or fail_json')
+
+    return run
