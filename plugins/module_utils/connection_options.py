@@ -91,7 +91,9 @@ class ConnectionSettings(object):
         if self.ca_path and not os.path.isfile(self.ca_path):
             raise AtpOptionError('ca_path %r does not exist or is not a file; point it at a PEM bundle of the CA that signs '
                                  'the API and login servers.' % self.ca_path)
-        self.timeout = params.get('timeout') or 60
+        self.timeout = params.get('timeout')
+        if self.timeout is None:
+            self.timeout = 60
         if self.timeout <= 0:
             raise AtpOptionError('timeout must be a positive number of seconds, got %r.' % self.timeout)
         self.max_retries = params.get('max_retries')

@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError
+
+TENANT = '6b1e9c5d-2f1f-4a8e-9a57-1f0c0d6f2a11'
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def make_token(key=KEY, kid='k1', **claims):
+    now = int(time.time())
+    body = dict(aud='https://api.securitycenter.microsoft.com', iss='https://sts.windows.net/%s/' % TENANT, tid=TENANT,
+                iat=now, nbf=now, exp=now + 3600, appid='app', ver='1.0')
+    body.update(claims)
+    return jwt.encode(body, key, algorithm='RS256', headers={'kid': kid})
+
+
+def jwks(key=KEY, kid='k1'):
+    jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    jwk['kid'] = kid
+    return {'keys': [jwk]}
+
+
+def test_decode_and_summarize():
+    claims = claims_util.decode_claims(make_token(roles=['Machine.Isolate'], oid='x'))
+    summary = claims_util.summarize(claims)
+    assert summary['roles'] == ['Machine.Isolate'] and 'oid' not in summary
+    assert claims_util.permission_type(claims) == 'application'
+
+
+@pytest.mark.parametrize('token', ['', 'abc', 'a.b', 'Bearer a.b.c', 'a.b.c'])
+def test_decode_rejects_non_jwt(token):
+    with pytest.raises(AtpAuthError):
+        claims_util.decode_claims(token)
+
+
+def test_delegated_scopes_are_split():
+    claims = claims_util.decode_claims(make_token(scp='Alert.Read Machine.Isolate'))
+    assert claims_util.permission_type(claims) == 'delegated'
+    assert claims_util.granted_permissions(claims) == ['Alert.Read', 'Machine.Isolate']
+
+
+@pytest.mark.parametrize('granted, required, missing', [
+    (['Alert.ReadWrite.All'], ['Alert.Read.All'], []),
+    (['Alert.Read.All'], ['Alert.ReadWrite.All'], ['Alert.ReadWrite.All']),
+    (['Machine.ReadWrite.All', 'Machine.Isolate'], ['Machine.Read.All', 'Machine.Isolate'], []),
+    (['Machine.Read.All'], ['Machine.Read.All', 'Machine.Isolate'], ['Machine.Isolate']),
+    ([], ['AdvancedQuery.Read.All'], ['AdvancedQuery.Read.All']),
+    (['machine.isolate'], ['Machine.Isolate'], []),
+])
+def test_missing_application_permissions(granted, required, missing):
+    claims = claims_util.decode_claims(make_token(roles=granted))
+    assert claims_util.missing_permissions(claims, required) == missing
+
+
+@pytest.mark.parametrize('scopes, required, missing', [
+    ('Alert.Read', ['Alert.Read.All'], []),
+    ('Alert.ReadWrite', ['Alert.Read.All'], []),
+    ('Machine.Read Machine.Isolate', ['Machine.Read.All', 'Machine.Isolate'], []),
+    ('ThreatHunting.Read.All', ['ThreatHunting.Read.All'], []),
+    ('Machine.Read', ['Machine.Isolate'], ['Machine.Isolate']),
+])
+def test_missing_delegated_permissions(scopes, required, missing):
+    claims = claims_util.decode_claims(make_token(scp=scopes))
+    assert claims_util.missing_permissions(claims, required) == missing
+
+
+def test_check_claims_names_each_failed_check():
+    now = time.time()
+    good = claims_util.decode_claims(make_token(roles=['Machine.Isolate']))
+    assert claims_util.check_claims(good, ['https://api.securitycenter.microsoft.com'], TENANT, ['Machine.Isolate']) == []
+
+    graph = claims_util.decode_claims(make_token(aud='https://graph.microsoft.com'))
+    problems = claims_util.check_claims(graph, ['https://api.securitycenter.microsoft.com'])
+    assert len(problems) == 1 and problems[0].startswith('audience:')
+
+    other = claims_util.decode_claims(make_token(tid='00000000-0000-0000-0000-000000000001'))
+    problems = claims_util.check_claims(other, None, TENANT)
+    assert len(problems) == 1 and problems[0].startswith('tenant:')
+    # A domain can't be compared with the tid claim, so it is not a failure.
+    assert claims_util.check_claims(other, None, 'contoso.onmicrosoft.com') == []
+
+    expired = claims_util.decode_claims(make_token(exp=int(now) - 10))
+    problems = claims_util.check_claims(expired, None, None, now=now)
+    assert len(problems) == 1 and problems[0].startswith('expiry:')
+
+    problems = claims_util.check_claims(good, None, None, ['Alert.Read.All'])
+    assert problems == ['permissions: missing Alert.Read.All (the token grants Machine.Isolate)']
+
+
+def test_audience_comparison_ignores_trailing_slash_and_case():
+    claims = {'aud': 'https://API.securitycenter.microsoft.com/'}
+    assert claims_util.audience_matches(claims, ['https://api.securitycenter.microsoft.com'])
+    assert not claims_util.audience_matches({'aud': None}, ['x'])
+
+
+def test_expiry_margin():
+    claims = {'exp': 1000}
+    assert claims_util.is_expired(claims, margin=0, now=1000)
+    assert not claims_util.is_expired(claims, margin=0, now=999)
+    assert claims_util.is_expired(claims, margin=5, now=996)
+    assert not claims_util.is_expired({}, now=10 ** 12)
+
+
+def test_signature_verification():
+    token = make_token()
+    claims_util.verify_signature(token, jwks())
+    with pytest.raises(AtpAuthError, match='^signature: the token signature is invalid'):
+        claims_util.verify_signature(make_token(key=OTHER_KEY), jwks())
+    with pytest.raises(AtpAuthError, match='no signing key'):
+        claims_util.verify_signature(make_token(kid='unknown'), jwks())

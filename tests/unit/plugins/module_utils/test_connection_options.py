@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.defender.atp.plugins.module_utils.clouds import CLOUDS, resolve_endpoints
+from ansible_collections.defender.atp.plugins.module_utils.connection_options import (
+    CONNECTION_ARGSPEC, ConnectionSettings, connection_argspec)
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+
+
+def settings(**params):
+    base = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
+    base.update(params)
+    return ConnectionSettings(base)
+
+
+@pytest.mark.parametrize('cloud, login, api, graph, audience', [
+    ('commercial', 'https://login.microsoftonline.com', 'https://api.security.microsoft.com', 'https://graph.microsoft.com',
+     'https://api.securitycenter.microsoft.com'),
+    ('gcc', 'https://login.microsoftonline.com', 'https://api-gcc.securitycenter.microsoft.us', 'https://graph.microsoft.com',
+     'https://api-gcc.securitycenter.microsoft.us'),
+    ('gcc_high', 'https://login.microsoftonline.us', 'https://api-gov.securitycenter.microsoft.us', 'https://graph.microsoft.us',
+     'https://api-gov.securitycenter.microsoft.us'),
+    ('dod', 'https://login.microsoftonline.us', 'https://api-gov.securitycenter.microsoft.us', 'https://dod-graph.microsoft.us',
+     'https://api-gov.securitycenter.microsoft.us'),
+])
+def test_cloud_table(cloud, login, api, graph, audience):
+    endpoints = resolve_endpoints(cloud)
+    assert endpoints['login_url'] == login
+    assert endpoints['api_url'] == api
+    assert endpoints['graph_url'] == graph
+    assert endpoints['defender_audience'] == audience
+
+
+def test_every_cloud_has_every_endpoint():
+    for cloud in CLOUDS:
+        assert set(resolve_endpoints(cloud)) == {'login_url', 'api_url', 'graph_url', 'defender_audience', 'graph_audience'}
+
+
+def test_region_and_overrides():
+    assert resolve_endpoints('commercial', region='eu')['api_url'] == 'https://eu.api.security.microsoft.com'
+    assert resolve_endpoints('commercial', region='eu')['defender_audience'] == 'https://api.securitycenter.microsoft.com'
+    with pytest.raises(ValueError, match='only applies to the commercial cloud'):
+        resolve_endpoints('gcc_high', region='us')
+    endpoints = resolve_endpoints('commercial', api_url='https://proxy.example/api/', graph_url='https://g.example/v1.0')
+    assert endpoints['api_url'] == 'https://proxy.example' and endpoints['graph_url'] == 'https://g.example'
+
+
+@pytest.mark.parametrize('name, value', [('api_url', 'api.security.microsoft.com'), ('login_url', 'ftp://x'),
+                                         ('graph_url', 'https://'), ('api_url', 'https://x/?a=1')])
+def test_bad_urls_are_rejected_before_any_request(name, value):
+    with pytest.raises(AtpOptionError, match=name):
+        settings(**{name: value})
+
+
+def test_tls_options(tmp_path):
+    assert settings().verify is True
+    assert settings(validate_certs=False).verify is False
+    bundle = tmp_path / 'ca.pem'
+    bundle.write_text('x')
+    assert settings(ca_path=str(bundle)).verify == str(bundle)
+    with pytest.raises(AtpOptionError, match='ca_path'):
+        settings(ca_path=str(tmp_path / 'missing.pem'))
+
+
+@pytest.mark.parametrize('params, fragment', [({'timeout': 0}, 'timeout'), ({'max_retries': -1}, 'max_retries'),
+                                              ({'max_retry_wait': -5}, 'max_retry_wait')])
+def test_numeric_bounds(params, fragment):
+    with pytest.raises(AtpOptionError, match=fragment):
+        settings(**params)
+
+
+def test_secrets_are_no_log_and_module_can_override_defaults():
+    for name in ('client_secret', 'certificate_password', 'password', 'access_token'):
+        assert CONNECTION_ARGSPEC[name].get('no_log') is True
+    spec = connection_argspec(timeout=dict(default=210), query=dict(type='str', required=True))
+    assert spec['timeout'] == dict(type='float', default=210, fallback=CONNECTION_ARGSPEC['timeout']['fallback'])
+    assert spec['query']['required'] is True
+    assert CONNECTION_ARGSPEC['timeout']['default'] == 60
