@@ -1,0 +1,79 @@
+# defender.atp: build, test and demo entry points. Everything runs from .venv (made by `make venv`
+# from the pinned requirements); no activated venv needed.
+#
+#   make test [STEPS=units,sanity] [SKIP=molecule]   every check (scripts/run_checks.py)
+#   make sanity | units | integration | lint | docs | changelog | molecule | build
+#   make demo          incident response playbook against a local emulator
+#   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
+#   make bench         run the benchmarks
+#   make clean         remove build output (make distclean also removes .venv)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+REQUIREMENTS := requirements-dev.txt requirements.txt
+# The stamp's name carries a hash of the requirements files: edit them and the next target reinstalls.
+REQ_HASH := $(shell cat $(REQUIREMENTS) 2>/dev/null | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+
+EMULATOR_PORT ?= 8443
+EMULATOR_STATE ?= .emulator
+STEPS ?=
+SKIP ?=
+
+CHECKS = $(VPY) scripts/run_checks.py $(if $(STEPS),--steps $(STEPS)) $(if $(SKIP),--skip $(SKIP))
+
+.PHONY: help venv test sanity units integration lint docs changelog molecule build demo emulator bench clean distclean
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+venv: $(STAMP)
+
+$(STAMP):
+	@if ! $(VPY) -c '' 2>/dev/null; then \
+		echo "creating $(VENV) with $(PYTHON)"; \
+		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); \
+	fi
+	$(VPY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt -r requirements.txt
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test: venv
+	$(CHECKS)
+
+sanity units lint docs changelog molecule build: venv
+	$(VPY) scripts/run_checks.py --steps $@
+
+# no-secrets checks the output of this very run, while its emulator is still up.
+integration: venv
+	$(VPY) scripts/run_checks.py --steps integration,no-secrets
+
+demo: venv
+	$(VPY) scripts/demo.py
+
+emulator: venv
+	@test -f tests/emulator/run.py || { echo "tests/emulator/run.py does not exist yet"; exit 1; }
+	$(VPY) tests/emulator/run.py --port $(EMULATOR_PORT) --state-dir $(EMULATOR_STATE)
+
+bench: venv
+	@set -e; found=0; status=0; \
+	for script in benchmarks/*.py; do \
+		[ -f "$$script" ] || continue; \
+		grep -qE '^def main\(' "$$script" || continue; \
+		found=1; echo "==> $$script"; \
+		$(VPY) "$$script" || status=$$?; \
+	done; \
+	if [ $$found = 0 ]; then echo "no benchmarks/*.py defines main() yet"; exit 1; fi; \
+	exit $$status
+
+clean:
+	rm -rf build tests/output .pytest_cache .hypothesis $(EMULATOR_STATE) .ansible tests/integration/inventory \
+		tests/integration/integration_config.yml changelogs/.plugin-cache.yaml
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
