@@ -90,11 +90,13 @@ class HttpClient(object):
     # -- requests -----------------------------------------------------------------------------
 
     def request(self, method, path, api='defender', params=None, json_body=None, form=None, auth=True,
-                idempotent=None, expected=(200, 201, 204), what=None, timeout=None, basic_auth=None):
+                idempotent=None, expected=(200, 201, 204), what=None, timeout=None, basic_auth=None, stream=False):
         """Send one request with retries; return the ``requests.Response`` of an expected status.
 
         ``idempotent`` defaults to True for GET-like methods. A non-idempotent request is retried only
         where the server certainly did not act on it (429, a connection that never opened).
+        ``stream=True`` returns before the body of a successful answer is read (``iter_content``), so a
+        large body need not be held in memory; the caller must close the response.
         """
         method = method.upper()
         if idempotent is None:
@@ -112,7 +114,7 @@ class HttpClient(object):
             try:
                 response = self.session.request(
                     method, url, params=params, json=json_body, data=form, headers=headers, auth=basic_auth,
-                    timeout=timeout or self.settings.timeout, allow_redirects=False)
+                    timeout=timeout or self.settings.timeout, allow_redirects=False, stream=stream)
             except requests.exceptions.SSLError as exc:
                 raise AtpTransportError(_tls_message(what, url, exc), url=_origin(url))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
