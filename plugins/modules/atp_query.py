@@ -1,0 +1,281 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: atp_query
+short_description: Run a Microsoft Defender advanced hunting (KQL) query
+version_added: 0.1.0
+description:
+  - Runs an advanced hunting query in Kusto Query Language (KQL) through Microsoft Graph (C(security/runHuntingQuery),
+    the default) or the Defender for Endpoint API (C(/api/advancedqueries/run), which Microsoft is retiring).
+  - The answer has the same shape whatever the backend - RV(schema) as a list of C(name) and C(type), RV(rows),
+    RV(row_count) and RV(stats) where the API gives them.
+  - With O(dest), the rows are written to a file (JSON, JSON Lines or CSV) as they arrive instead of being returned,
+    so even 100,000 rows use little memory.
+  - A throttled query (HTTP 429, by number of calls or by CPU time) waits as the API's C(Retry-After) says, within
+    O(max_retries) and O(max_retry_wait), then fails with the API's own message naming the quota.
+  - The module never changes anything in Defender, so RV(changed) is always V(false).
+author:
+  - defender.atp contributors
+requirements:
+  - requests
+  - PyJWT (with cryptography, C(pyjwt[crypto]))
+  - "With O(api=graph), the Microsoft Graph permission C(ThreatHunting.Read.All) (application or delegated)."
+  - "With O(api=defender), the Defender for Endpoint API permission C(AdvancedQuery.Read.All) (application) or
+    C(AdvancedQuery.Read) (delegated)."
+extends_documentation_fragment:
+  - defender.atp.connection
+  - defender.atp.attributes
+  - defender.atp.attributes.action_group
+  - defender.atp.attributes.check_mode_read_only
+options:
+  query:
+    description:
+      - The KQL query, for example V(DeviceProcessEvents | where FileName =~ 'powershell.exe' | take 100).
+      - It may span several lines (use a YAML block scalar, C(|)).
+      - The APIs return at most 100,000 rows and 124 MB; use C(project), C(take) and C(summarize) to stay within them.
+    type: str
+    required: true
+  api:
+    description:
+      - Which API runs the query.
+      - V(graph) is Microsoft Graph C(security/runHuntingQuery) (advanced hunting of Microsoft Defender XDR, all its
+        tables). The token is requested for Microsoft Graph.
+      - V(defender) is the Defender for Endpoint C(/api/advancedqueries/run) API, retiring since January 2026. The token is
+        requested for the Defender API.
+      - With O(access_token), the token must be for the API chosen here.
+    type: str
+    default: graph
+    choices: [graph, defender]
+  timespan:
+    description:
+      - With O(api=graph), the time range the query looks at; Graph's default is the last 30 days.
+      - An ISO 8601 duration back from now (V(P7D), V(PT12H)), a start time (V(2026-01-31T08:00:00Z)), or an interval
+        C(start/end), C(start/duration) or C(duration/end). A short span such as V(24h) or V(7d) is sent as V(PT24H),
+        V(P7D).
+      - The Defender API has no such parameter; with O(api=defender) this is an error (filter on C(Timestamp) in the
+        query instead).
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for the answer. A query may run for up to 200 seconds on the Defender API and 3 minutes on
+        Graph, so the default waits a little longer than either, to get the API's own message when a query is too slow.
+      - If not set, the environment variable E(DEFENDER_ATP_TIMEOUT) is used.
+    type: float
+    default: 210
+  dest:
+    description:
+      - Write the rows to this file instead of returning them; RV(rows) is then not returned.
+      - The file is written on the host that runs the module (use C(delegate_to) to choose it). Its directory must exist.
+      - It is replaced only once the whole result has been read, so a failed query leaves the previous file as it was.
+    type: path
+  format:
+    description:
+      - The format of O(dest). By default it follows the extension of O(dest) (C(.csv), C(.jsonl) or C(.ndjson),
+        C(.json)), and is V(json) for any other.
+      - V(json) is one array of row objects. V(jsonl) is one row object per line (JSON Lines).
+      - V(csv) has a header line with the column names in schema order, then one line per row; values with commas, quotes
+        or line breaks are quoted, empty values are empty, objects and arrays are written as JSON.
+    type: str
+    choices: [json, jsonl, csv]
+notes:
+  - In check mode the query runs (it only reads) and RV(row_count) and RV(schema) are returned, but O(dest) is not written.
+  - Advanced hunting quotas are per tenant - 45 calls a minute and 1,500 an hour, and a CPU budget (10 minutes an hour,
+    3 hours a day on the Defender API). A 429 says which one was exceeded.
+  - The APIs only keep the last 30 days of hunting data.
+seealso:
+  - module: defender.atp.atp_alert_info
+  - module: defender.atp.atp_token
+  - name: Microsoft Graph runHuntingQuery
+    description: The Graph advanced hunting API, its request and answer.
+    link: https://learn.microsoft.com/en-us/graph/api/security-security-runhuntingquery
+  - name: Defender for Endpoint advanced hunting API
+    description: The older Defender API, its limits and quotas.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/run-advanced-query-api
+'''
+
+EXAMPLES = r'''
+- name: Hunt with the connection set once for the whole collection
+  module_defaults:
+    group/defender.atp.atp:
+      tenant_id: "{{ tenant_id }}"
+      client_id: "{{ client_id }}"
+      client_secret: "{{ client_secret }}"
+  block:
+    - name: PowerShell processes that touched AppData in the last day (Microsoft Graph)
+      defender.atp.atp_query:
+        query: |
+          DeviceProcessEvents
+          | where InitiatingProcessFileName =~ 'powershell.exe'
+          | where ProcessCommandLine contains 'appdata'
+          | project Timestamp, DeviceName, FileName, ProcessCommandLine
+          | take 500
+        timespan: P1D
+      register: hunt
+
+    - name: Show the devices
+      ansible.builtin.debug:
+        msg: "{{ hunt.row_count }} rows on {{ hunt.rows | map(attribute='DeviceName') | unique | list }}"
+
+- name: Export a week of network connections of one device to CSV on the controller
+  defender.atp.atp_query:
+    query: |
+      DeviceNetworkEvents
+      | where DeviceName == 'ws-042.contoso.com'
+      | project Timestamp, RemoteIP, RemotePort, RemoteUrl, InitiatingProcessFileName
+    timespan: 7d
+    dest: "{{ playbook_dir }}/evidence/ws-042-network.csv"
+  delegate_to: localhost
+  register: export
+
+- name: Say where it went
+  ansible.builtin.debug:
+    msg: "{{ export.row_count }} rows in {{ export.dest }} (columns {{ export.schema | map(attribute='name') | join(', ') }})"
+
+- name: The same query on the Defender for Endpoint API, as JSON Lines
+  defender.atp.atp_query:
+    api: defender
+    query: "DeviceInfo | where Timestamp > ago(1d) | summarize arg_max(Timestamp, *) by DeviceId"
+    dest: /var/tmp/device-info.jsonl
+
+- name: A Graph token from atp_token, reused by several queries
+  defender.atp.atp_token:
+    api: graph
+    required_permissions: [ThreatHunting.Read.All]
+  register: graph_token
+  no_log: true
+
+- name: Count alerts by severity with that token
+  defender.atp.atp_query:
+    access_token: "{{ graph_token.access_token }}"
+    query: "AlertInfo | summarize count() by Severity"
+'''
+
+RETURN = r'''
+schema:
+  description: The result's columns, in order, each with its C(name) and C(type) (the APIs' C(Name)/C(Type) or C(name)/C(type)).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"name": "Timestamp", "type": "DateTime"}, {"name": "FileName", "type": "String"}]
+rows:
+  description: The result rows, one dict per row with the column names as keys.
+  returned: success, without O(dest)
+  type: list
+  elements: dict
+  sample: [{"Timestamp": "2024-03-26T09:39:50.7688641Z", "FileName": "cmd.exe"}]
+row_count:
+  description: How many rows the query returned (and were written to O(dest)).
+  returned: success
+  type: int
+  sample: 2
+stats:
+  description: Statistics of the query's execution, as the Defender API gives them (C(Stats)); Graph gives none.
+  returned: when the API gives them
+  type: dict
+  sample: {"ExecutionTime": 0.171881, "resource_usage": {"cpu": {"total cpu": "00:00:00"}, "memory": {"peak_per_node": 3146640}}}
+dest:
+  description: The absolute path of the file the rows were written to.
+  returned: success, with O(dest)
+  type: str
+  sample: /home/analyst/evidence/ws-042-network.csv
+format:
+  description: The format O(dest) was written in.
+  returned: success, with O(dest)
+  type: str
+  sample: csv
+api:
+  description: The API that ran the query.
+  returned: success
+  type: str
+  sample: graph
+auth_method:
+  description: The authentication method used (the choice of O(auth_method=auto)).
+  returned: when the options were valid
+  type: str
+  sample: client_secret
+http_stats:
+  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  returned: when a request was attempted
+  type: dict
+  sample: {"requests": 2, "token_requests": 1, "retries": 1, "throttled": 1, "waited_seconds": 2.0}
+'''
+
+from ansible_collections.defender.atp.plugins.module_utils import hunting
+from ansible_collections.defender.atp.plugins.module_utils import row_files
+from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, normalize_timespan
+
+# Longer than the APIs' own limits (Defender 200 s, Graph 3 min), so the API's message arrives before our timeout.
+DEFAULT_TIMEOUT = 210
+
+
+def checked_timespan(params):
+    if params['timespan'] is None:
+        return None
+    try:
+        return normalize_timespan(params['timespan'])
+    except TimeSpanError as exc:
+        raise AtpOptionError(str(exc))
+
+
+def run_to_file(module, query, timespan, dest, file_format):
+    api = module.params['api']
+    with row_files.AtomicRowFile(dest, file_format, move=module.module.atomic_move) as output:
+        extra = hunting.run_query(module.client, api, query, output.writer, timespan=timespan)
+        output.commit()
+    return output.writer, extra
+
+
+def run(module):
+    params = module.params
+    api = params['api']
+    query = params['query']
+    timespan = checked_timespan(params)
+    hunting.build_request(api, query, timespan)  # every option error before any request
+    dest = file_format = None
+    if params['dest'] is not None:
+        dest = row_files.check_dest(params['dest'])
+        file_format = row_files.format_for(dest, params['format'])
+    module.prepare()
+
+    if dest and not module.check_mode:
+        sink, extra = run_to_file(module, query, timespan, dest, file_format)
+    else:
+        sink = hunting.RowCounter() if dest else hunting.RowCollector()
+        extra = hunting.run_query(module.client, api, query, sink, timespan=timespan)
+
+    result = dict(changed=False, api=api, schema=sink.columns or [], row_count=sink.row_count)
+    if extra.get('stats') is not None:
+        result['stats'] = extra['stats']
+    if dest:
+        result.update(dest=dest, format=file_format)
+    else:
+        result['rows'] = sink.rows
+    module.exit_json(**result)
+
+
+def main():
+    module = AtpModule(
+        argument_spec=dict(
+            query=dict(type='str', required=True),
+            api=dict(type='str', default='graph', choices=list(hunting.APIS)),
+            timespan=dict(type='str'),
+            timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+            dest=dict(type='path'),
+            format=dict(type='str', choices=list(row_files.FORMATS)),
+        ),
+        required_by=dict(format='dest'),
+        supports_check_mode=True,
+    )
+    module.run(run)
+
+
+if __name__ == '__main__':
+    main()
