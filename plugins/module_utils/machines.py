@@ -1,0 +1,323 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Finding machines by id or computer DNS name, and reading their machine actions, in batches.
+
+Resolution rules (shared by every module that takes a ``machines`` list):
+
+* an entry of 40 hexadecimal characters is a machine id (case-insensitive); anything else is a
+  computer DNS name;
+* names match case-insensitively (``casefold``) on the client: the server's ``eq`` may be
+  case-sensitive, so the lookup asks for the given spelling and its lowercase form, and a name the
+  quick lookup did not find is checked against the full machine list before it is called unknown;
+* a name without a dot also matches FQDNs that start with it (``ws-042`` matches
+  ``ws-042.contoso.com``); exact and short-name matches are pooled, and more than one match is
+  an error listing every candidate (id, lastSeen, healthStatus), never a guess;
+* duplicates (the same id twice, a name and the id of the same machine) are merged.
+
+Every value reaches ``$filter`` through ``odata`` (quotes doubled), so a name containing a quote
+or OData syntax can only ever match itself. Lookups are batched (``id eq 'a' or id eq 'b' ...``,
+URLs kept well under 8 KB) and paged; above ``listing_threshold`` entries one paged listing of
+all machines (and of all Isolate/Unisolate actions) replaces the batches.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible.module_utils.six import string_types
+from ansible.module_utils.six.moves.urllib.parse import quote_plus
+
+from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils.isolation import ACTION_TYPES
+
+MACHINE_ID_RE = re.compile(r'^[0-9a-fA-F]{40}$')
+MACHINES_PATH = '/api/machines'
+ACTIONS_PATH = '/api/machineactions'
+# Above this many entries (or machines), one paged listing is cheaper than batches of filters.
+LISTING_THRESHOLD = 200
+# Characters of URL-encoded $filter per request: with the host and $top/$skip, URLs stay under ~4.5 KB.
+FILTER_BUDGET = 4000
+MAX_NAME_LENGTH = 255
+
+
+def is_machine_id(value):
+    return isinstance(value, string_types) and bool(MACHINE_ID_RE.match(value.strip()))
+
+
+def name_key(name):
+    """How names compare: case-folded, without surrounding spaces or a trailing dot."""
+    return (name or '').strip().rstrip('.').casefold()
+
+
+class Entry(object):
+    """One valid entry of a ``machines`` list."""
+
+    def __init__(self, text):
+        self.input = text
+        self.kind = 'id' if is_machine_id(text) else 'name'
+        self.key = text.lower() if self.kind == 'id' else name_key(text)
+
+    def __repr__(self):
+        return 'Entry(%r)' % self.input
+
+
+def clean_entries(entries):
+    """Split a ``machines`` list into ``(entries, invalid)``.
+
+    ``entries`` are Entry objects in the given order with duplicates (same id, or same name
+    case-insensitively) removed; ``invalid`` is a list of ``(position, value, reason)`` for entries
+    that are not a non-empty string or cannot be a DNS name.
+    """
+    valid = []
+    invalid = []
+    seen = set()
+    for position, value in enumerate(entries or []):
+        if not isinstance(value, string_types):
+            invalid.append((position, value, 'not a string (%s)' % type(value).__name__))
+            continue
+        text = value.strip()
+        if not text or not text.rstrip('.'):
+            invalid.append((position, value, 'empty'))
+            continue
+        if len(text) > MAX_NAME_LENGTH:
+            invalid.append((position, value, 'longer than %d characters' % MAX_NAME_LENGTH))
+            continue
+        if any(ord(char) < 32 or ord(char) == 127 for char in text):
+            invalid.append((position, value, 'contains control characters'))
+            continue
+        entry = Entry(text)
+        if (entry.kind, entry.key) in seen:
+            continue
+        seen.add((entry.kind, entry.key))
+        valid.append(entry)
+    return valid, invalid
+
+
+def batched_filters(field, values, budget=FILTER_BUDGET, prefix=None):
+    """``any_of(field, chunk)`` filters over ``values``, each (with ``prefix`` ANDed) within ``budget`` encoded characters."""
+    filters = []
+    chunk = []
+    base = len(quote_plus(prefix + ' and ()')) if prefix else 2
+    size = base
+    for value in values:
+        clause_size = len(quote_plus(odata.eq(field, value))) + len(quote_plus(' or '))
+        if chunk and size + clause_size > budget:
+            filters.append(odata.and_(prefix, odata.any_of(field, chunk)))
+            chunk = []
+            size = base
+        chunk.append(value)
+        size += clause_size
+    if chunk:
+        filters.append(odata.and_(prefix, odata.any_of(field, chunk)))
+    return filters
+
+
+def machine_summary(machine):
+    """The identifying facts of a machine entity, with snake_case keys."""
+    machine = machine or {}
+    return dict(machine_id=machine.get('id'), computer_dns_name=machine.get('computerDnsName'),
+                health_status=machine.get('healthStatus'), last_seen=machine.get('lastSeen'),
+                os_platform=machine.get('osPlatform'))
+
+
+def name_matches(entry_key, machines):
+    """Machines whose name matches ``entry_key`` exactly, or as a short name of their FQDN.
+
+    Returns ``(candidates, matched_by)``; ``matched_by`` is ``name`` when every candidate matched
+    exactly, ``short_name`` otherwise.
+    """
+    exact = []
+    short = []
+    short_allowed = '.' not in entry_key
+    for machine in machines:
+        name = name_key(machine.get('computerDnsName'))
+        if not name:
+            continue
+        if name == entry_key:
+            exact.append(machine)
+        elif short_allowed and name.startswith(entry_key + '.'):
+            short.append(machine)
+    candidates = _unique(exact + short)
+    return candidates, ('short_name' if short and not exact else 'name')
+
+
+def _unique(machines):
+    seen = set()
+    result = []
+    for machine in machines:
+        key = str(machine.get('id') or '').lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        result.append(machine)
+    return result
+
+
+class Resolution(object):
+    """What one entry (or several entries naming the same machine) resolved to."""
+
+    def __init__(self, entry, machine=None, error=None, candidates=None, matched_by=None):
+        self.entry = entry
+        self.inputs = [entry.input]
+        self.machine = machine
+        self.error = error
+        self.candidates = candidates or []
+        self.matched_by = matched_by
+
+    @property
+    def input(self):
+        return self.entry.input
+
+    @property
+    def machine_id(self):
+        return (self.machine or {}).get('id')
+
+    def __repr__(self):
+        return 'Resolution(%r, %r, %r)' % (self.input, self.machine_id, self.error)
+
+
+def describe_candidates(candidates):
+    return '; '.join('%s (%s, lastSeen %s, healthStatus %s)' % (
+        c.get('id'), c.get('computerDnsName'), c.get('lastSeen') or 'unknown', c.get('healthStatus') or 'unknown')
+        for c in candidates)
+
+
+class MachineDirectory(object):
+    """Reads machines and their machine actions through an HttpClient, as few requests as it can."""
+
+    def __init__(self, client, listing_threshold=LISTING_THRESHOLD, filter_budget=FILTER_BUDGET):
+        self.client = client
+        self.listing_threshold = listing_threshold
+        self.filter_budget = filter_budget
+        self._all_machines = None
+
+    # -- machines -----------------------------------------------------------------------------
+
+    def _list(self, path, filter_text):
+        params = {'$filter': filter_text} if filter_text else None
+        items, _truncated = self.client.list_all(path, params=params)
+        return items
+
+    def all_machines(self):
+        if self._all_machines is None:
+            self._all_machines = self._list(MACHINES_PATH, None)
+        return self._all_machines
+
+    def machines_by_ids(self, ids):
+        """``{lowercase id: machine}`` for the given ids (asked for as given and in lowercase)."""
+        wanted = _spellings(ids, lambda v: v.lower())
+        found = {}
+        for filter_text in batched_filters('id', wanted, self.filter_budget):
+            for machine in self._list(MACHINES_PATH, filter_text):
+                found[str(machine.get('id') or '').lower()] = machine
+        return found
+
+    def machines_by_names(self, names):
+        """Machines whose name is one of ``names`` in the given or lowercase spelling, or starts with ``name.``
+        for names without a dot. Matching is left to ``name_matches``."""
+        spellings = _spellings(names, lambda v: v.strip().rstrip('.').lower())
+        found = []
+        for filter_text in batched_filters('computerDnsName', spellings, self.filter_budget):
+            found.extend(self._list(MACHINES_PATH, filter_text))
+        short = [s for s in spellings if '.' not in s]
+        for filter_text in self._startswith_filters(short):
+            found.extend(self._list(MACHINES_PATH, filter_text))
+        return _unique(found)
+
+    def _startswith_filters(self, names):
+        filters = []
+        chunk = []
+        size = 0
+        for name in names:
+            clause = odata.startswith('computerDnsName', name + '.')
+            clause_size = len(quote_plus(clause)) + 8
+            if chunk and size + clause_size > self.filter_budget:
+                filters.append(' or '.join(chunk))
+                chunk, size = [], 0
+            chunk.append(clause)
+            size += clause_size
+        if chunk:
+            filters.append(' or '.join(chunk))
+        return filters
+
+    def resolve(self, entries):
+        """Resolve Entry objects to machines; return one Resolution per distinct machine or failed entry, in order."""
+        ids = [e.input.strip() for e in entries if e.kind == 'id']
+        names = [e.input.strip() for e in entries if e.kind == 'name']
+        if len(entries) > self.listing_threshold:
+            pool = self.all_machines()
+            by_id = dict((str(m.get('id') or '').lower(), m) for m in pool)
+            name_pool = pool
+        else:
+            by_id = self.machines_by_ids(ids) if ids else {}
+            name_pool = self.machines_by_names(names) if names else []
+            if names and any(not name_matches(e.key, name_pool)[0] for e in entries if e.kind == 'name'):
+                # Confirm unknown names against the full list: the server may compare case-sensitively.
+                name_pool = _unique(name_pool + self.all_machines())
+        resolutions = []
+        by_machine = {}
+        for entry in entries:
+            if entry.kind == 'id':
+                machine = by_id.get(entry.key)
+                if machine is None:
+                    resolution = Resolution(entry, error='no machine has the id %s' % entry.input)
+                else:
+                    resolution = Resolution(entry, machine=machine, matched_by='id')
+            else:
+                candidates, matched_by = name_matches(entry.key, name_pool)
+                if not candidates:
+                    resolution = Resolution(entry, error='no machine is named %s (names match case-insensitively; a name '
+                                                         'without a dot also matches FQDNs starting with it)' % entry.input)
+                elif len(candidates) > 1:
+                    candidates = sorted(candidates, key=lambda m: str(m.get('lastSeen') or ''), reverse=True)
+                    resolution = Resolution(entry, candidates=candidates, matched_by=matched_by, error=(
+                        '%d machines match the name %s, so none was chosen: %s. Give the machine id of the one to act on.'
+                        % (len(candidates), entry.input, describe_candidates(candidates))))
+                else:
+                    resolution = Resolution(entry, machine=candidates[0], matched_by=matched_by)
+            key = str(resolution.machine_id or '').lower()
+            if key and key in by_machine:
+                by_machine[key].inputs.append(entry.input)
+                continue
+            if key:
+                by_machine[key] = resolution
+            resolutions.append(resolution)
+        return resolutions
+
+    # -- machine actions ----------------------------------------------------------------------
+
+    def isolation_actions(self, machine_ids):
+        """``{lowercase machine id: [Isolate/Unisolate actions]}`` for every id (an empty list when it has none)."""
+        wanted = sorted(set(str(i).lower() for i in machine_ids if i))
+        result = dict((machine_id, []) for machine_id in wanted)
+        if not wanted:
+            return result
+        type_filter = odata.any_of('type', ACTION_TYPES)
+        if len(wanted) > self.listing_threshold:
+            filters = [type_filter]
+        else:
+            filters = batched_filters('machineId', wanted, self.filter_budget, prefix=type_filter)
+        seen = set()
+        for filter_text in filters:
+            for action in self._list(ACTIONS_PATH, filter_text):
+                machine_id = str(action.get('machineId') or '').lower()
+                action_id = action.get('id')
+                if machine_id not in result or (action_id and action_id in seen):
+                    continue
+                seen.add(action_id)
+                result[machine_id].append(action)
+        return result
+
+
+def _spellings(values, lower):
+    """Each value as given and in its lowercase form, without duplicates, in order."""
+    result = []
+    seen = set()
+    for value in values:
+        for spelling in (value.strip().rstrip('.') if isinstance(value, string_types) else value, lower(value)):
+            if spelling not in seen:
+                seen.add(spelling)
+                result.append(spelling)
+    return result

@@ -1,0 +1,253 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Machine resolution (ids, names, short names, case, unknown, ambiguous, hostile names) and batched reads.
+
+A small fake client stands in for the API here: it answers the filters this code builds (eq joined by or,
+ANDed per field; startswith), case-sensitively like a strict OData server, and records every request.
+The same behaviour is checked against the emulator in tests/unit/plugins/modules/.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+import pytest
+
+from ansible.module_utils.six.moves.urllib.parse import quote_plus
+
+from ansible_collections.defender.atp.plugins.module_utils import machines as m
+from ansible_collections.defender.atp.plugins.module_utils.machines import MachineDirectory, clean_entries
+
+_EQ = re.compile(r"(\w+) eq '((?:[^']|'')*)'")
+_STARTS = re.compile(r"startswith\((\w+),'((?:[^']|'')*)'\)")
+
+
+def unquote(text):
+    return text.replace("''", "'")
+
+
+class FakeClient(object):
+    def __init__(self, machines=(), actions=()):
+        self.machines = list(machines)
+        self.actions = list(actions)
+        self.calls = []
+
+    def list_all(self, path, params=None, **kwargs):
+        text = (params or {}).get('$filter')
+        self.calls.append((path, text))
+        items = self.machines if path == m.MACHINES_PATH else self.actions
+        if not text:
+            return list(items), False
+        # Everything outside literals must be our own syntax: a literal can never leak into it.
+        outside = re.sub(r"'(?:[^']|'')*'", "''", text)
+        assert re.match(r"^[\w\s(),'/]*$", outside), outside
+        wanted = {}
+        for field, value in _EQ.findall(text):
+            wanted.setdefault(field, set()).add(unquote(value))
+        prefixes = [(field, unquote(value)) for field, value in _STARTS.findall(text)]
+        result = []
+        for item in items:
+            if prefixes:
+                if any(str(item.get(field) or '').startswith(prefix) for field, prefix in prefixes):
+                    result.append(item)
+                continue
+            if all(item.get(field) in values for field, values in wanted.items()):
+                result.append(item)
+        return result, False
+
+
+def machine(number, name, last_seen='2026-01-05T08:00:00Z', health='Active'):
+    return {'id': '%040x' % number, 'computerDnsName': name, 'lastSeen': last_seen, 'healthStatus': health,
+            'osPlatform': 'Windows11'}
+
+
+FLEET = [
+    machine(1, 'ws-001.contoso.com'),
+    machine(2, 'ws-002.contoso.com'),
+    machine(3, 'reimaged.contoso.com', last_seen='2025-10-01T00:00:00Z', health='Inactive'),
+    machine(4, 'reimaged.contoso.com', last_seen='2026-01-04T00:00:00Z'),
+    machine(5, 'Mixed-Case.Contoso.com'),
+    machine(6, 'dup'),
+    machine(7, 'dup.fabrikam.com'),
+    machine(8, "o'brien.contoso.com"),
+    machine(9, 'workgroup-pc'),
+]
+
+
+def resolve(entries, fleet=FLEET, **kwargs):
+    client = FakeClient(fleet)
+    valid, invalid = clean_entries(entries)
+    assert not invalid
+    return MachineDirectory(client, **kwargs).resolve(valid), client
+
+
+# -- entries ----------------------------------------------------------------------------------------------------------
+
+def test_ids_and_names_are_told_apart():
+    assert m.is_machine_id('1e5bc9d7e413ddd7902c2932e418702b84d0cc07')
+    assert m.is_machine_id('1E5BC9D7E413DDD7902C2932E418702B84D0CC07')
+    assert not m.is_machine_id('1e5bc9d7e413ddd7902c2932e418702b84d0cc0')  # 39
+    assert not m.is_machine_id('1e5bc9d7e413ddd7902c2932e418702b84d0cc0g')
+    assert not m.is_machine_id('ws-042.contoso.com')
+    assert not m.is_machine_id(None)
+
+
+def test_clean_entries_dedups_and_reports_invalid_ones():
+    valid, invalid = clean_entries(['WS-1', 'ws-1', ' ws-1. ', 'A' * 40, 'a' * 40, '', '   ', 5, None, 'x' * 300,
+                                    'bad\nname', 'ws-2'])
+    assert [e.input for e in valid] == ['WS-1', 'A' * 40, 'ws-2']
+    assert [e.kind for e in valid] == ['name', 'id', 'name']
+    assert [(position, reason.split(' ')[0]) for position, _, reason in invalid] == [
+        (5, 'empty'), (6, 'empty'), (7, 'not'), (8, 'not'), (9, 'longer'), (10, 'contains')]
+
+
+# -- resolution -------------------------------------------------------------------------------------------------------
+
+def test_resolve_by_id_in_any_case():
+    resolutions, client = resolve(['%040X' % 1, '%040x' % 2])
+    assert [r.machine_id for r in resolutions] == ['%040x' % 1, '%040x' % 2]
+    assert [r.matched_by for r in resolutions] == ['id', 'id']
+    assert len(client.calls) == 1  # one batched request for both
+
+
+def test_resolve_by_name_case_insensitively():
+    resolutions, client = resolve(['WS-001.CONTOSO.COM', 'ws-002.contoso.com'])
+    assert [r.machine_id for r in resolutions] == ['%040x' % 1, '%040x' % 2]
+    assert all(r.error is None for r in resolutions)
+    # The given spelling and its lowercase are both asked for, in one request; short names need none.
+    assert len(client.calls) == 1
+    assert "'WS-001.CONTOSO.COM'" in client.calls[0][1] and "'ws-001.contoso.com'" in client.calls[0][1]
+
+
+def test_a_mixed_case_stored_name_is_found_through_the_full_listing():
+    resolutions, client = resolve(['mixed-case.contoso.com'])
+    assert resolutions[0].machine_id == '%040x' % 5
+    assert client.calls[-1] == (m.MACHINES_PATH, None)  # confirmed against the full list
+
+
+def test_short_name_matches_one_fqdn():
+    resolutions, _ = resolve(['WS-001'])
+    assert resolutions[0].machine_id == '%040x' % 1 and resolutions[0].matched_by == 'short_name'
+
+
+def test_short_name_and_exact_name_together_are_ambiguous():
+    resolutions, _ = resolve(['dup'])
+    assert resolutions[0].machine is None
+    assert sorted(c['id'] for c in resolutions[0].candidates) == ['%040x' % 6, '%040x' % 7]
+
+
+def test_a_bare_stored_name_matches_exactly():
+    resolutions, _ = resolve(['WORKGROUP-PC'])
+    assert resolutions[0].machine_id == '%040x' % 9 and resolutions[0].matched_by == 'name'
+
+
+def test_ambiguous_name_lists_candidates_newest_first_and_never_guesses():
+    resolutions, _ = resolve(['reimaged.contoso.com'])
+    only = resolutions[0]
+    assert only.machine is None
+    assert [c['id'] for c in only.candidates] == ['%040x' % 4, '%040x' % 3]
+    assert 'lastSeen 2026-01-04T00:00:00Z, healthStatus Active' in only.error
+    assert 'lastSeen 2025-10-01T00:00:00Z, healthStatus Inactive' in only.error
+    assert 'machine id' in only.error
+
+
+def test_unknown_entries():
+    resolutions, _ = resolve(['nope.contoso.com', 'f' * 40])
+    assert [r.machine for r in resolutions] == [None, None]
+    assert 'no machine is named nope.contoso.com' in resolutions[0].error
+    assert 'no machine has the id ' + 'f' * 40 in resolutions[1].error
+
+
+def test_quotes_and_odata_syntax_never_widen_the_match():
+    hostile = ["x' or computerDnsName ne 'x", "ws-001.contoso.com' or '1' eq '1", "') or (id ne '", "o'brien.contoso.com"]
+    resolutions, client = resolve(hostile)
+    assert [r.machine_id for r in resolutions] == [None, None, None, '%040x' % 8]
+    for _, text in client.calls:
+        assert text is None or "''" in text  # quotes were doubled (FakeClient also checks nothing leaked)
+
+
+def test_duplicates_naming_the_same_machine_are_merged():
+    resolutions, _ = resolve(['ws-001.contoso.com', '%040x' % 1, 'WS-001', 'ws-002.contoso.com'])
+    assert [r.machine_id for r in resolutions] == ['%040x' % 1, '%040x' % 2]
+    assert resolutions[0].inputs == ['ws-001.contoso.com', '%040x' % 1, 'WS-001']
+
+
+def test_order_is_kept():
+    resolutions, _ = resolve(['ws-002.contoso.com', 'nope', '%040x' % 1])
+    assert [r.input for r in resolutions] == ['ws-002.contoso.com', 'nope', '%040x' % 1]
+
+
+def test_large_lists_use_one_listing():
+    fleet = [machine(n, 'host-%04d.contoso.com' % n) for n in range(1, 301)]
+    entries = ['HOST-%04d' % n for n in range(1, 251)] + ['%040x' % 300]
+    resolutions, client = resolve(entries, fleet=fleet)
+    assert client.calls == [(m.MACHINES_PATH, None)]
+    assert [r.machine_id for r in resolutions] == ['%040x' % n for n in range(1, 251)] + ['%040x' % 300]
+
+
+def test_batches_stay_under_the_url_budget():
+    fleet = [machine(n, 'host-%04d.contoso.com' % n) for n in range(1, 181)]
+    entries = ['%040x' % n for n in range(1, 181)]
+    resolutions, client = resolve(entries, fleet=fleet)
+    assert all(r.machine_id for r in resolutions)
+    assert 2 <= len(client.calls) <= 5
+    assert all(len(quote_plus(text)) <= m.FILTER_BUDGET for _, text in client.calls)
+
+
+def test_batched_filters_budget_and_prefix():
+    values = ['v%03d' % n for n in range(100)]
+    filters = m.batched_filters('machineId', values, budget=500, prefix="(type eq 'Isolate' or type eq 'Unisolate')")
+    assert len(filters) > 1
+    assert all(len(quote_plus(f)) <= 500 for f in filters)
+    assert all(f.startswith("(type eq 'Isolate' or type eq 'Unisolate') and ") for f in filters)
+    found = [v for f in filters for v in re.findall(r"machineId eq '(v\d+)'", f)]
+    assert found == values
+    assert m.batched_filters('id', ['a']) == ["id eq 'a'"]
+
+
+# -- actions ----------------------------------------------------------------------------------------------------------
+
+def test_isolation_actions_are_read_in_batches_and_grouped():
+    actions = [
+        {'id': 'a1', 'type': 'Isolate', 'machineId': '%040x' % 1, 'status': 'Succeeded'},
+        {'id': 'a2', 'type': 'RunAntiVirusScan', 'machineId': '%040x' % 1, 'status': 'Succeeded'},
+        {'id': 'a3', 'type': 'Unisolate', 'machineId': '%040x' % 2, 'status': 'Pending'},
+        {'id': 'a4', 'type': 'Isolate', 'machineId': '%040x' % 3, 'status': 'Pending'},
+    ]
+    client = FakeClient(actions=actions)
+    result = MachineDirectory(client).isolation_actions(['%040X' % 1, '%040x' % 2, '%040x' % 9])
+    assert sorted(result) == ['%040x' % 1, '%040x' % 2, '%040x' % 9]
+    assert [a['id'] for a in result['%040x' % 1]] == ['a1']
+    assert [a['id'] for a in result['%040x' % 2]] == ['a3']
+    assert result['%040x' % 9] == []
+    assert len(client.calls) == 1 and client.calls[0][0] == m.ACTIONS_PATH
+    assert client.calls[0][1].startswith("(type eq 'Isolate' or type eq 'Unisolate') and (machineId eq ")
+
+
+def test_isolation_actions_for_a_large_fleet_use_one_listing():
+    ids = ['%040x' % n for n in range(300)]
+    actions = [{'id': 'a%d' % n, 'type': 'Isolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 300, 3)]
+    actions.append({'id': 'other', 'type': 'Isolate', 'machineId': 'f' * 40, 'status': 'Succeeded'})
+    client = FakeClient(actions=actions)
+    result = MachineDirectory(client).isolation_actions(ids)
+    assert client.calls == [(m.ACTIONS_PATH, "type eq 'Isolate' or type eq 'Unisolate'")] or \
+        client.calls == [(m.ACTIONS_PATH, "(type eq 'Isolate' or type eq 'Unisolate')")]
+    assert sum(len(v) for v in result.values()) == 100 and 'f' * 40 not in result
+
+
+def test_no_machines_no_request():
+    client = FakeClient()
+    assert MachineDirectory(client).isolation_actions([]) == {}
+    assert client.calls == []
+
+
+@pytest.mark.parametrize('key, machines, expected', [
+    ('ws', [machine(1, 'ws.a.com'), machine(2, 'ws.b.com')], 2),
+    ('ws.a.com', [machine(1, 'ws.a.com'), machine(2, 'ws.a.com.evil.com')], 1),  # dotted names match exactly only
+    ('ws', [machine(1, 'wsx.a.com')], 0),
+    ('ws', [machine(1, None)], 0),
+])
+def test_name_matches(key, machines, expected):
+    assert len(m.name_matches(key, machines)[0]) == expected
