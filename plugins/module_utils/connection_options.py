@@ -12,11 +12,26 @@ __metaclass__ = type
 
 import os
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import AnsibleFallbackNotFound
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils.clouds import CLOUDS, REGIONS, resolve_endpoints
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+
+
+def env_fallback(*args, **kwargs):
+    """``ansible.module_utils.basic.env_fallback``, except that an empty variable counts as unset.
+
+    AWX / Automation Platform credential types inject every environment variable they declare, with an
+    empty value for an input left blank; an empty ``DEFENDER_ATP_REGION`` must mean "no region", not an
+    invalid choice.
+    """
+    for name in args:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise AnsibleFallbackNotFound
+
 
 AUTH_METHODS = ('auto', 'client_secret', 'certificate', 'password', 'access_token')
 
