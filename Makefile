@@ -3,7 +3,7 @@
 #
 #   make test [STEPS=units,sanity] [SKIP=molecule]   every check (scripts/run_checks.py)
 #   make sanity | units | integration | lint | docs | changelog | molecule | build
-#   make demo          incident response playbook against a local emulator
+#   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
 #   make bench         run the benchmarks
 #   make clean         remove build output (make distclean also removes .venv)
@@ -53,7 +53,7 @@ integration: venv
 	$(VPY) scripts/run_checks.py --steps integration,no-secrets
 
 demo: venv
-	$(VPY) scripts/demo.py
+	$(VPY) scripts/demo.py $(if $(ARGS),-- $(ARGS))
 
 emulator: venv
 	@test -f tests/emulator/run.py || { echo "tests/emulator/run.py does not exist yet"; exit 1; }

@@ -103,7 +103,7 @@ class EmulatorSession:
         return line
 
     def _drain_stdout(self):
-        for chunk in iter(lambda: self.process.stdout.readline(), b''):
+        for chunk in iter(self.process.stdout.readline, b''):
             try:
                 self._log_handle.write(chunk)
                 self._log_handle.flush()

@@ -102,6 +102,7 @@ class Context:
         self.sync_error = None
         self.emulator = None  # EmulatorSession kept alive from integration to no-secrets
         self.integration_log = None
+        self.integration_started = 0.0
         self.current_log = None
         self.current_proc = None
 
@@ -130,7 +131,7 @@ class Context:
             self.current_log.write((text + '\n').encode('utf-8', 'replace'))
             self.current_log.flush()
 
-    def run(self, cmd, cwd, env=None, timeout=None, echo_filter=None, extra_log=None, check=True):
+    def run(self, cmd, cwd, env=None, timeout=None, echo_filter=None, check=True):
         """Run cmd, stream its output (stdout+stderr) to the terminal and the step log. Returns the exit status."""
         self.log('$ (cd %s && %s)' % (os.path.relpath(cwd, ROOT) if cwd.startswith(ROOT) else cwd,
                                       ' '.join(_quote(part) for part in cmd)))
@@ -157,8 +158,6 @@ class Context:
             for raw in iter(proc.stdout.readline, b''):
                 if self.current_log is not None:
                     self.current_log.write(raw)
-                if extra_log is not None:
-                    extra_log.write(raw)
                 line = raw.decode('utf-8', 'replace')
                 if echo_filter is not None and echo_filter.search(line):
                     hidden += 1
@@ -180,7 +179,8 @@ class Context:
         if timed_out.is_set():
             raise StepFailed('%s timed out after %d s' % (os.path.basename(cmd[0]), timeout))
         if check and proc.returncode != 0:
-            raise StepFailed('%s exited with status %d' % (' '.join(os.path.basename(c) for c in cmd[:2]), proc.returncode))
+            raise StepFailed('%s exited with status %d%s' % (_command_name(cmd), proc.returncode,
+                                                             ' (no tests collected)' if 'pytest' in cmd and proc.returncode == 5 else ''))
         return proc.returncode
 
     def need_work_copy(self):
@@ -190,6 +190,16 @@ class Context:
 
 def _quote(part):
     return part if re.match(r'^[\w./,=:@%+-]+$', part) else "'%s'" % part.replace("'", "'\\''")
+
+
+def _command_name(cmd):
+    """'ansible-test units' for ansible-test, 'pytest' for python -m pytest."""
+    if len(cmd) > 2 and cmd[1] == '-m':
+        return cmd[2]
+    words = [os.path.basename(cmd[0])]
+    if len(cmd) > 1 and not cmd[1].startswith('-') and '/' not in cmd[1]:
+        words.append(cmd[1])
+    return ' '.join(words)
 
 
 def _kill_group(proc):
@@ -391,12 +401,13 @@ def step_integration(ctx):
     config = os.path.join(WORK, 'tests', 'integration', 'integration_config.yml')
     write_vars_file(config, connection_vars(info))
     ctx.log('emulator at %s (pid %s); wrote %s' % (info['url'], info.get('pid'), _rel(config)))
-    ctx.integration_log = os.path.join(LOGS, 'integration-vvvv.log')
+    # One run at -vvvv: the step log (build/logs/integration.log) keeps all of it for no-secrets; the
+    # terminal gets it without the per-task connection chatter.
+    ctx.integration_log = os.path.join(LOGS, 'integration.log')
+    ctx.integration_started = time.time()
     try:
-        with open(ctx.integration_log, 'wb') as raw_log:
-            ctx.run([ctx.tool('ansible-test'), 'integration', '--python', PYTHON_VERSION, '--local', '--color', 'no',
-                     '-vvvv'], cwd=WORK, echo_filter=INTEGRATION_QUIET, extra_log=raw_log,
-                    timeout=ctx.args.timeout)
+        ctx.run([ctx.tool('ansible-test'), 'integration', '--python', PYTHON_VERSION, '--local', '--color', 'no', '-vvvv'],
+                cwd=WORK, echo_filter=INTEGRATION_QUIET)
     finally:
         if 'no-secrets' not in ctx.selected or 'no-secrets' in ctx.args.skip:
             stop_emulator(ctx)
@@ -425,14 +436,14 @@ def stop_emulator(ctx):
         ctx.emulator = None
 
 
-def secret_leaves(data, path='secrets'):
+def secret_leaves(data, path=''):
     """(kind, value) for every string leaf of the /_emulator/secrets answer; kind is its JSON path."""
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from secret_leaves(value, '%s.%s' % (path, key))
+            yield from secret_leaves(value, '%s.%s' % (path, key) if path else str(key))
     elif isinstance(data, (list, tuple)):
         for index, value in enumerate(data):
-            yield from secret_leaves(value, '%s[%d]' % (path, index))
+            yield from secret_leaves(value, '%s[%d]' % (path or 'secrets', index))
     elif isinstance(data, str):
         yield path, data
 
@@ -469,6 +480,8 @@ def step_no_secrets(ctx):
                  'emulator request log': json.dumps(requests_log) + '\n' + json.dumps(requests_log, ensure_ascii=False)}
     junit_dir = os.path.join(WORK, 'tests', 'output', 'junit')
     for name in _listdir(junit_dir):
+        if os.path.getmtime(os.path.join(junit_dir, name)) < ctx.integration_started - 1:
+            continue  # an earlier run's report
         haystacks['junit %s' % name] = _read_text(os.path.join(junit_dir, name))
     ctx.log('checking %d secret values against: %s' % (len(leaves), ', '.join(sorted(haystacks))))
     leaks = {}
@@ -751,10 +764,10 @@ def main(argv=None):
     passed = sum(1 for r in results if r.status == 'passed')
     failed = sum(1 for r in results if r.status == 'failed')
     width = max([len(r.name) for r in results] + [4])
-    print('\n%-*s  %-7s  %8s  %s' % (width, 'step', 'result', 'seconds', 'detail'))
+    print('\n' + f"{'step':<{width}}  {'result':<7}  {'seconds':>8}  detail")
     for r in results:
-        print('%-*s  %-7s  %8.1f  %s' % (width, r.name, r.status, r.seconds, r.detail))
-    print('%-*s  %-7s  %8.1f' % (width, 'total', '', time.monotonic() - run_started))
+        print(f'{r.name:<{width}}  {r.status:<7}  {r.seconds:>8.1f}  {r.detail}'.rstrip())
+    print(f"{'total':<{width}}  {'':<7}  {time.monotonic() - run_started:>8.1f}")
     print('%d passed, %d failed' % (passed, failed), flush=True)
     return 1 if failed else 0
 

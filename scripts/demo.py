@@ -1,0 +1,130 @@
+#!/usr/bin/env python
+# Copyright: (c) 2026, defender.atp maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the incident response playbook against a local emulator (`make demo`).
+
+Starts tests/emulator/run.py on a free port, writes the connection variables to build/demo/vars.yml,
+syncs the work copy (build/collections/ansible_collections/defender/atp, found through
+ANSIBLE_COLLECTIONS_PATH), runs ansible-playbook playbooks/incident_response.yml on localhost, prints
+a summary (with the API calls the emulator saw), stops the emulator and exits with the playbook's
+status. Extra arguments go to ansible-playbook: scripts/demo.py -- -v --check
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# pylint: disable=wrong-import-position
+from emulator_session import EmulatorError, EmulatorSession, connection_vars, write_vars_file  # noqa: E402
+from run_checks import BUILD, COLLECTIONS, ROOT, VENV_BIN, sync_work_copy  # noqa: E402
+
+DEMO_DIR = os.path.join(BUILD, 'demo')
+ID_SEGMENT = re.compile(r'/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,}|\d+)(?=/|$)')
+
+
+def playbook_vars(info):
+    """Connection variables of the playbook, plus every emulator_* key for playbooks that want more."""
+    variables = connection_vars(info)
+    variables.update(
+        tenant_id=info['tenant_id'],
+        client_id=info['client_id'],
+        client_secret=info['client_secret'],
+        login_url=info['url'],
+        api_url=info['url'],
+        graph_url=info['url'],
+        ca_path=info['ca_path'],
+    )
+    return variables
+
+
+def summarize_requests(entries):
+    """Count the emulator's logged requests by method and path (ids folded), control calls left out."""
+    counts = collections.Counter()
+    if isinstance(entries, dict):
+        entries = entries.get('requests', entries.get('value', []))
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        path = str(entry.get('path') or entry.get('url') or '?').split('?', 1)[0]
+        path = re.sub(r'^https?://[^/]+', '', path)
+        if path.startswith('/_emulator'):
+            continue
+        counts['%s %s' % (entry.get('method', '?'), ID_SEGMENT.sub('/{id}', path))] += 1
+    return counts
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('--playbook', default='playbooks/incident_response.yml', help='playbook to run (from the repository root)')
+    parser.add_argument('--port', type=int, default=int(os.environ.get('DEMO_EMULATOR_PORT', '0')), help='emulator port (0: any free port)')
+    parser.add_argument('ansible_args', nargs='*', help='extra ansible-playbook arguments (after --)')
+    args = parser.parse_args(argv)
+
+    playbook = os.path.join(ROOT, args.playbook)
+    if not os.path.isfile(playbook):
+        print('demo: %s does not exist' % args.playbook, file=sys.stderr)
+        return 2
+    copied, deleted = sync_work_copy()
+    print('demo: work copy synced (%d copied, %d removed)' % (copied, deleted))
+
+    session = EmulatorSession(ROOT, os.path.join(DEMO_DIR, 'emulator'), os.path.join(DEMO_DIR, 'emulator.log'),
+                              port=args.port, python=os.path.join(VENV_BIN, 'python'))
+    try:
+        info = session.start()
+    except EmulatorError as ex:
+        print('demo: the emulator did not start: %s' % ex, file=sys.stderr)
+        return 2
+
+    status = 1
+    started = time.monotonic()
+    try:
+        vars_file = os.path.join(DEMO_DIR, 'vars.yml')
+        write_vars_file(vars_file, playbook_vars(info))
+        inventory = os.path.join(DEMO_DIR, 'inventory.ini')
+        with open(inventory, 'w', encoding='utf-8') as handle:
+            handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % os.path.join(VENV_BIN, 'python'))
+        print('demo: emulator at %s (pid %s); variables in %s' % (info['url'], info.get('pid'), os.path.relpath(vars_file, ROOT)))
+
+        env = dict(os.environ)
+        env['PATH'] = VENV_BIN + os.pathsep + env.get('PATH', '')
+        env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS
+        cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, '-e', '@' + vars_file, playbook] + args.ansible_args
+        print('demo: $ %s\n' % ' '.join(os.path.relpath(part, ROOT) if part.startswith(ROOT) else part for part in cmd), flush=True)
+        status = subprocess.call(cmd, cwd=ROOT, env=env)
+        elapsed = time.monotonic() - started
+
+        try:
+            calls = summarize_requests(session.get_json('/_emulator/requests'))
+        except Exception as ex:  # pylint: disable=broad-except
+            calls = None
+            calls_error = str(ex)
+        print('\n' + '=' * 72)
+        print('demo summary')
+        print('  playbook   %s' % args.playbook)
+        print('  result     %s (exit status %d) in %.1f s' % ('succeeded' if status == 0 else 'FAILED', status, elapsed))
+        print('  emulator   %s (tenant %s)' % (info['url'], info['tenant_id']))
+        if calls is None:
+            print('  API calls  unknown (request log not readable: %s)' % calls_error)
+        else:
+            print('  API calls  %d' % sum(calls.values()))
+            for name, count in sorted(calls.items(), key=lambda item: (-item[1], item[0])):
+                print('    %4d  %s' % (count, name))
+        print('  logs       %s' % os.path.relpath(session.log_path, ROOT))
+        print('=' * 72)
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        session.stop()
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())
