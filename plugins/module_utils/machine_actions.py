@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Sending machine actions (isolate, unisolate, ...) to many machines: concurrently, bounded, safely.
+
+* A bounded pool of workers shares the run's HttpClient (its ``requests.Session`` and counters are
+  thread-safe). A shared ``Pacer`` makes every worker pause when any one is throttled, so a 429
+  storm costs one wait, not one 429 per worker.
+* A write whose outcome is unknown (5xx, timeout, dropped connection: ``AtpWriteOutcomeUnknown``)
+  is never re-sent blindly: the machine's actions are read again and the request is sent again
+  only when no new action of that type appeared (at most ``max_resends`` times).
+* ``ActiveRequestAlreadyExists`` is handed to ``reconcile`` (re-read, then classify) instead of
+  failing the machine.
+* A 404 ``ResourceNotFound`` for a machine that was just found is retried once after a short wait
+  (the API is known to answer 404 intermittently).
+* A 401/403 means every other request would be refused too: the remaining machines are not sent,
+  and each one says why.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import threading
+import time
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpWriteOutcomeUnknown
+from ansible_collections.defender.atp.plugins.module_utils.isolation import EPOCH, created as created_at
+
+ACTIVE_REQUEST_CODE = 'ActiveRequestAlreadyExists'
+DEFAULT_WORKERS = 10
+NOT_FOUND_RETRY_DELAY = 2.0
+
+ADOPT = 'adopt'
+RESEND = 'resend'
+ERROR = 'error'
+
+
+class Pacer(object):
+    """A pause shared by every worker: after a 429 nobody sends until its Retry-After has passed."""
+
+    def __init__(self, clock=time.time, sleep=time.sleep):
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+        self.clock = clock
+        self._sleep = sleep
+        self.holds = 0
+
+    def hold(self, seconds):
+        with self._lock:
+            until = self.clock() + max(0.0, seconds)
+            if until > self._resume_at:
+                self._resume_at = until
+                self.holds += 1
+
+    def wait(self):
+        """Block until no hold is in force."""
+        while True:
+            with self._lock:
+                remaining = self._resume_at - self.clock()
+            if remaining <= 0:
+                return
+            self._sleep(remaining)
+
+    def sleep(self, seconds):
+        """Sleep ``seconds`` (a retry wait), then any longer hold another worker set meanwhile."""
+        self._sleep(seconds)
+        self.wait()
+
+
+def is_active_request_error(error):
+    if not isinstance(error, AtpApiError):
+        return False
+    if error.code == ACTIVE_REQUEST_CODE:
+        return True
+    text = (error.api_message or '').lower()
+    return error.status == 400 and ('already in progress' in text or 'pending machine action' in text)
+
+
+class Job(object):
+    """One write: ``path`` and ``body`` of the POST for ``machine_id``, the action type it creates, and the
+    ids of the machine's actions known before sending (to recognise a new one)."""
+
+    def __init__(self, machine_id, path, body, action_type, known_action_ids=(), label=None):
+        self.machine_id = machine_id
+        self.path = path
+        self.body = body
+        self.action_type = action_type
+        self.known_action_ids = set(str(i).lower() for i in known_action_ids if i)
+        self.label = label or machine_id
+
+
+class Outcome(object):
+    """What happened to one Job: the action created (or adopted), or an error.
+
+    ``created`` is True when this run created the action (a change); False when an existing action
+    was adopted after ``ActiveRequestAlreadyExists`` (or the API handed back an existing one).
+    ``actions`` holds the machine's actions when they were read again on the way.
+    """
+
+    def __init__(self, job):
+        self.job = job
+        self.action = None
+        self.created = False
+        self.error = None
+        self.attempts = 0
+        self.notes = []
+        self.actions = None
+        self.sent = False
+
+
+class ActionSender(object):
+    """Sends Jobs concurrently.
+
+    ``read_actions(machine_id)`` returns the machine's current actions (any order).
+    ``reconcile(job, actions)`` decides after ``ActiveRequestAlreadyExists``: ``(ADOPT, action)``,
+    ``(RESEND, None)`` or ``(ERROR, message)``.
+    """
+
+    def __init__(self, client, read_actions, reconcile, workers=DEFAULT_WORKERS, max_resends=None,
+                 not_found_delay=NOT_FOUND_RETRY_DELAY, pacer=None, sleep=time.sleep):
+        self.client = client
+        self.read_actions = read_actions
+        self.reconcile = reconcile
+        self.workers = max(1, int(workers))
+        if max_resends is None:
+            max_resends = getattr(getattr(client, 'settings', None), 'max_retries', 3)
+        self.max_resends = max(0, int(max_resends))
+        self.not_found_delay = not_found_delay
+        self.pacer = pacer
+        self.sleep = sleep
+        self._abort = None
+        self._abort_lock = threading.Lock()
+
+    def send_all(self, jobs):
+        """Return ``{machine_id: Outcome}`` for every job; never raises for one machine's failure."""
+        jobs = list(jobs)
+        if not jobs:
+            return {}
+        if len(jobs) == 1 or self.workers == 1:
+            return dict((job.machine_id, self._run(job)) for job in jobs)
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
+            outcomes = list(pool.map(self._run, jobs))
+        return dict((outcome.job.machine_id, outcome) for outcome in outcomes)
+
+    def _run(self, job):
+        outcome = Outcome(job)
+        try:
+            self._send(job, outcome)
+        except AtpError as error:
+            outcome.error = error.message
+        except Exception as error:  # pylint: disable=broad-except
+            outcome.error = 'unexpected error: %s: %s' % (type(error).__name__, error)
+        return outcome
+
+    def _set_abort(self, error):
+        with self._abort_lock:
+            if self._abort is None:
+                self._abort = error.message
+
+    def _send(self, job, outcome):
+        resends = 0
+        not_found_retried = False
+        reconciled = 0
+        while True:
+            if self._abort:
+                outcome.error = 'not sent: an earlier request of this task was refused (%s)' % self._abort
+                return
+            if self.pacer is not None:
+                self.pacer.wait()
+            outcome.attempts += 1
+            try:
+                action = self.client.post(job.path, job.body, expected=(200, 201),
+                                          what='%s of machine %s' % (job.action_type, job.label))
+            except AtpWriteOutcomeUnknown as error:
+                outcome.sent = True
+                actions = self.read_actions(job.machine_id)
+                outcome.actions = actions
+                new = self._new_action(job, actions)
+                if new is not None:
+                    outcome.notes.append('%s; the action was found applied when the machine\'s actions were read again'
+                                         % error.message)
+                    outcome.action = new
+                    outcome.created = True
+                    return
+                if resends >= self.max_resends:
+                    outcome.error = ('%s; no new action appeared when the machine\'s actions were read again, and the '
+                                     'request was already sent %d time(s)' % (error.message, outcome.attempts))
+                    return
+                resends += 1
+                outcome.notes.append('%s; no new action appeared, so it was sent again' % error.message)
+                continue
+            except AtpApiError as error:
+                if is_active_request_error(error) and reconciled < 2:
+                    reconciled += 1
+                    actions = self.read_actions(job.machine_id)
+                    outcome.actions = actions
+                    decision, value = self.reconcile(job, actions)
+                    if decision == ADOPT:
+                        outcome.action = value
+                        outcome.created = bool(value) and str(value.get('id') or '').lower() not in job.known_action_ids \
+                            and outcome.sent
+                        outcome.notes.append('the API answered %s; the machine\'s actions were read again and the '
+                                             'existing action was taken' % (error.code or 'that an action is already in progress'))
+                        return
+                    if decision == ERROR:
+                        outcome.error = value
+                        return
+                    continue
+                if error.status == 404 and not not_found_retried:
+                    not_found_retried = True
+                    outcome.notes.append('the API answered 404 for a machine that was just found; retried once')
+                    self.sleep(self.not_found_delay)
+                    continue
+                if error.status in (401, 403):
+                    self._set_abort(error)
+                outcome.error = error.message
+                return
+            outcome.sent = True
+            if not isinstance(action, dict) or not action.get('id'):
+                outcome.error = 'the API accepted the %s request but returned no machine action' % job.action_type
+                return
+            outcome.action = action
+            # The API has been seen to hand back the existing pending action instead of creating one.
+            outcome.created = str(action.get('id')).lower() not in job.known_action_ids
+            return
+
+    def _new_action(self, job, actions):
+        wanted = job.action_type.lower()
+        fresh = [a for a in actions or [] if str(a.get('type') or '').lower() == wanted
+                 and str(a.get('id') or '').lower() not in job.known_action_ids]
+        if not fresh:
+            return None
+        return sorted(fresh, key=lambda a: (created_at(a) or EPOCH, str(a.get('id'))))[-1]

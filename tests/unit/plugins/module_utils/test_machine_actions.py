@@ -1,0 +1,219 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The concurrent action sender: unknown write outcomes, ActiveRequestAlreadyExists, 404 retry, auth abort, pacing."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import threading
+
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpWriteOutcomeUnknown
+from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
+    ADOPT, ERROR, RESEND, ActionSender, Job, Pacer, is_active_request_error)
+
+
+class Settings(object):
+    max_retries = 2
+
+
+class ScriptedClient(object):
+    """``post`` answers from a per-machine script: a dict (the action) or an exception to raise."""
+
+    def __init__(self, scripts):
+        self.scripts = dict((k, list(v)) for k, v in scripts.items())
+        self.posts = []
+        self.settings = Settings()
+        self.lock = threading.Lock()
+
+    def post(self, path, body=None, **kwargs):
+        machine_id = path.split('/')[3]
+        with self.lock:
+            self.posts.append(machine_id)
+            answer = self.scripts[machine_id].pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def job(machine_id, known=()):
+    return Job(machine_id, '/api/machines/%s/isolate' % machine_id, {'Comment': 'c', 'IsolationType': 'Full'}, 'Isolate',
+               known_action_ids=known)
+
+
+def new_action(action_id, kind='Isolate', status='Pending', created='2026-01-05T08:00:00Z'):
+    return {'id': action_id, 'type': kind, 'status': status, 'creationDateTimeUtc': created}
+
+
+def unknown():
+    return AtpWriteOutcomeUnknown('Isolate of machine m: HTTP 503; the request may or may not have been applied.', status=503)
+
+
+def active_request():
+    return AtpApiError('HTTP 400 ActiveRequestAlreadyExists', status=400, code='ActiveRequestAlreadyExists',
+                       api_message='Action is already in progress')
+
+
+def no_reconcile(job, actions):
+    raise AssertionError('reconcile must not be called')
+
+
+def test_plain_success():
+    client = ScriptedClient({'m1': [new_action('a1')], 'm2': [new_action('a2')]})
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1'), job('m2')])
+    assert outcomes['m1'].action['id'] == 'a1' and outcomes['m1'].created and outcomes['m1'].error is None
+    assert outcomes['m2'].action['id'] == 'a2'
+    assert sorted(client.posts) == ['m1', 'm2']
+
+
+def test_existing_action_handed_back_is_not_a_change():
+    client = ScriptedClient({'m1': [new_action('old')]})
+    outcome = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1', known=['OLD'])])['m1']
+    assert outcome.action['id'] == 'old' and not outcome.created
+
+
+def test_unknown_outcome_with_no_new_action_is_sent_again_once():
+    client = ScriptedClient({'m1': [unknown(), new_action('a1')]})
+    reads = []
+
+    def read(machine_id):
+        reads.append(machine_id)
+        return [new_action('known', status='Succeeded')]
+
+    outcome = ActionSender(client, read, no_reconcile).send_all([job('m1', known=['known'])])['m1']
+    assert client.posts == ['m1', 'm1'] and reads == ['m1']
+    assert outcome.action['id'] == 'a1' and outcome.created and outcome.error is None
+    assert any('sent again' in note for note in outcome.notes)
+
+
+def test_unknown_outcome_that_was_applied_is_not_sent_again():
+    client = ScriptedClient({'m1': [unknown()]})
+    applied = new_action('a1')
+    outcome = ActionSender(client, lambda mid: [applied, new_action('known', status='Succeeded')], no_reconcile).send_all(
+        [job('m1', known=['known'])])['m1']
+    assert client.posts == ['m1']
+    assert outcome.action is applied and outcome.created and outcome.error is None
+    assert any('found applied' in note for note in outcome.notes)
+
+
+def test_unknown_outcome_resends_are_bounded_by_max_retries():
+    client = ScriptedClient({'m1': [unknown(), unknown(), unknown(), new_action('never')]})
+    outcome = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1')])['m1']
+    assert client.posts == ['m1'] * 3  # the first send plus max_retries (2) re-sends
+    assert 'already sent 3 time(s)' in outcome.error and outcome.action is None
+
+
+def test_active_request_already_exists_is_reconciled():
+    pending = new_action('p1')
+    client = ScriptedClient({'m1': [active_request()], 'm2': [active_request()], 'm3': [active_request(), new_action('a3')]})
+    decisions = {'m1': (ADOPT, pending), 'm2': (ERROR, 'an Unisolate is pending'), 'm3': (RESEND, None)}
+    seen = []
+
+    def reconcile(job, actions):
+        seen.append(job.machine_id)
+        return decisions[job.machine_id]
+
+    outcomes = ActionSender(client, lambda mid: [pending], reconcile).send_all([job('m1'), job('m2'), job('m3')])
+    assert outcomes['m1'].action is pending and not outcomes['m1'].created and outcomes['m1'].error is None
+    assert outcomes['m2'].error == 'an Unisolate is pending'
+    assert outcomes['m3'].action['id'] == 'a3' and outcomes['m3'].created
+    assert sorted(seen) == ['m1', 'm2', 'm3']
+
+
+def test_active_request_message_without_code_is_recognised():
+    assert is_active_request_error(AtpApiError('x', status=400, api_message='Action is already in progress'))
+    assert not is_active_request_error(AtpApiError('x', status=400, code='InvalidRequestBody', api_message='bad'))
+    assert not is_active_request_error(ValueError('x'))
+
+
+def test_not_found_is_retried_once_after_a_pause():
+    sleeps = []
+    client = ScriptedClient({
+        'm1': [AtpApiError('404', status=404, code='ResourceNotFound'), new_action('a1')],
+        'm2': [AtpApiError('404', status=404, code='ResourceNotFound'), AtpApiError('404 again', status=404, code='ResourceNotFound')],
+    })
+    sender = ActionSender(client, lambda mid: [], no_reconcile, workers=1, sleep=sleeps.append)
+    outcomes = sender.send_all([job('m1'), job('m2')])
+    assert outcomes['m1'].action['id'] == 'a1'
+    assert outcomes['m2'].error == '404 again'
+    assert sleeps == [2.0, 2.0]
+
+
+def test_permission_error_stops_the_remaining_writes():
+    client = ScriptedClient({'m1': [AtpApiError('HTTP 403 Forbidden: Missing application roles', status=403)],
+                             'm2': [new_action('never')], 'm3': [new_action('never')]})
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile, workers=1).send_all([job('m1'), job('m2'), job('m3')])
+    assert client.posts == ['m1']
+    assert outcomes['m1'].error.startswith('HTTP 403')
+    assert outcomes['m2'].error.startswith('not sent: an earlier request of this task was refused (HTTP 403')
+    assert outcomes['m3'].error.startswith('not sent')
+
+
+def test_other_api_errors_fail_only_that_machine():
+    client = ScriptedClient({'m1': [AtpApiError('HTTP 400 OsPlatformNotSupported', status=400, code='OsPlatformNotSupported')],
+                             'm2': [new_action('a2')]})
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1'), job('m2')])
+    assert 'OsPlatformNotSupported' in outcomes['m1'].error and outcomes['m2'].action['id'] == 'a2'
+
+
+def test_an_answer_without_an_action_is_an_error():
+    client = ScriptedClient({'m1': [None]})
+    outcome = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1')])['m1']
+    assert 'returned no machine action' in outcome.error
+
+
+def test_unexpected_exceptions_stay_with_their_machine():
+    client = ScriptedClient({'m1': [RuntimeError('boom')], 'm2': [new_action('a2')]})
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1'), job('m2')])
+    assert outcomes['m1'].error == 'unexpected error: RuntimeError: boom' and outcomes['m2'].error is None
+
+
+def test_many_jobs_run_concurrently_but_bounded():
+    active = []
+    peak = []
+    lock = threading.Lock()
+    gate = threading.Event()
+
+    class SlowClient(ScriptedClient):
+        def post(self, path, body=None, **kwargs):
+            with lock:
+                active.append(1)
+                peak.append(len(active))
+            gate.wait(0.05)
+            with lock:
+                active.pop()
+            return new_action(path.split('/')[3])
+
+    client = SlowClient({})
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile, workers=4).send_all([job('m%d' % n) for n in range(20)])
+    assert len(outcomes) == 20 and all(o.action for o in outcomes.values())
+    assert 1 < max(peak) <= 4
+
+
+class FakeTime(object):
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+def test_pacer_holds_everyone_until_the_longest_hold():
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep)
+    pacer.wait()
+    assert time.sleeps == []
+    pacer.hold(2)
+    pacer.hold(1)  # shorter: changes nothing
+    assert pacer.holds == 1
+    pacer.wait()
+    assert time.now == 2.0
+    pacer.hold(3)
+    time.now += 1
+    pacer.sleep(0.5)  # a worker's own retry wait, then the rest of the shared hold
+    assert time.now == 5.0
