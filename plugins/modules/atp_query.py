@@ -56,7 +56,7 @@ options:
     description:
       - With O(api=graph), the time range the query looks at; Graph's default is the last 30 days.
       - An ISO 8601 duration back from now (V(P7D), V(PT12H)), a start time (V(2026-01-31T08:00:00Z)), or an interval
-        C(start/end), C(start/duration) or C(duration/end). A short span such as V(24h) or V(7d) is sent as V(PT24H),
+        C(start/end), C(start/duration) or C(duration/end). A short span such as V(12h) or V(7d) is sent as V(PT12H),
         V(P7D).
       - The Defender API has no such parameter; with O(api=defender) this is an error (filter on C(Timestamp) in the
         query instead).
