@@ -101,10 +101,10 @@ def main(argv=None):
         status = subprocess.call(cmd, cwd=ROOT, env=env)
         elapsed = time.monotonic() - started
 
+        calls, calls_error = None, ''
         try:
             calls = summarize_requests(session.get_json('/_emulator/requests'))
         except Exception as ex:  # pylint: disable=broad-except
-            calls = None
             calls_error = str(ex)
         print('\n' + '=' * 72)
         print('demo summary')
