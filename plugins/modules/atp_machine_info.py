@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: atp_machine_info
+short_description: Read Microsoft Defender for Endpoint machines, optionally with their isolation state
+version_added: 0.1.0
+description:
+  - Reads machines from the Defender for Endpoint API, either the ones named in O(machines) (ids or computer DNS names,
+    resolved exactly as M(defender.atp.atp_machine_isolate) resolves them) or all machines matching filters.
+  - Pages with C($top)/C($skip) itself, up to O(limit) machines, and says in RV(truncated) whether more existed.
+  - With O(isolation_state=true), adds each machine's isolation state, derived from its Isolate and Unisolate machine
+    actions with the same model as M(defender.atp.atp_machine_isolate) (one batched read, not one per machine).
+  - Never changes anything.
+author:
+  - defender.atp contributors
+requirements:
+  - requests
+  - PyJWT (with cryptography, C(pyjwt[crypto]))
+  - "Application permission C(Machine.Read.All) (or C(Machine.ReadWrite.All)); delegated C(Machine.Read) (or
+    C(Machine.ReadWrite)). User tokens only see the machines of the user's device groups."
+extends_documentation_fragment:
+  - defender.atp.connection
+  - defender.atp.attributes
+  - defender.atp.attributes.action_group
+  - defender.atp.attributes.check_mode_read_only
+options:
+  machines:
+    description:
+      - Machine ids (40 hexadecimal characters) or computer DNS names (matched case-insensitively; a name without a dot
+        also matches fully qualified names starting with it).
+      - Every machine a name matches is returned (this module only reads, so nothing is guessed); entries that match
+        nothing are listed in RV(not_found).
+      - Cannot be combined with O(filter), O(health_status), O(os_platform) or O(tags).
+    type: list
+    elements: str
+  filter:
+    description:
+      - A raw OData C($filter) expression, for example V(riskScore eq 'High'). It is ANDed with the other filters,
+        inside parentheses.
+      - Documented filterable fields are C(computerDnsName), C(id), C(version), C(deviceValue), C(aadDeviceId),
+        C(machineTags), C(lastSeen), C(exposureLevel), C(onboardingStatus), C(lastIpAddress), C(healthStatus),
+        C(osPlatform), C(riskScore), C(rbacGroupId).
+    type: str
+  health_status:
+    description: Only machines with one of these health states (C(healthStatus)).
+    type: list
+    elements: str
+    choices: [Active, Inactive, ImpairedCommunication, NoSensorData, NoSensorDataImpairedCommunication, Unknown]
+  os_platform:
+    description: Only machines on one of these platforms (C(osPlatform)), for example V(Windows11), V(Linux), V(macOS).
+    type: list
+    elements: str
+  tags:
+    description: Only machines carrying every one of these tags (C(machineTags)).
+    type: list
+    elements: str
+  limit:
+    description:
+      - Return at most this many machines. RV(truncated) tells whether more matched.
+      - V(0) means no limit.
+    type: int
+    default: 1000
+  isolation_state:
+    description:
+      - Add each machine's isolation state (RV(machines[].isolation_state), RV(machines[].isolation_type) and
+        RV(machines[].isolation_action)). Costs one batched read of Isolate and Unisolate machine actions.
+    type: bool
+    default: false
+notes:
+  - "The isolation state follows the model of M(defender.atp.atp_machine_isolate): the newest Isolate or Unisolate
+    action (by creation time) decides; Pending or InProgress gives V(isolating) or V(unisolating); Failed, TimeOut or
+    Cancelled leaves the state of the newest Succeeded one before it; no history is V(unisolated)."
+  - "Rate limits: machine and machine-action reads are limited to 100 requests a minute and 1,500 an hour per
+    application; C(429) answers are retried after C(Retry-After)."
+seealso:
+  - module: defender.atp.atp_machine_isolate
+  - name: List machines API
+    description: Microsoft's reference of the machines collection and its filters.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/get-machines
+'''
+
+EXAMPLES = r'''
+- name: Look machines up by name or id, with their isolation state
+  defender.atp.atp_machine_info:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    machines: [ws-042.contoso.com, 1e5bc9d7e413ddd7902c2932e418702b84d0cc07]
+    isolation_state: true
+  register: info
+
+- name: Every isolated machine among the servers
+  defender.atp.atp_machine_info:
+    tags: [prod]
+    os_platform: [WindowsServer2019, WindowsServer2022, Linux]
+    isolation_state: true
+    limit: 0
+  register: servers
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ servers.machines | selectattr('isolation_state', 'equalto', 'isolated') | map(attribute='computerDnsName') | list }}"
+
+- name: Stale machines, with a raw OData filter
+  defender.atp.atp_machine_info:
+    health_status: [Inactive]
+    filter: "lastSeen lt 2026-01-01T00:00:00Z"
+'''
+
+RETURN = r'''
+machines:
+  description:
+    - The machine entities as the API returns them (camelCase fields such as C(id), C(computerDnsName),
+      C(healthStatus), C(lastSeen), C(osPlatform), C(machineTags)).
+    - With O(isolation_state=true), each also has C(isolation_state), C(isolation_type) and C(isolation_action).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    isolation_state:
+      description: V(isolated), V(unisolated), V(isolating) or V(unisolating).
+      returned: with O(isolation_state=true)
+      type: str
+      sample: isolated
+    isolation_type:
+      description: The isolation type (V(Full), V(Selective), ...) when isolated or isolating, else null.
+      returned: with O(isolation_state=true)
+      type: str
+      sample: Full
+    isolation_action:
+      description: The newest Isolate or Unisolate action (snake_case keys), or null when there is none.
+      returned: with O(isolation_state=true)
+      type: dict
+  sample: [{"id": "1e5bc9d7e413ddd7902c2932e418702b84d0cc07", "computerDnsName": "mymachine1.contoso.com",
+            "healthStatus": "Active", "lastSeen": "2026-01-05T08:12:44.1234567Z", "osPlatform": "Windows10",
+            "machineTags": ["test tag 1"], "isolation_state": "unisolated", "isolation_type": null,
+            "isolation_action": null}]
+count:
+  description: The number of machines returned.
+  returned: always
+  type: int
+  sample: 1
+truncated:
+  description: Whether more machines matched than O(limit) allowed to return.
+  returned: always
+  type: bool
+  sample: false
+not_found:
+  description: Entries of O(machines) that matched no machine.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+ambiguous:
+  description: Entries of O(machines) that matched several machines (all of them are in RV(machines)), with the ids they
+    matched.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"input": "ws-reimaged.contoso.com", "machine_ids": ["4b1c...", "9f0e..."]}]
+auth_method:
+  description: The authentication method used (the choice of O(auth_method=auto)).
+  returned: when the options were valid
+  type: str
+  sample: client_secret
+http_stats:
+  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  returned: when a request was attempted
+  type: dict
+  sample: {"requests": 2, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+'''
+
+from ansible_collections.defender.atp.plugins.module_utils import isolation, odata
+from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.machines import MACHINES_PATH, MachineDirectory, clean_entries
+
+HEALTH_STATES = ['Active', 'Inactive', 'ImpairedCommunication', 'NoSensorData', 'NoSensorDataImpairedCommunication', 'Unknown']
+
+
+def build_filter(params):
+    clauses = []
+    if params.get('health_status'):
+        clauses.append(odata.any_of('healthStatus', params['health_status']))
+    if params.get('os_platform'):
+        clauses.append(odata.any_of('osPlatform', params['os_platform']))
+    for tag in params.get('tags') or []:
+        clauses.append(odata.any_tag('machineTags', tag))
+    raw = (params.get('filter') or '').strip()
+    if raw:
+        clauses.append('(%s)' % raw)
+    return odata.and_(*clauses)
+
+
+def by_entries(directory, names, limit):
+    entries, invalid = clean_entries(names)
+    if invalid:
+        raise AtpOptionError('machines has invalid entries: %s.' % ', '.join(
+            'item %d (%r: %s)' % (position + 1, value, reason) for position, value, reason in invalid))
+    found = []
+    seen = set()
+    not_found = []
+    ambiguous = []
+    for resolution in directory.resolve(entries):
+        matches = [resolution.machine] if resolution.machine else list(resolution.candidates)
+        if not matches:
+            not_found.append(resolution.input)
+            continue
+        if len(matches) > 1:
+            ambiguous.append(dict(input=resolution.input, machine_ids=[m.get('id') for m in matches]))
+        for machine in matches:
+            key = str(machine.get('id') or '').lower()
+            if key not in seen:
+                seen.add(key)
+                found.append(machine)
+    truncated = bool(limit) and len(found) > limit
+    if truncated:
+        found = found[:limit]
+    return found, truncated, not_found, ambiguous
+
+
+def run(module):
+    params = module.params
+    limit = params['limit']
+    if limit < 0:
+        raise AtpOptionError('limit must be 0 (no limit) or more, got %d.' % limit)
+    filters_given = [name for name in ('filter', 'health_status', 'os_platform', 'tags') if params.get(name)]
+    if params.get('machines') is not None and filters_given:
+        raise AtpOptionError('machines cannot be combined with %s: give either machines or filters.' % ', '.join(filters_given))
+    if params.get('machines') is not None and not params['machines']:
+        raise AtpOptionError('machines is empty: give machine ids or names, or leave it out to list machines by filters.')
+    client = module.prepare()
+    directory = MachineDirectory(client)
+    not_found = []
+    ambiguous = []
+    if params.get('machines'):
+        machines, truncated, not_found, ambiguous = by_entries(directory, params['machines'], limit)
+    else:
+        filter_text = build_filter(params)
+        machines, truncated = client.list_all(MACHINES_PATH, params={'$filter': filter_text} if filter_text else None,
+                                              limit=limit or None)
+    if params['isolation_state'] and machines:
+        history = directory.isolation_actions([m.get('id') for m in machines])
+        for machine in machines:
+            info = isolation.evaluate(history.get(str(machine.get('id') or '').lower(), []))
+            machine['isolation_state'] = info.state
+            machine['isolation_type'] = info.isolation_type
+            machine['isolation_action'] = isolation.summarize_action(info.newest)
+    for entry in not_found:
+        module.warn('no machine matches %s' % entry)
+    module.exit_json(changed=False, machines=machines, count=len(machines), truncated=truncated, not_found=not_found,
+                     ambiguous=ambiguous)
+
+
+def main():
+    module = AtpModule(
+        argument_spec=dict(
+            machines=dict(type='list', elements='str'),
+            filter=dict(type='str'),
+            health_status=dict(type='list', elements='str', choices=HEALTH_STATES),
+            os_platform=dict(type='list', elements='str'),
+            tags=dict(type='list', elements='str'),
+            limit=dict(type='int', default=1000),
+            isolation_state=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(run)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,636 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: atp_machine_isolate
+short_description: Isolate machines from the network with Microsoft Defender for Endpoint, or release them
+version_added: 0.1.0
+description:
+  - Puts a list of machines in a desired isolation state, O(state=isolated) or O(state=unisolated), in one task. Give
+    the whole list to one task; a C(loop) is never needed and would cost a login, a module start and separate reads per
+    machine.
+  - Machines are given by machine id or computer DNS name. Names match case-insensitively, and a name without a dot
+    also matches a fully qualified name that starts with it (V(ws-042) matches C(ws-042.contoso.com)). A name that
+    matches several machines (for example a re-imaged host that appears twice) is an error for that entry listing every
+    candidate with its C(lastSeen) and C(healthStatus); the module never picks one.
+  - Idempotent. The current state of each machine is read from its newest Isolate or Unisolate machine action (see
+    the notes). A machine already in the desired state, or with an action in the desired direction still under way,
+    gets no request. A second run of the same task changes nothing.
+  - Reads are batched (one filtered request serves dozens of machines, one paged listing serves large fleets); the
+    isolate and unisolate requests run concurrently, bounded, and pause together when the API throttles them.
+  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
+    unless O(allow_partial=true).
+author:
+  - defender.atp contributors
+requirements:
+  - requests
+  - PyJWT (with cryptography, C(pyjwt[crypto]))
+  - "Application permissions C(Machine.Isolate) and C(Machine.Read.All) (or C(Machine.ReadWrite.All)): the module reads
+    machines and their actions before it acts."
+  - "Delegated (user) tokens: C(Machine.Isolate) and C(Machine.Read) (or C(Machine.ReadWrite)), and a Defender role with
+    'Active remediation actions' that covers the machines' device groups."
+extends_documentation_fragment:
+  - defender.atp.connection
+  - defender.atp.attributes
+  - defender.atp.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Does every read (resolves the machines, reads their isolation state) and returns what a real run would do,
+        including RV(changed), each machine's RV(machines[].previous_state) and RV(machines[].state), and the
+        O(max_machines) guard, without sending any isolate or unisolate request.
+      - O(wait) is not simulated; a machine that would be acted on is reported in its transitional state
+        (V(isolating) or V(unisolating)), as a real run reports it before waiting.
+  diff_mode:
+    support: full
+    details:
+      - Returns the state of each machine before and after, keyed by its computer DNS name (or id).
+options:
+  machines:
+    description:
+      - Machines to act on, in one list. Each entry is a machine id (40 hexadecimal characters, any case) or a computer
+        DNS name (matched case-insensitively; a name without a dot also matches a fully qualified name starting with
+        it).
+      - Duplicates, including a name and the id of the same machine, are acted on once.
+      - An empty list, or an entry that is empty or not a string, is an error before any request.
+      - Names are always sent as escaped OData literals, so quotes or OData syntax in a name can only match that
+        literal name.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(isolated) cuts the machines off the network (keeping their connection to Defender);
+        V(unisolated) releases them.
+    type: str
+    choices: [isolated, unisolated]
+    default: isolated
+  isolation_type:
+    description:
+      - The isolation type of new isolate requests (the API's C(IsolationType)). V(Full) blocks all traffic but
+        Defender's, V(Selective) also allows Outlook, Teams and Skype for Business, V(UnManagedDevice) contains a device
+        that Defender does not manage.
+      - A machine already isolated with another type is left as it is, with a warning; changing the type means
+        releasing the machine first, which this module never does on its own.
+      - Ignored with O(state=unisolated).
+    type: str
+    choices: [Full, Selective, UnManagedDevice]
+    default: Full
+  comment:
+    description:
+      - Why, sent as the API's C(Comment) and shown in the Defender portal's action center. Reference the incident or
+        ticket.
+    type: str
+    required: true
+  wait:
+    description:
+      - Wait until each action is final (Succeeded, Failed, TimeOut or Cancelled), for at most O(wait_timeout)
+        seconds, reading the actions every O(poll_interval) seconds (one batched read for all machines).
+      - A machine whose action is still pending at the deadline is reported as pending (RV(summary.pending),
+        state V(isolating) or V(unisolating)), not as done. Offline machines can stay pending for days.
+      - An action that ends Failed, TimeOut or Cancelled is a failure for that machine.
+      - Also waits for actions in the desired direction that were already under way.
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait with O(wait=true).
+    type: int
+    default: 300
+  poll_interval:
+    description: Seconds between two reads of the actions with O(wait=true).
+    type: float
+    default: 10
+  max_machines:
+    description:
+      - Refuse, before any write, a task that would act on more machines than this. Only machines that need a request
+        count; machines already in the desired state do not.
+      - Applies in check mode too, so a check run shows the same refusal.
+    type: int
+    default: 25
+  allow_partial:
+    description:
+      - With V(false), the task fails when any machine failed (unknown, ambiguous, conflicting action, API error), and
+        its message names them; the other machines are still acted on and reported.
+      - With V(true), the task succeeds as long as the run itself worked; check RV(summary.failed) and
+        RV(machines[].error).
+    type: bool
+    default: false
+notes:
+  - "State model: no Defender API field says whether a machine is isolated, so each machine's state comes from its
+    Isolate and Unisolate machine actions, sorted by C(creationDateTimeUtc) here because the API's order is not
+    chronological. Newest action Succeeded: V(isolated) or V(unisolated). Newest action Pending or InProgress:
+    V(isolating) or V(unisolating). Newest action Failed, TimeOut or Cancelled: nothing changed, so the state is that
+    of the newest Succeeded action before it. No history: V(unisolated). Statuses are read case-insensitively
+    (C(Cancelled) and C(Canceled)), and both C(lastUpdateDateTimeUtc) and C(lastUpdateTimeUtc) are understood."
+  - "Idempotence: a machine already in the desired state, or with a Pending or InProgress action in the desired
+    direction, gets no request (RV(machines[].changed) false). A pending action in the opposite direction is an error
+    for that machine (isolating a machine while its release is pending would race, see the out-of-order completions
+    reported to Microsoft). When the API answers C(ActiveRequestAlreadyExists), the machine's actions are read again
+    and reported the same way; that answer never fails the run by itself."
+  - "Partial failure: every machine is attempted, and each one's outcome is in RV(machines) with RV(summary) counts.
+    A permission error (HTTP 401/403) stops the requests not yet sent, since they would be refused too."
+  - "Writes are never repeated blindly: when an isolate request gets no clear answer (5xx, timeout, dropped
+    connection), the machine's actions are read again and the request is sent again only when no new action
+    appeared."
+  - "Offline machines: Defender keeps an action Pending until the machine connects (it retries for up to three days).
+    Such a machine is reported as V(isolating) and counted in RV(summary.pending), never as isolated."
+  - "VPN: a machine behind a full-tunnel VPN may lose its connection to Defender once isolated, and then cannot
+    receive the release either. Prefer V(Selective) isolation or check the VPN before isolating remote machines."
+  - "Rate limits: isolate, unisolate and machine-action reads are limited to 100 requests a minute and 1,500 an hour
+    per application and tenant, shared by every run that uses the same app. The module honours C(429) and
+    C(Retry-After) (all workers pause together) and keeps going, within O(max_retries) and O(max_retry_wait); one
+    task isolating a fleet therefore runs at the pace the quota allows."
+  - "Actions started from the Defender portal are assumed to show in the machine-actions API, as the API and the
+    portal share isolation state."
+seealso:
+  - module: defender.atp.atp_machine_info
+  - module: defender.atp.atp_token
+  - name: Isolate machine API
+    description: Microsoft's reference of the isolate request.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/isolate-machine
+  - name: Release device from isolation API
+    description: Microsoft's reference of the unisolate request.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/unisolate-machine
+'''
+
+EXAMPLES = r'''
+- name: Contain the machines of an incident, in one task
+  defender.atp.atp_machine_isolate:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    machines:
+      - ws-042.contoso.com
+      - 1e5bc9d7e413ddd7902c2932e418702b84d0cc07
+      - SRV-FILE-01
+    comment: "IR-1234: contain ransomware"
+  register: contained
+
+- name: Set the connection once for the whole block
+  module_defaults:
+    group/defender.atp.atp:
+      tenant_id: "{{ tenant_id }}"
+      client_id: "{{ client_id }}"
+      client_secret: "{{ client_secret }}"
+  block:
+    - name: Preview what would be isolated (reads only, no isolate request)
+      defender.atp.atp_machine_isolate:
+        machines: "{{ suspicious_hosts }}"
+        comment: "IR-1234: contain"
+      check_mode: true
+      diff: true
+      register: preview
+
+    - name: Isolate, and wait until Defender confirms it (offline machines are reported as pending)
+      defender.atp.atp_machine_isolate:
+        machines: "{{ suspicious_hosts }}"
+        isolation_type: Selective
+        comment: "IR-1234: contain, keep Teams"
+        wait: true
+        wait_timeout: 600
+        poll_interval: 15
+      register: isolated
+
+    - name: Show the machines still pending (offline)
+      ansible.builtin.debug:
+        msg: "{{ isolated.machines | selectattr('state', 'equalto', 'isolating') | map(attribute='computer_dns_name') | list }}"
+
+    - name: Isolate a larger fleet; unknown or ambiguous names are reported, not fatal
+      defender.atp.atp_machine_isolate:
+        machines: "{{ groups['compromised'] }}"
+        comment: "IR-1250: worm outbreak"
+        max_machines: 200
+        allow_partial: true
+      register: fleet
+
+    - name: List the entries that could not be acted on
+      ansible.builtin.debug:
+        msg: "{{ fleet.machines | selectattr('error') | map(attribute='input') | list }}"
+
+    - name: Release the machines after remediation
+      defender.atp.atp_machine_isolate:
+        machines: "{{ suspicious_hosts }}"
+        state: unisolated
+        comment: "IR-1234: remediated and verified"
+'''
+
+RETURN = r'''
+changed:
+  description: Whether an isolate or unisolate request was sent (or, in check mode, would be).
+  returned: always
+  type: bool
+machines:
+  description:
+    - One entry per distinct machine, and one per entry that could not be resolved, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    input:
+      description: The entry of O(machines) this result is for (the first one, when several named the same machine).
+      type: str
+      sample: WS-042
+    inputs:
+      description: Every entry of O(machines) that named this machine.
+      type: list
+      elements: str
+      sample: [WS-042, 1e5bc9d7e413ddd7902c2932e418702b84d0cc07]
+    machine_id:
+      description: The machine id, or null when the entry was not resolved.
+      type: str
+      sample: 1e5bc9d7e413ddd7902c2932e418702b84d0cc07
+    computer_dns_name:
+      description: The machine's computer DNS name.
+      type: str
+      sample: ws-042.contoso.com
+    health_status:
+      description: The machine's C(healthStatus) (V(Active), V(Inactive), ...).
+      type: str
+      sample: Active
+    last_seen:
+      description: The machine's C(lastSeen).
+      type: str
+      sample: "2026-01-05T08:12:44.1234567Z"
+    matched_by:
+      description: How the entry matched - V(id), V(name) or V(short_name).
+      type: str
+      sample: name
+    previous_state:
+      description: The state before this task - V(isolated), V(unisolated), V(isolating) or V(unisolating).
+      type: str
+      sample: unisolated
+    state:
+      description:
+        - The state after this task. V(isolating) or V(unisolating) while the action is Pending or InProgress (always
+          the case just after a request without O(wait)), V(isolated) or V(unisolated) once it Succeeded.
+        - Null for an entry that was not resolved.
+      type: str
+      sample: isolating
+    isolation_type:
+      description: The isolation type in force or requested (V(Full), V(Selective), V(UnManagedDevice)) when the state is
+        V(isolated) or V(isolating), else null.
+      type: str
+      sample: Full
+    changed:
+      description: Whether a request was sent for this machine (or would be, in check mode).
+      type: bool
+    action:
+      description:
+        - The machine action this result rests on - the one created, the one already under way, or the newest
+          Succeeded one behind the current state. Null when there is none (no history, check mode).
+      type: dict
+      sample: {"id": "b89eb834-4578-496c-8be0-03f004061435", "type": "Isolate", "status": "Pending", "scope": "Full",
+               "requestor": "3a1f5c2e-8a7b-4a0d-9a57-2f1e0c6d7b11", "requestor_comment": "IR-1234: contain",
+               "creation_date_time_utc": "2026-01-05T08:12:44.1234567Z", "last_update_date_time_utc": "2026-01-05T08:12:44.1234567Z"}
+    error:
+      description: Why this machine failed (unknown, ambiguous, conflicting action, API error, action Failed), else null.
+      type: str
+      sample: null
+    candidates:
+      description: For a name matching several machines, every candidate (C(machine_id), C(computer_dns_name),
+        C(last_seen), C(health_status), C(os_platform)), newest C(last_seen) first.
+      type: list
+      elements: dict
+      returned: when the name was ambiguous
+    warnings:
+      description: Things to know about this machine (an isolation type different from the one asked for, an older
+        action still pending, an offline machine).
+      type: list
+      elements: str
+summary:
+  description:
+    - Counts. RV(summary.total) is RV(summary.changed) + RV(summary.unchanged) + RV(summary.failed).
+      RV(summary.pending) counts the machines, changed or not, whose action is still Pending or InProgress at the end.
+  returned: always
+  type: dict
+  sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 2}
+diff:
+  description: With C(--diff), each machine's state before and after.
+  returned: in diff mode
+  type: dict
+  sample: {"before": {"ws-042.contoso.com": "unisolated"}, "after": {"ws-042.contoso.com": "isolating"}}
+msg:
+  description: A one-line account of what was done, naming the failed machines.
+  returned: always
+  type: str
+  sample: "sent isolate requests for 2 machines, 1 already isolated or under way, 2 still pending, 1 failed: ws-9 (no machine
+    is named ws-9)."
+auth_method:
+  description: The authentication method used (the choice of O(auth_method=auto)).
+  returned: when the options were valid
+  type: str
+  sample: client_secret
+http_stats:
+  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  returned: when a request was attempted
+  type: dict
+  sample: {"requests": 5, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+'''
+
+from ansible_collections.defender.atp.plugins.module_utils import isolation
+from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
+    ADOPT, ERROR, RESEND, ActionSender, Job, Pacer)
+from ansible_collections.defender.atp.plugins.module_utils.machines import MachineDirectory, clean_entries, machine_summary
+
+WORKERS = 10
+
+
+class MachineResult(object):
+    """Everything known about one machine (or one unresolved entry) during a run."""
+
+    def __init__(self, resolution):
+        self.resolution = resolution
+        self.machine = resolution.machine
+        self.machine_id = str(resolution.machine_id or '').lower() or None
+        self.info = None
+        self.plan = None
+        self.previous_state = None
+        self.state = None
+        self.action = None
+        self.changed = False
+        self.error = resolution.error
+        self.warnings = []
+        self.isolation_type = None
+        self.track_action_id = None
+
+    @property
+    def label(self):
+        return (self.machine or {}).get('computerDnsName') or self.machine_id or self.resolution.input
+
+    def as_dict(self):
+        result = dict(input=self.resolution.input, inputs=list(self.resolution.inputs))
+        result.update(machine_summary(self.machine))
+        result['machine_id'] = (self.machine or {}).get('id')
+        result.update(matched_by=self.resolution.matched_by, previous_state=self.previous_state, state=self.state,
+                      isolation_type=self.isolation_type if self.state in (isolation.ISOLATED, isolation.ISOLATING) else None,
+                      changed=self.changed, action=isolation.summarize_action(self.action), error=self.error,
+                      warnings=list(self.warnings))
+        if self.resolution.candidates:
+            result['candidates'] = [machine_summary(c) for c in self.resolution.candidates]
+        return result
+
+
+def validate_options(params):
+    entries, invalid = clean_entries(params['machines'])
+    if invalid:
+        raise AtpOptionError('machines has invalid entries: %s. Give machine ids or computer DNS names.' % ', '.join(
+            'item %d (%r: %s)' % (position + 1, value, reason) for position, value, reason in invalid))
+    if not entries:
+        raise AtpOptionError('machines is empty: give at least one machine id or computer DNS name.')
+    if not (params['comment'] or '').strip():
+        raise AtpOptionError('comment must not be empty: say why (it is recorded with the action in Defender).')
+    if params['max_machines'] < 1:
+        raise AtpOptionError('max_machines must be 1 or more, got %d.' % params['max_machines'])
+    if params['wait_timeout'] < 0:
+        raise AtpOptionError('wait_timeout must be 0 or more seconds, got %d.' % params['wait_timeout'])
+    if params['poll_interval'] <= 0:
+        raise AtpOptionError('poll_interval must be more than 0 seconds, got %s.' % params['poll_interval'])
+    return entries
+
+
+def write_job(entry, desired, params):
+    action_type = isolation.ACTION_FOR_STATE[desired]
+    machine_id = entry.machine.get('id')
+    if desired == isolation.ISOLATED:
+        path = '/api/machines/%s/isolate' % machine_id
+        body = {'Comment': params['comment'], 'IsolationType': params['isolation_type']}
+    else:
+        path = '/api/machines/%s/unisolate' % machine_id
+        body = {'Comment': params['comment']}
+    known = [a.get('id') for a in entry.info.actions]
+    return Job(entry.machine_id, path, body, action_type, known_action_ids=known, label=entry.label)
+
+
+def make_reconcile(desired, isolation_type):
+    """After ActiveRequestAlreadyExists: re-classify the machine from its actions read again."""
+
+    def reconcile(job, actions):
+        info = isolation.evaluate(actions)
+        decision = isolation.plan(info, desired, isolation_type)
+        if decision.op == isolation.NOOP:
+            return ADOPT, info.basis or info.newest
+        if decision.op == isolation.CONFLICT:
+            return ERROR, decision.reason
+        return RESEND, None
+
+    return reconcile
+
+
+def run(module):
+    params = module.params
+    desired = params['state']
+    isolation_type = params['isolation_type'] if desired == isolation.ISOLATED else None
+    entries = validate_options(params)
+    client = module.prepare()
+    directory = MachineDirectory(client)
+
+    results = [MachineResult(r) for r in directory.resolve(entries)]
+    resolved = [r for r in results if r.machine_id]
+    history = directory.isolation_actions([r.machine_id for r in resolved])
+    for entry in resolved:
+        entry.info = isolation.evaluate(history.get(entry.machine_id, []))
+        entry.plan = isolation.plan(entry.info, desired, isolation_type)
+        entry.previous_state = entry.info.state
+        entry.warnings.extend(entry.plan.warnings)
+        entry.isolation_type = entry.info.isolation_type
+        if entry.plan.op == isolation.NOOP:
+            entry.state = entry.info.state
+            entry.action = entry.info.basis or entry.info.newest
+            active = entry.info.active
+            if active is not None:
+                entry.track_action_id = active.get('id')
+        elif entry.plan.op == isolation.CONFLICT:
+            entry.state = entry.info.state
+            entry.action = entry.info.basis
+            entry.error = entry.plan.reason
+
+    to_send = [r for r in resolved if r.plan.op == isolation.SEND]
+    if len(to_send) > params['max_machines']:
+        for entry in to_send:
+            entry.state = entry.previous_state
+        summary = summarize(results)
+        module.fail_json(
+            msg='Refusing to act: %d machines would be %s, more than max_machines (%d). Nothing was changed. Raise '
+                'max_machines if this is intended, or narrow the list.' % (len(to_send), desired, params['max_machines']),
+            changed=False, machines=[r.as_dict() for r in results], summary=summary)
+
+    for entry in to_send:
+        entry.changed = True
+        entry.state = isolation.TRANSITIONAL_STATE[isolation.ACTION_FOR_STATE[desired]]
+        if desired == isolation.ISOLATED:
+            entry.isolation_type = isolation_type
+
+    if not module.check_mode and to_send:
+        send(module, directory, to_send, desired, isolation_type)
+
+    if params['wait'] and not module.check_mode:
+        wait(module, directory, resolved, desired)
+
+    finish(module, results, desired)
+
+
+def send(module, directory, to_send, desired, isolation_type):
+    client = module.client
+    pacer = Pacer()
+    # Every retry wait (429 Retry-After, 5xx backoff) becomes a pause for all workers.
+    original_sleep = client.sleep
+
+    def shared_sleep(seconds):
+        pacer.hold(seconds)
+        pacer.wait()
+
+    client.sleep = shared_sleep
+
+    def read_one(machine_id):
+        return directory.isolation_actions([machine_id]).get(str(machine_id).lower(), [])
+
+    sender = ActionSender(client, read_one, make_reconcile(desired, isolation_type), workers=WORKERS, pacer=pacer)
+    jobs = [write_job(entry, desired, module.params) for entry in to_send]
+    try:
+        outcomes = sender.send_all(jobs)
+    finally:
+        client.sleep = original_sleep
+    by_id = dict((entry.machine_id, entry) for entry in to_send)
+    for machine_id, outcome in outcomes.items():
+        entry = by_id[machine_id]
+        entry.warnings.extend(outcome.notes)
+        if outcome.error:
+            entry.error = outcome.error
+            entry.changed = outcome.sent and outcome.action is not None
+            entry.state = entry.previous_state
+            if outcome.actions is not None:
+                entry.state = isolation.evaluate(outcome.actions).state
+            continue
+        action = outcome.action
+        entry.action = action
+        entry.changed = outcome.created
+        status = isolation.status_of(action)
+        kind = isolation.action_type(action) or isolation.ACTION_FOR_STATE[desired]
+        if status in isolation.ACTIVE_STATUSES:
+            entry.state = isolation.TRANSITIONAL_STATE[kind]
+            entry.track_action_id = action.get('id')
+        elif status == isolation.SUCCEEDED:
+            entry.state = isolation.TARGET_STATE[kind]
+        else:
+            entry.state = entry.previous_state
+            entry.error = 'the %s was answered with status %s' % (isolation.describe_action(action), status)
+        if action.get('scope') and desired == isolation.ISOLATED:
+            entry.isolation_type = action.get('scope')
+
+
+def wait(module, directory, resolved, desired):
+    tracked = dict((r.machine_id, r.track_action_id) for r in resolved if r.track_action_id and not r.error)
+    if not tracked:
+        return
+    latest = isolation.wait_for_actions(directory.isolation_actions, tracked, module.params['wait_timeout'],
+                                        module.params['poll_interval'])
+    by_id = dict((r.machine_id, r) for r in resolved)
+    for machine_id, action_id in tracked.items():
+        entry = by_id[machine_id]
+        actions = latest.get(machine_id)
+        if actions is None:
+            continue
+        action = isolation.find_action(actions, action_id)
+        if action is not None:
+            entry.action = action
+        info = isolation.evaluate(actions)
+        status = isolation.status_of(action) if action else None
+        if status in isolation.UNSUCCESSFUL_STATUSES:
+            entry.state = info.state
+            entry.error = 'the %s ended with status %s' % (isolation.describe_action(action), status)
+        elif status == isolation.SUCCEEDED:
+            entry.state = info.state
+            if info.state != desired:
+                entry.warnings.append('the action succeeded, but a newer action has since changed the state to %s'
+                                      % info.state)
+        else:
+            entry.state = info.state if isolation.direction(info.state) == desired else entry.state
+
+
+def summarize(results):
+    summary = dict(total=len(results), changed=0, unchanged=0, failed=0, pending=0)
+    for entry in results:
+        if entry.error:
+            summary['failed'] += 1
+        elif entry.changed:
+            summary['changed'] += 1
+        else:
+            summary['unchanged'] += 1
+        if not entry.error and entry.state in (isolation.ISOLATING, isolation.UNISOLATING):
+            summary['pending'] += 1
+    return summary
+
+
+def finish(module, results, desired):
+    params = module.params
+    for entry in results:
+        if entry.machine and entry.state in (isolation.ISOLATING, isolation.UNISOLATING) and not entry.error:
+            health = entry.machine.get('healthStatus')
+            if health and health != 'Active':
+                entry.warnings.append('the machine is %s: its action stays Pending until it connects to Defender '
+                                      '(Defender retries for up to three days)' % health)
+    summary = summarize(results)
+    failed = [r for r in results if r.error]
+    changed = any(r.changed for r in results)
+    result = dict(changed=changed, machines=[r.as_dict() for r in results], summary=summary)
+    if module.diff_mode:
+        before = {}
+        after = {}
+        for entry in results:
+            if entry.machine_id:
+                before[entry.label] = entry.previous_state
+                after[entry.label] = entry.state
+        result['diff'] = dict(before=before, after=after)
+    for entry in results:
+        for warning in entry.warnings:
+            module.warn('%s: %s' % (entry.label, warning))
+    message = describe(summary, failed, desired, module.check_mode)
+    if failed and not params['allow_partial']:
+        module.fail_json(msg=message, **result)
+    module.exit_json(msg=message, **result)
+
+
+def describe(summary, failed, desired, check_mode):
+    parts = []
+    request = 'isolate' if desired == isolation.ISOLATED else 'unisolate'
+    count = summary['changed']
+    if count:
+        parts.append('%s %s request%s for %d machine%s' % ('would send' if check_mode else 'sent', request,
+                                                         '' if count == 1 else 's', count, '' if count == 1 else 's'))
+    if summary['unchanged']:
+        parts.append('%d already %s or under way' % (summary['unchanged'], desired))
+    if summary['pending'] and not check_mode:
+        parts.append('%d still pending' % summary['pending'])
+    if failed:
+        parts.append('%d failed: %s' % (len(failed), '; '.join('%s (%s)' % (r.label, r.error) for r in failed)))
+    return (', '.join(parts) or 'nothing to do') + '.'
+
+
+def main():
+    module = AtpModule(
+        argument_spec=dict(
+            machines=dict(type='list', elements='str', required=True),
+            state=dict(type='str', default='isolated', choices=['isolated', 'unisolated']),
+            isolation_type=dict(type='str', default='Full', choices=list(isolation.ISOLATION_TYPES)),
+            comment=dict(type='str', required=True),
+            wait=dict(type='bool', default=False),
+            wait_timeout=dict(type='int', default=300),
+            poll_interval=dict(type='float', default=10),
+            max_machines=dict(type='int', default=25),
+            allow_partial=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(run)
+
+
+if __name__ == '__main__':
+    main()
