@@ -1,0 +1,97 @@
+"""Run-time settings that tests change through ``/_emulator/config``."""
+
+import copy
+
+# Documented quotas (mde-api.md 6.1 and 6.2); graph_hunting follows the MDE hunting quota, token is generous.
+DEFAULT_RATE_LIMITS = {
+    "alerts": {"per_minute": 100, "per_hour": 1500},
+    "machines": {"per_minute": 100, "per_hour": 1500},
+    "machineactions": {"per_minute": 100, "per_hour": 1500},
+    "isolate": {"per_minute": 100, "per_hour": 1500},
+    "actions": {"per_minute": 100, "per_hour": 1500},
+    "advancedqueries": {"per_minute": 45, "per_hour": 1500},
+    "graph_hunting": {"per_minute": 45, "per_hour": 1500},
+    "token": {"per_minute": 200, "per_hour": 6000},
+}
+SCHEMA_CASES = ("default", "lower", "upper")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class Config:
+    def __init__(self):
+        self.token_lifetime = 3599
+        self.pending_seconds = 2.0
+        self.inprogress_seconds = 3.0
+        self.offline_machines = []
+        self.rate_scale = 1.0
+        self.rate_limits = copy.deepcopy(DEFAULT_RATE_LIMITS)
+        self.rate_limits_enabled = True
+        self.schema_case = "default"
+        self.max_result_bytes = 124 * 1024 * 1024
+
+    KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
+            "rate_limits_enabled", "schema_case", "max_result_bytes")
+
+    def as_dict(self):
+        return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
+
+    def copy(self):
+        clone = Config()
+        clone.update(self.as_dict())
+        return clone
+
+    def update(self, values):
+        """Apply a partial update; validates everything first so a bad request changes nothing."""
+        if not isinstance(values, dict):
+            raise ConfigError("config must be a JSON object")
+        staged = {}
+        for key, value in values.items():
+            if key not in self.KEYS:
+                raise ConfigError("unknown config key %r (known: %s)" % (key, ", ".join(self.KEYS)))
+            staged[key] = self._check(key, value)
+        for key, value in staged.items():
+            if key == "rate_limits":
+                for family, limits in value.items():
+                    self.rate_limits.setdefault(family, {}).update(limits)
+            else:
+                setattr(self, key, value)
+
+    @staticmethod
+    def _check(key, value):
+        number = (int, float)
+        if key == "token_lifetime":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError("token_lifetime must be a positive integer (seconds)")
+        elif key in ("pending_seconds", "inprogress_seconds"):
+            if not isinstance(value, number) or isinstance(value, bool) or value < 0:
+                raise ConfigError("%s must be a number >= 0" % key)
+            value = float(value)
+        elif key == "rate_scale":
+            if not isinstance(value, number) or isinstance(value, bool) or value <= 0:
+                raise ConfigError("rate_scale must be a number > 0")
+            value = float(value)
+        elif key == "offline_machines":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError("offline_machines must be a list of machine ids")
+        elif key == "rate_limits_enabled":
+            if not isinstance(value, bool):
+                raise ConfigError("rate_limits_enabled must be true or false")
+        elif key == "schema_case":
+            if value not in SCHEMA_CASES:
+                raise ConfigError("schema_case must be one of %s" % ", ".join(SCHEMA_CASES))
+        elif key == "max_result_bytes":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError("max_result_bytes must be a positive integer")
+        elif key == "rate_limits":
+            if not isinstance(value, dict):
+                raise ConfigError("rate_limits must be {family: {per_minute: n, per_hour: n}}")
+            for family, limits in value.items():
+                if not isinstance(limits, dict) or not limits or any(
+                        k not in ("per_minute", "per_hour") or not isinstance(v, int) or isinstance(v, bool) or v < 1
+                        for k, v in limits.items()):
+                    raise ConfigError("rate_limits[%r] must be {per_minute: n, per_hour: n} with positive integers" % family)
+            value = copy.deepcopy(value)
+        return value

@@ -1,0 +1,300 @@
+"""The Defender for Endpoint API under ``/api`` (and ``/api/v1.0``): alerts, machines, machine actions, hunting."""
+
+import time
+
+from . import hunting, odata
+from .directory import DEFENDER, resource_kind
+from .entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA
+from .messages import defender_error, json_response
+from .state import is_machine_id
+from .tokens import TokenError
+from .util import dumps, is_guid
+
+
+class ApiError(Exception):
+    def __init__(self, response):
+        super().__init__(response.status)
+        self.response = response
+
+
+def _fail(status, code, message, headers=None):
+    return ApiError(defender_error(status, code, message, headers))
+
+
+class Requirement:
+    """Any one of ``app`` (roles) or, for user tokens, any one of ``delegated`` (scp) grants access (mde-api.md 4)."""
+
+    def __init__(self, app, delegated=None):
+        self.app = tuple(app)
+        self.delegated = tuple(delegated if delegated is not None else app)
+
+
+READ_ALERTS = Requirement(("Alert.Read.All", "Alert.ReadWrite.All"), ("Alert.Read", "Alert.ReadWrite"))
+READ_MACHINES = Requirement(("Machine.Read.All", "Machine.ReadWrite.All"), ("Machine.Read", "Machine.ReadWrite"))
+ISOLATE = Requirement(("Machine.Isolate",))
+SCAN = Requirement(("Machine.Scan",))
+COLLECT = Requirement(("Machine.CollectForensics",))
+RESTRICT = Requirement(("Machine.RestrictExecution",))
+CANCEL = Requirement(("Machine.CollectForensics", "Machine.Isolate", "Machine.RestrictExecution", "Machine.Scan",
+                      "Machine.Offboard", "Machine.StopAndQuarantine", "Machine.LiveResponse"))
+QUERY = Requirement(("AdvancedQuery.Read.All",), ("AdvancedQuery.Read",))
+
+
+class ActionSpec:
+    def __init__(self, action_type, requirement, family, conflicts, scope_param=None, scope_values=(), default_scope=None):
+        self.type, self.requirement, self.family, self.conflicts = action_type, requirement, family, conflicts
+        self.scope_param, self.scope_values, self.default_scope = scope_param, scope_values, default_scope
+
+
+ISOLATION_TYPES = ("Full", "Selective", "UnManagedDevice")
+ACTIONS = {
+    "isolate": ActionSpec("Isolate", ISOLATE, "isolate", ("Isolate", "Unisolate"), "IsolationType", ISOLATION_TYPES, "Full"),
+    "unisolate": ActionSpec("Unisolate", ISOLATE, "isolate", ("Isolate", "Unisolate")),
+    "runantivirusscan": ActionSpec("RunAntiVirusScan", SCAN, "actions", ("RunAntiVirusScan",), "ScanType", ("Quick", "Full")),
+    "collectinvestigationpackage": ActionSpec("CollectInvestigationPackage", COLLECT, "actions", ("CollectInvestigationPackage",)),
+    "restrictcodeexecution": ActionSpec("RestrictCodeExecution", RESTRICT, "actions",
+                                        ("RestrictCodeExecution", "UnrestrictCodeExecution")),
+    "unrestrictcodeexecution": ActionSpec("UnrestrictCodeExecution", RESTRICT, "actions",
+                                          ("RestrictCodeExecution", "UnrestrictCodeExecution")),
+}
+
+
+class Defender:
+    def __init__(self, emulator):
+        self.emu = emulator
+
+    # -- routing -------------------------------------------------------------------------------------------------
+    def handle(self, req):
+        parts = [p for p in req.path.split("/") if p]
+        if not parts or parts[0].lower() != "api":
+            return None
+        parts = parts[1:]
+        if parts and parts[0].lower() == "v1.0":
+            parts = parts[1:]
+        lowered = [p.lower() for p in parts]
+        route = self._route(req, parts, lowered)
+        if route is None:
+            req.family = "unknown"
+            return defender_error(404, "NotFound", "No HTTP resource was found that matches the request URI '%s'." % req.path)
+        method, family, handler, args = route
+        req.family = family
+        if req.method != method:
+            return defender_error(405, "MethodNotAllowed", "The requested resource does not support http method '%s'."
+                                  % req.method, headers=[("Allow", method)])
+        try:
+            return handler(req, *args)
+        except ApiError as err:
+            return err.response
+
+    def _route(self, req, parts, lowered):
+        n = len(parts)
+        if lowered == ["alerts"]:
+            return "GET", "alerts", self.list_alerts, ()
+        if n == 2 and lowered[0] == "alerts":
+            return "GET", "alerts", self.get_alert, (parts[1],)
+        if lowered == ["machines"]:
+            return "GET", "machines", self.list_machines, ()
+        if n == 2 and lowered[0] == "machines":
+            return "GET", "machines", self.get_machine, (parts[1],)
+        if n == 3 and lowered[0] == "machines" and lowered[2] in ACTIONS:
+            return "POST", ACTIONS[lowered[2]].family, self.machine_action, (parts[1], ACTIONS[lowered[2]])
+        if lowered == ["machineactions"]:
+            return "GET", "machineactions", self.list_actions, ()
+        if n == 2 and lowered[0] == "machineactions":
+            return "GET", "machineactions", self.get_action, (parts[1],)
+        if n == 3 and lowered[0] == "machineactions" and lowered[2] == "cancel":
+            return "POST", "machineactions", self.cancel_action, (parts[1],)
+        if lowered == ["advancedqueries", "run"]:
+            return "POST", "advancedqueries", self.advanced_query, ()
+        return None
+
+    # -- authentication, permission, quota ---------------------------------------------------------------------------
+    def _guard(self, req, family, requirement):
+        token = req.bearer()
+        if token:
+            self.emu.remember_secret(token)
+        try:
+            claims = self.emu.signer.verify(token)
+        except TokenError as exc:
+            raise _fail(401, "Unauthorized", "Unauthorized request - reason of failure: %s" % exc.message,
+                        headers=[("WWW-Authenticate", 'Bearer error="invalid_token"')]) from None
+        req.client = claims.get("appid")
+        if resource_kind(str(claims.get("aud", ""))) != DEFENDER:
+            # mde-api.md 1.3 / issue #9246: a token for another resource gets 403.
+            raise _fail(403, "Forbidden", "The access token audience '%s' is not valid for the Microsoft Defender for "
+                        "Endpoint API; request a token for https://api.securitycenter.microsoft.com." % claims.get("aud"))
+        if "scp" in claims:
+            granted = str(claims.get("scp") or "").split()
+            if not set(granted) & set(requirement.delegated):
+                raise _fail(403, "Forbidden", "Missing delegated scopes. API required roles: %s, delegated scopes: %s"
+                            % (",".join(requirement.delegated), ",".join(granted)))
+        else:
+            granted = list(claims.get("roles") or [])
+            if not set(granted) & set(requirement.app):
+                raise _fail(403, "Forbidden", "Missing application roles. API required roles: %s, application roles: %s"
+                            % (",".join(requirement.app), ",".join(granted)))
+        state = self.emu.tenant_state(claims.get("tid"))
+        if state is None:
+            raise _fail(403, "Forbidden", "The tenant %s has no Microsoft Defender for Endpoint subscription." % claims.get("tid"))
+        throttled = self.emu.throttle((claims.get("tid"), claims.get("appid"), family), family)
+        if throttled:
+            raise _fail(429, "TooManyRequests", throttled.message, headers=[("Retry-After", str(throttled.retry_after))])
+        return claims, state
+
+    @staticmethod
+    def _requestor(claims):
+        return claims.get("upn") or claims.get("appid")
+
+    def _collection(self, context, page, query):
+        body = {"@odata.context": "%s/api/$metadata#%s" % (self.emu.url, context)}
+        if query.count:
+            body["@odata.count"] = query.total
+        body["value"] = [odata.project(e, query.select) for e in page] if query.select else page
+        return json_response(200, body, odata=True)
+
+    def _entity(self, context, entity, status=200):
+        body = {"@odata.context": "%s/api/$metadata#%s/$entity" % (self.emu.url, context)}
+        body.update(entity)
+        return json_response(status, body, odata=True)
+
+    @staticmethod
+    def _query(req, schema):
+        try:
+            return odata.parse_query(req.query_pairs, schema)
+        except odata.ODataError as exc:
+            raise _fail(400, "ODataError", exc.message) from None
+
+    # -- alerts --------------------------------------------------------------------------------------------------------
+    def list_alerts(self, req):
+        _, state = self._guard(req, "alerts", READ_ALERTS)
+        query = self._query(req, ALERT_SCHEMA)
+        page, query.total = odata.execute(state.alerts, query)
+        if "evidence" not in query.expand:
+            page = [dict(a, evidence=[]) for a in page]  # evidence only when expanded (get-alerts.md)
+        return self._collection("Alerts", page, query)
+
+    def get_alert(self, req, alert_id):
+        _, state = self._guard(req, "alerts", READ_ALERTS)
+        alert = state.alert_by_id.get(alert_id)
+        if alert is None:
+            raise _fail(404, "ResourceNotFound", "Alert %s was not found" % alert_id)
+        return self._entity("Alerts", alert)
+
+    # -- machines ------------------------------------------------------------------------------------------------------
+    def list_machines(self, req):
+        _, state = self._guard(req, "machines", READ_MACHINES)
+        query = self._query(req, MACHINE_SCHEMA)
+        page, query.total = odata.execute(state.machines, query)
+        return self._collection("Machines", page, query)
+
+    def get_machine(self, req, key):
+        _, state = self._guard(req, "machines", READ_MACHINES)
+        machine = state.find_machine(key)
+        if machine is None:
+            raise _fail(404, "ResourceNotFound", "Machine %s was not found" % key)
+        return self._entity("Machines", machine)
+
+    # -- machine actions -------------------------------------------------------------------------------------------------
+    def list_actions(self, req):
+        _, state = self._guard(req, "machineactions", READ_MACHINES)
+        query = self._query(req, ACTION_SCHEMA)
+        with self.emu.lock:
+            self.emu.refresh(state)
+            actions = state.sorted_actions()
+        page, query.total = odata.execute(actions, query)
+        return self._collection("MachineActions", page, query)
+
+    def _action_by_key(self, state, action_id):
+        if not is_guid(action_id):
+            raise _fail(400, "BadRequest", "The key value (%s) from request is not valid. The key value should be format of "
+                        "type 'Edm.Guid'." % action_id)
+        action = state.actions.get(action_id.lower())
+        if action is None:
+            raise _fail(404, "ResourceNotFound", "Machine action %s was not found" % action_id)
+        return action
+
+    def get_action(self, req, action_id):
+        _, state = self._guard(req, "machineactions", READ_MACHINES)
+        with self.emu.lock:
+            self.emu.refresh(state)
+            action = dict(self._action_by_key(state, action_id))
+        return self._entity("MachineActions", action)
+
+    def cancel_action(self, req, action_id):
+        claims, state = self._guard(req, "machineactions", CANCEL)
+        comment = self._comment(self._body(req))
+        with self.emu.lock:
+            self.emu.refresh(state)
+            action = self._action_by_key(state, action_id)
+            if action["status"] not in ("Pending", "InProgress"):
+                raise _fail(400, "BadRequest", "Machine action %s is already in a final state (%s) and cannot be cancelled."
+                            % (action_id, action["status"]))
+            action = dict(state.cancel_action(action, self._requestor(claims), comment, time.time()))
+        return self._entity("MachineActions", action, status=200)
+
+    @staticmethod
+    def _body(req):
+        try:
+            body = req.json_body()
+        except ValueError:
+            raise _fail(400, "InvalidRequestBody", "Request body is incorrect") from None
+        if not isinstance(body, dict):
+            raise _fail(400, "InvalidRequestBody", "Request body is incorrect")
+        return body
+
+    @staticmethod
+    def _comment(body):
+        # Body parameter names are case-sensitive (common-errors.md): 'comment' is not 'Comment'.
+        if "Comment" not in body or body["Comment"] is None:
+            raise _fail(400, "MissingRequiredParameter", "Parameter Comment is missing.")
+        comment = body["Comment"]
+        if not isinstance(comment, str) or not comment.strip():
+            raise _fail(400, "InvalidRequestBody", "Request body is incorrect: Comment must be a non-empty string.")
+        return comment
+
+    def machine_action(self, req, machine_id, spec):
+        claims, state = self._guard(req, spec.family, spec.requirement)
+        body = self._body(req)
+        comment = self._comment(body)
+        scope = None
+        if spec.scope_param:
+            scope = body.get(spec.scope_param)
+            if scope is None and spec.default_scope is None:
+                raise _fail(400, "MissingRequiredParameter", "Parameter %s is missing." % spec.scope_param)
+            scope = spec.default_scope if scope is None else scope
+            if scope not in spec.scope_values:
+                raise _fail(400, "InvalidRequestBody", "Request body is incorrect: %s '%s' is not valid; use one of %s."
+                            % (spec.scope_param, scope, ", ".join(spec.scope_values)))
+        with self.emu.lock:
+            machine = state.machine_by_id.get(machine_id.lower()) if is_machine_id(machine_id) else None
+            if machine is None:
+                raise _fail(404, "ResourceNotFound", "Machine %s was not found" % machine_id)
+            self.emu.refresh(state)
+            if state.active_action(machine["id"], spec.conflicts):
+                raise _fail(400, "ActiveRequestAlreadyExists", "Action is already in progress")
+            action = dict(state.create_action(machine, spec.type, self._requestor(claims), comment, scope, time.time()))
+        return self._entity("MachineActions", action, status=201)
+
+    # -- advanced hunting ------------------------------------------------------------------------------------------------
+    def advanced_query(self, req):
+        _, state = self._guard(req, "advancedqueries", QUERY)
+        try:
+            body = req.json_body()
+        except ValueError:
+            body = None
+        # run-advanced-query-api.md: a body that isn't valid JSON (or lacks Query) reads as "Missing query."
+        if not isinstance(body, dict) or not isinstance(body.get("Query"), str) or not body["Query"].strip():
+            raise _fail(400, "InvalidRequestBody", "Missing query.")
+        started = time.time()
+        try:
+            columns, rows, scanned = hunting.run(body["Query"], state.tables, started)
+        except hunting.HuntingError as exc:
+            raise _fail(400, "BadRequest", exc.message) from None
+        results = dumps(hunting.results(columns, rows))
+        if len(results) > self.emu.config.max_result_bytes:
+            raise _fail(400, "BadRequest", "Query execution has exceeded the allowed result size. Optimize your query by "
+                        "limiting the number of results and try again")
+        case = {"default": "upper", "lower": "lower", "upper": "upper"}[self.emu.config.schema_case]
+        stats = hunting.stats(time.time() - started, scanned, len(results))
+        payload = b'{"Schema":' + dumps(hunting.schema(columns, case)) + b',"Results":' + results + b',"Stats":' + dumps(stats) + b"}"
+        return json_response(200, payload)
