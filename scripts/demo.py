@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # pylint: disable=wrong-import-position
 from emulator_session import EmulatorError, EmulatorSession, connection_vars, write_vars_file  # noqa: E402
-from run_checks import BUILD, COLLECTIONS, ROOT, VENV_BIN, sync_work_copy  # noqa: E402
+from run_checks import BUILD, COLLECTIONS, ROOT, VENV_BIN, BuildLock, sync_work_copy  # noqa: E402
 
 DEMO_DIR = os.path.join(BUILD, 'demo')
 ID_SEGMENT = re.compile(r'/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,}|\d+)(?=/|$)')
@@ -62,6 +62,11 @@ def summarize_requests(entries):
 
 
 def main(argv=None):
+    with BuildLock('scripts/demo.py'):
+        return demo(argv)
+
+
+def demo(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--playbook', default='playbooks/incident_response.yml', help='playbook to run (from the repository root)')
     parser.add_argument('--port', type=int, default=int(os.environ.get('DEMO_EMULATOR_PORT', '0')), help='emulator port (0: any free port)')

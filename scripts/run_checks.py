@@ -23,6 +23,7 @@ copy") and runs ansible-test, ansible-doc, antsibull-docs and the build there. S
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -103,6 +104,7 @@ class Context:
         self.emulator = None  # EmulatorSession kept alive from integration to no-secrets
         self.integration_log = None
         self.integration_started = 0.0
+        self.results = {}
         self.current_log = None
         self.current_proc = None
 
@@ -183,6 +185,13 @@ class Context:
                                                              ' (no tests collected)' if 'pytest' in cmd and proc.returncode == 5 else ''))
         return proc.returncode
 
+    def output(self):
+        """Everything the current step has logged so far."""
+        if self.current_log is None:
+            return ''
+        self.current_log.flush()
+        return _read_text(self.current_log.name)
+
     def need_work_copy(self):
         if self.sync_error:
             raise StepFailed('work copy not available: %s' % self.sync_error)
@@ -216,6 +225,37 @@ def _rel(path):
 # ------------------------------------------------------------------------------------------------
 # work copy
 # ------------------------------------------------------------------------------------------------
+
+class BuildLock:
+    """Serialize runs that use build/ (other people run make test in the same checkout)."""
+
+    def __init__(self, purpose):
+        self.purpose = purpose
+        self.handle = None
+
+    def __enter__(self):
+        import fcntl  # pylint: disable=import-outside-toplevel
+        os.makedirs(BUILD, exist_ok=True)
+        self.handle = open(os.path.join(BUILD, '.lock'), 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or 'another run'
+            print('waiting for %s to finish with build/ ...' % holder, flush=True)
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write('%s (pid %d)\n' % (self.purpose, os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl  # pylint: disable=import-outside-toplevel
+        self.handle.truncate(0)
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
 
 def _excluded(rel_path):
     parts = rel_path.split('/')
@@ -287,9 +327,9 @@ def sync_work_copy():
             if rel not in wanted and rel not in WORK_GENERATED:
                 _remove(os.path.join(WORK, rel))
                 deleted += 1
-    for dirpath, dirnames, filenames in os.walk(WORK, topdown=False):
+    for dirpath, _dirnames, _filenames in os.walk(WORK, topdown=False):
         rel = os.path.relpath(dirpath, WORK)
-        if rel != '.' and not dirnames and not filenames and not any(rel == g or rel.startswith(g + '/') for g in WORK_GENERATED):
+        if rel != '.' and not os.listdir(dirpath) and not any(rel == g or rel.startswith(g + '/') for g in WORK_GENERATED):
             try:
                 os.rmdir(dirpath)
             except OSError:
@@ -322,7 +362,13 @@ def step_units(ctx):
     unit_dir = os.path.join(WORK, 'tests', 'unit')
     if not _has_files(unit_dir, lambda n: n.startswith('test_') and n.endswith('.py')):
         raise StepFailed('tests/unit/ has no test_*.py files yet')
-    ctx.run([ctx.tool('ansible-test'), 'units', '--python', PYTHON_VERSION, '--local', '--color', 'no'], cwd=WORK)
+    if ctx.run([ctx.tool('ansible-test'), 'units', '--python', PYTHON_VERSION, '--local', '--color', 'no'], cwd=WORK, check=False):
+        counts = collections.Counter()
+        for summary in re.findall(r'^=+ (.*) in [\d.]+s =+$', ctx.output(), re.M):
+            for number, kind in re.findall(r'(\d+) (failed|passed|errors?|skipped)', summary):
+                counts['error' if kind.startswith('error') else kind] += int(number)
+        detail = ', '.join('%d %s' % (counts[kind], kind) for kind in ('failed', 'error', 'passed', 'skipped') if counts[kind])
+        raise StepFailed('ansible-test units failed' + (': %s' % detail if detail else ''))
 
 
 def install_get_pip_stand_in(ctx):
@@ -379,7 +425,12 @@ def step_sanity(ctx):
     ignores = [name for name in _listdir(os.path.join(WORK, 'tests', 'sanity')) if name.startswith('ignore-')]
     non_empty = [name for name in ignores if os.path.getsize(os.path.join(WORK, 'tests', 'sanity', name))]
     install_get_pip_stand_in(ctx)
-    ctx.run([ctx.tool('ansible-test'), 'sanity', '--python', PYTHON_VERSION, '--local', '--color', 'no'], cwd=WORK)
+    if ctx.run([ctx.tool('ansible-test'), 'sanity', '--python', PYTHON_VERSION, '--local', '--color', 'no'], cwd=WORK, check=False):
+        output = ctx.output()
+        failed = re.search(r'^FATAL: The \d+ sanity test\(s\) listed below.*\n((?:[\w.-]+\n)+)', output, re.M)
+        if failed:
+            raise StepFailed('failed sanity tests: %s' % ', '.join(failed.group(1).split()))
+        raise StepFailed('ansible-test sanity failed')
     if non_empty:
         raise StepFailed('sanity passed, but only thanks to ignore entries in tests/sanity/%s' % ', '.join(non_empty))
 
@@ -424,7 +475,7 @@ def start_emulator(ctx, purpose):
     try:
         info = session.start()
     except EmulatorError as ex:
-        raise StepFailed('emulator did not start: %s' % ex) from None
+        raise StepFailed('emulator did not start: %s' % str(ex).replace(ROOT + os.sep, '')) from None
     ctx.emulator = session
     return info
 
@@ -462,8 +513,13 @@ def secret_needles(value):
 def step_no_secrets(ctx):
     """Grep the -vvvv integration output and the emulator's request log for every secret the emulator knows."""
     try:
+        integration = ctx.results.get('integration')
+        if integration is None or integration.status == 'skipped':
+            raise StepFailed('not checked: the integration step did not run')
         if ctx.emulator is None or not ctx.emulator.alive():
-            raise StepFailed('no running emulator from the integration step (it did not start or died)')
+            if integration.status == 'failed' and not ctx.integration_log:
+                raise StepFailed('not checked: integration failed before running (%s)' % integration.detail)
+            raise StepFailed('not checked: the emulator of the integration step is no longer running')
         if not ctx.integration_log or not os.path.isfile(ctx.integration_log) or not os.path.getsize(ctx.integration_log):
             raise StepFailed('no integration output to check')
         try:
@@ -591,7 +647,10 @@ def step_docs(ctx):
                 ctx.log('FAILED  ansible-doc -t %s %s (status %d)' % (plugin_type, fqcn, proc.returncode))
                 for line in (proc.stderr.strip() or proc.stdout.strip() or '(no output)').splitlines()[-15:]:
                     ctx.log('    ' + line)
-                failures.append('ansible-doc -t %s %s' % (plugin_type, fqcn))
+                hint = ''
+                if plugin_type == 'role' and not os.path.isfile(os.path.join(WORK, 'roles', fqcn.rsplit('.', 1)[1], 'meta', 'argument_specs.yml')):
+                    hint = ' (no meta/argument_specs.yml)'
+                failures.append('ansible-doc -t %s %s%s' % (plugin_type, fqcn, hint))
             else:
                 ctx.log('ok      ansible-doc -t %s %s (%d lines)' % (plugin_type, fqcn, len(proc.stdout.splitlines())))
     if failures:
@@ -698,6 +757,11 @@ def main(argv=None):
         for name, func in STEPS:
             print('%-12s %s' % (name, (func.__doc__ or '').strip().splitlines()[0]))
         return 0
+    with BuildLock('scripts/run_checks.py'):
+        return run(args)
+
+
+def run(args):
     ctx = Context(args)
     selected = args.steps or list(STEP_NAMES)
     if 'no-secrets' in selected and 'integration' not in selected and 'no-secrets' not in args.skip:
@@ -733,6 +797,7 @@ def main(argv=None):
         for name in ctx.selected:
             if name in args.skip:
                 results.append(Result(name, 'skipped', 0.0, 'skipped by --skip'))
+                ctx.results[name] = results[-1]
                 continue
             print('\n==> [%s] %s' % (name, (funcs[name].__doc__ or '').strip().splitlines()[0]), flush=True)
             started = time.monotonic()
@@ -755,6 +820,7 @@ def main(argv=None):
             ctx.current_log = None
             print('==> [%s] %s in %.1f s (log: %s)' % (name, result.status, result.seconds, _rel(log_path)), flush=True)
             results.append(result)
+            ctx.results[name] = result
     except KeyboardInterrupt:
         print('\ninterrupted', flush=True)
         results.append(Result('(interrupted)', 'failed', 0.0, 'interrupted by the user'))
