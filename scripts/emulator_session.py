@@ -34,7 +34,7 @@ class EmulatorError(Exception):
 class EmulatorSession:
     """One running emulator process."""
 
-    def __init__(self, root, state_dir, log_path, port=0, python=None, extra_args=None, startup_timeout=90):
+    def __init__(self, root, state_dir, log_path, port=0, python=None, extra_args=None, startup_timeout=90, request_log=None):
         self.root = root
         self.state_dir = state_dir
         self.log_path = log_path
@@ -42,6 +42,8 @@ class EmulatorSession:
         self.python = python or sys.executable
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
+        # Append-only JSON-lines copy of the request log (survives /_emulator/reset).
+        self.request_log = request_log
         self.process = None
         self.info = None
         self._log_handle = None
@@ -57,12 +59,16 @@ class EmulatorSession:
             raise EmulatorError('%s does not exist yet (the emulator is not written)' % os.path.relpath(self.run_script, self.root))
         os.makedirs(self.state_dir, exist_ok=True)
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        cmd = [self.python, self.run_script, '--port', str(self.port), '--state-dir', self.state_dir] + self.extra_args
+        # --exit-on-stdin-eof: the emulator stops when our end of its stdin closes, so it never outlives us.
+        cmd = [self.python, self.run_script, '--port', str(self.port), '--state-dir', self.state_dir, '--exit-on-stdin-eof']
+        if self.request_log:
+            cmd += ['--log-file', self.request_log]
+        cmd += self.extra_args
         self._log_handle = open(self.log_path, 'ab')  # pylint: disable=consider-using-with
         self._log_handle.write(('$ %s\n' % ' '.join(cmd)).encode())
         self._log_handle.flush()
         self.process = subprocess.Popen(  # pylint: disable=consider-using-with
-            cmd, cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log_handle,
+            cmd, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_handle,
             start_new_session=True,
         )
         first_line = self._read_first_line()
@@ -126,6 +132,15 @@ class EmulatorSession:
         """SIGTERM the emulator (its whole process group), SIGKILL it if it lingers. Returns its exit status."""
         code = None
         if self.process is not None:
+            # First close its stdin (--exit-on-stdin-eof makes that a clean stop), then SIGTERM, then SIGKILL.
+            if self.process.stdin is not None:
+                try:
+                    self.process.stdin.close()
+                except OSError:
+                    pass
+                deadline = time.monotonic() + min(grace, 5)
+                while self.process.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
             if self.process.poll() is None:
                 try:
                     os.killpg(self.process.pid, signal.SIGTERM)
@@ -143,8 +158,12 @@ class EmulatorSession:
             code = self.process.returncode
             if self._pump is not None:
                 self._pump.join(5)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe is not None:
+                    try:
+                        pipe.close()
+                    except OSError:
+                        pass
             self.process = None
         if self._log_handle is not None:
             self._log_handle.close()

@@ -105,6 +105,8 @@ class Context:
         self.integration_log = None
         self.integration_started = 0.0
         self.results = {}
+        self.emulator_info = None
+        self.emulator_request_file = None
         self.current_log = None
         self.current_proc = None
 
@@ -112,7 +114,9 @@ class Context:
     def env(self, collections=False, **extra):
         env = dict(os.environ)
         env['PATH'] = VENV_BIN + os.pathsep + env.get('PATH', '')
-        env['ANSIBLE_TEST_CONTENT_ROOT'] = WORK  # see work_copy(): the checkout's .git must not be used
+        # The work copy lies inside the checkout; without this ansible-test walks up to the checkout's .git,
+        # asks git for its files, and finds none (build/ is ignored): "Cannot run unit tests without tests/unit/".
+        env['ANSIBLE_TEST_CONTENT_ROOT'] = WORK
         env['ANSIBLE_NOCOLOR'] = env.get('ANSIBLE_NOCOLOR', '1')
         env['PY_COLORS'] = env.get('PY_COLORS', '0')
         env['NO_COLOR'] = env.get('NO_COLOR', '1')
@@ -470,8 +474,12 @@ def start_emulator(ctx, purpose):
     stop_emulator(ctx)
     state_dir = os.path.join(EMULATOR_STATE, purpose)
     shutil.rmtree(state_dir, ignore_errors=True)
+    request_log = os.path.join(LOGS, 'emulator-requests-%s.jsonl' % purpose)
+    for path in (request_log, os.path.join(LOGS, 'emulator-%s.log' % purpose)):
+        if os.path.exists(path):
+            os.unlink(path)
     session = EmulatorSession(ROOT, state_dir, os.path.join(LOGS, 'emulator-%s.log' % purpose), port=0,
-                              python=ctx.tool('python'))
+                              python=ctx.tool('python'), request_log=request_log)
     try:
         info = session.start()
     except EmulatorError as ex:
@@ -499,6 +507,24 @@ def secret_leaves(data, path=''):
         yield path, data
 
 
+SECRET_KEYS = ('client_secret', 'limited_client_secret', 'other_client_secret', 'password', 'certificate_password')
+JWT = re.compile(r'^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*$')
+
+
+def secret_kind(path, value, info):
+    """What a secret is, for the report (the value itself is never printed)."""
+    for key in SECRET_KEYS:
+        if info.get(key) == value:
+            return key
+    if 'PRIVATE KEY' in value:
+        return 'private key'
+    if JWT.match(value):
+        return 'token'
+    if re.search(r'[A-Za-z_]', re.sub(r'\[\d+\]', '', path.replace('secrets', ''))):
+        return re.sub(r'\[\d+\]', '[]', path)  # a named field of the answer
+    return 'other secret'
+
+
 def secret_needles(value):
     """Forms a secret may take in a log: as is, JSON-escaped, URL-encoded, and each long line of a PEM body."""
     needles = {value, json.dumps(value)[1:-1], urllib.parse.quote(value, safe=''), urllib.parse.quote_plus(value)}
@@ -522,6 +548,8 @@ def step_no_secrets(ctx):
             raise StepFailed('not checked: the emulator of the integration step is no longer running')
         if not ctx.integration_log or not os.path.isfile(ctx.integration_log) or not os.path.getsize(ctx.integration_log):
             raise StepFailed('no integration output to check')
+        ctx.emulator_info = ctx.emulator.info
+        ctx.emulator_request_file = ctx.emulator.request_log
         try:
             secrets = ctx.emulator.get_json('/_emulator/secrets')
             requests_log = ctx.emulator.get_json('/_emulator/requests')
@@ -529,26 +557,32 @@ def step_no_secrets(ctx):
             raise StepFailed('cannot read the emulator secrets/request log: %s' % ex) from None
     finally:
         stop_emulator(ctx)
-    leaves = [(kind, value) for kind, value in secret_leaves(secrets) if len(value) >= 8]
+    info = ctx.emulator_info or {}
+    leaves = [(secret_kind(path, value, info), value) for path, value in secret_leaves(secrets) if len(value) >= 8]
     if not leaves:
         raise StepFailed('the emulator reported no secrets, so the check would prove nothing')
     haystacks = {'integration output': _read_text(ctx.integration_log),
                  'emulator request log': json.dumps(requests_log) + '\n' + json.dumps(requests_log, ensure_ascii=False)}
+    if ctx.emulator_request_file and os.path.isfile(ctx.emulator_request_file):
+        # the whole history: targets reset the in-memory log
+        haystacks['emulator request log file'] = _read_text(ctx.emulator_request_file)
     junit_dir = os.path.join(WORK, 'tests', 'output', 'junit')
     for name in _listdir(junit_dir):
         if os.path.getmtime(os.path.join(junit_dir, name)) < ctx.integration_started - 1:
             continue  # an earlier run's report
         haystacks['junit %s' % name] = _read_text(os.path.join(junit_dir, name))
-    ctx.log('checking %d secret values against: %s' % (len(leaves), ', '.join(sorted(haystacks))))
+    kinds = collections.Counter(kind for kind, _value in leaves)
+    ctx.log('checking %d secrets (%s) against: %s' % (len(leaves), ', '.join('%s x%d' % item for item in sorted(kinds.items())),
+                                                      ', '.join(sorted(haystacks))))
     leaks = {}
     for kind, value in leaves:
         needles = secret_needles(value)
         for where, text in haystacks.items():
             if any(needle in text for needle in needles):
-                leaks.setdefault(re.sub(r'\[\d+\]', '[]', kind), set()).add(where)
+                leaks.setdefault(kind, set()).add(where)
     if leaks:
         for kind in sorted(leaks):
-            ctx.log('LEAK: %s found in %s' % (kind, ', '.join(sorted(leaks[kind]))))
+            ctx.log('LEAK: a %s found in %s' % (kind, ', '.join(sorted(leaks[kind]))))
         raise StepFailed('secrets leaked: %s' % ', '.join(sorted(leaks)))
     ctx.log('no secret found in %d bytes of output' % sum(len(text) for text in haystacks.values()))
 
