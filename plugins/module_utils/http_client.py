@@ -114,7 +114,9 @@ class HttpClient(object):
             try:
                 response = self.session.request(
                     method, url, params=params, json=json_body, data=form, headers=headers, auth=basic_auth,
-                    timeout=timeout or self.settings.timeout, allow_redirects=False, stream=stream)
+                    timeout=timeout or self.settings.timeout, allow_redirects=False, stream=stream,
+                    # Per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override session.verify, losing ca_path.
+                    verify=self.session.verify)
             except requests.exceptions.SSLError as exc:
                 raise AtpTransportError(_tls_message(what, url, exc), url=_origin(url))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
