@@ -57,7 +57,8 @@ def isolated_token_cache(tmp_path, monkeypatch):
             monkeypatch.delenv(name, raising=False)
 
 
-class ModuleExit(Exception):
+class ModuleExit(BaseException):
+    # BaseException, like the SystemExit that the real exit_json raises: AtpModule.run catches Exception.
     def __init__(self, result, failed):
         super(ModuleExit, self).__init__(result.get('msg'))
         self.result = result
