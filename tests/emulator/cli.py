@@ -94,7 +94,8 @@ def main(argv=None):
     if args.exit_on_stdin_eof:
         def watch_stdin():
             try:
-                while sys.stdin.buffer.read(4096):
+                # os.read, not sys.stdin: a daemon thread blocked inside a buffered reader aborts interpreter shutdown.
+                while os.read(0, 4096):
                     pass
             except (OSError, ValueError):
                 pass

@@ -135,7 +135,8 @@ class Directory:
             for app in tenant.apps.values():
                 values.extend(app.secrets)
                 for cert in app.certificates:
-                    values.append(cert.pem)
+                    # The private keys only: the certificates themselves are public and may be shown anywhere.
+                    values.extend({cert.key_text, cert.plain_key_text})
                     if cert.password:
                         values.append(cert.password)
             values.extend(u.password for u in tenant.users.values())

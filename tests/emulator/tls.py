@@ -122,7 +122,9 @@ class ClientCertificate:
         self.key, self.cert, self.path, self.password = key, cert, path, password
         self.x5t = x5t_sha1(cert)
         self.x5t_s256 = x5t_sha256(cert)
-        self.pem = cert_pem(cert) + key_pem(key, password)
+        self.key_text = key_pem(key, password)  # as written in the file (encrypted when a password is set)
+        self.plain_key_text = key_pem(key) if password else self.key_text
+        self.pem = cert_pem(cert) + self.key_text
 
 
 class TlsMaterial:
