@@ -274,19 +274,26 @@ def _fixture_alerts(now, machine, tenant_id):
 
 
 # -- machine actions ----------------------------------------------------------------------------------------------------
+def _when(value):
+    """Epoch seconds or ISO text (kept verbatim, so Microsoft's example timestamps survive unchanged)."""
+    return value if isinstance(value, str) else iso7(value)
+
+
 def build_action(machine, action_type, status, created, requestor="Analyst@contoso.com", comment="", scope=None,
                  updated=None, action_id=None, cancelled_by=None, related_file=None):
-    updated = created + 75.4 if updated is None and status not in ("Pending",) else (updated or created)
+    if updated is None:
+        updated = created if status == "Pending" or isinstance(created, str) else created + 75.4
     action = {
-        "id": action_id or stable_guid("action", machine["id"], action_type, status, round(created)),
+        # Ids depend on what the action is, not on when the emulator started: the README can name them.
+        "id": action_id or stable_guid("action", machine["id"], action_type, status, comment),
         "type": action_type, "title": "%s %s" % (action_type, machine["computerDnsName"]), "requestor": requestor,
         "requestorComment": comment, "status": status, "machineId": machine["id"],
-        "computerDnsName": machine["computerDnsName"], "creationDateTimeUtc": iso7(created),
-        "lastUpdateDateTimeUtc": iso7(updated), "scope": scope, "relatedFileInfo": related_file,
+        "computerDnsName": machine["computerDnsName"], "creationDateTimeUtc": _when(created),
+        "lastUpdateDateTimeUtc": _when(updated), "scope": scope, "relatedFileInfo": related_file,
     }
     if cancelled_by:
         action.update({"cancellationRequestor": cancelled_by, "cancellationComment": "Wrong machine",
-                       "cancellationDateTimeUtc": iso7(updated)})
+                       "cancellationDateTimeUtc": _when(updated)})
     return shape(action, ACTION_FIELDS, ACTION_DEFAULTS)
 
 
@@ -294,26 +301,25 @@ def _default_actions(by_name, now):
     def m(name):
         return by_name[name]
 
-    ts = parse_ticks
     acts = [
         # Microsoft's examples, with their ids and dates (fixtures/machineactions_list.json, machineaction_get.json,
         # isolate_response.json, unisolate_response.json).
-        build_action(m("desktop-39g9tgl"), "CollectInvestigationPackage", "Succeeded", ts("2018-12-04T12:43:57.2011911Z") / 1e7,
-                     comment="test", updated=ts("2018-12-04T12:45:25.4049122Z") / 1e7,
+        build_action(m("desktop-39g9tgl"), "CollectInvestigationPackage", "Succeeded", "2018-12-04T12:43:57.2011911Z",
+                     comment="test", updated="2018-12-04T12:45:25.4049122Z",
                      action_id="69dc3630-1ccc-4342-acf3-35286eec741d"),
-        build_action(m("desktop-39g9tgl"), "RunAntiVirusScan", "Succeeded", ts("2018-12-04T12:18:27.1293487Z") / 1e7,
+        build_action(m("desktop-39g9tgl"), "RunAntiVirusScan", "Succeeded", "2018-12-04T12:18:27.1293487Z",
                      comment="Check machine for viruses due to alert 3212", scope="Full",
-                     updated=ts("2018-12-04T12:18:57.5511934Z") / 1e7, action_id="2e9da30d-27f6-4208-81f2-9cd3d67893ba"),
-        build_action(m("desktop-39g9tgl"), "StopAndQuarantineFile", "Succeeded", ts("2018-12-04T12:15:40.6052029Z") / 1e7,
-                     comment="test", updated=ts("2018-12-04T12:16:14.2899973Z") / 1e7,
+                     updated="2018-12-04T12:18:57.5511934Z", action_id="2e9da30d-27f6-4208-81f2-9cd3d67893ba"),
+        build_action(m("desktop-39g9tgl"), "StopAndQuarantineFile", "Succeeded", "2018-12-04T12:15:40.6052029Z",
+                     comment="test", updated="2018-12-04T12:16:14.2899973Z",
                      action_id="44cffc15-0e3d-4cbf-96aa-bf76f9b27f5e",
                      related_file={"fileIdentifier": "a0c659857ccbe457fdaf5fe21d54efdcbf6f6508", "fileIdentifierType": "Sha1"}),
-        build_action(m("desktop-test"), "Isolate", "Succeeded", ts("2019-01-02T14:39:38.2262283Z") / 1e7, scope="Selective",
+        build_action(m("desktop-test"), "Isolate", "Succeeded", "2019-01-02T14:39:38.2262283Z", scope="Selective",
                      requestor="Analyst@TestPrd.onmicrosoft.com", comment="test for docs",
-                     updated=ts("2019-01-02T14:40:44.6596267Z") / 1e7, action_id="5382f7ea-7557-4ab7-9782-d50480024a4e"),
-        build_action(m("mymachine1.contoso.com"), "Isolate", "Succeeded", ts("2017-12-04T12:12:18.9725659Z") / 1e7,
+                     updated="2019-01-02T14:40:44.6596267Z", action_id="5382f7ea-7557-4ab7-9782-d50480024a4e"),
+        build_action(m("mymachine1.contoso.com"), "Isolate", "Succeeded", "2017-12-04T12:12:18.9725659Z",
                      scope="Full", comment="Isolate machine due to alert 1234", action_id="b89eb834-4578-496c-8be0-03f004061435"),
-        build_action(m("mymachine1.contoso.com"), "Unisolate", "Succeeded", ts("2018-12-04T12:13:15.0104931Z") / 1e7,
+        build_action(m("mymachine1.contoso.com"), "Unisolate", "Succeeded", "2018-12-04T12:13:15.0104931Z",
                      comment="Unisolate machine since it was clean and validated",
                      action_id="09a0f91e-a2eb-409d-af33-5577fe9bd558"),
         # ws-finance-03: isolated, released, isolated again (currently isolated).
