@@ -67,7 +67,8 @@ def build_filter(status=None, severity=None, machine_id=None, since=None, raw_fi
     if machine_id:
         clauses.append(odata.eq('machineId', machine_id))
     if since is not None:
-        clauses.append(odata.compare(SINCE_FIELD, 'ge', since))
+        # Whole seconds read better in the filter we report; rounding down only ever includes more.
+        clauses.append(odata.compare(SINCE_FIELD, 'ge', since.replace(microsecond=0)))
     if raw_filter:
         clauses.append(check_raw_filter(raw_filter))
     return odata.and_(*clauses)

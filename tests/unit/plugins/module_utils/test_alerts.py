@@ -167,3 +167,8 @@ def test_get_alert_other_error_raises():
 def test_get_alert_empty_id():
     with pytest.raises(AtpOptionError):
         alerts.get_alert(FakeClient(), '  ')
+
+
+def test_since_is_rounded_down_to_whole_seconds():
+    since = datetime.datetime(2026, 1, 31, 8, 0, 5, 999999, tzinfo=UTC)
+    assert alerts.build_filter(since=since) == 'lastUpdateTime ge 2026-01-31T08:00:05Z'
