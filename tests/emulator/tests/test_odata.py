@@ -70,7 +70,7 @@ def test_filter_semantics(expression, expected):
     ("healthStatus = 'Active'", "character '='"),
     ("healthStatus eq 'Active' and", "Syntax error"),
     ("(healthStatus eq 'Active'", "expected ')'"),
-    ("healthStatus eq 'Active")  if False else ("healthStatus eq 'Active", "Unterminated string"),
+    ("healthStatus eq 'Active", "Unterminated string"),
     ("contains(computerDnsName,'ws')", "not supported"),
     ("frobnicate(computerDnsName)", "unknown function"),
     ("lastSeen gt '2024-01-01T00:00:00Z'", "incompatible types"),
