@@ -31,6 +31,9 @@ from ansible_collections.defender.atp.plugins.module_utils.isolation import EPOC
 ACTIVE_REQUEST_CODE = 'ActiveRequestAlreadyExists'
 DEFAULT_WORKERS = 10
 NOT_FOUND_RETRY_DELAY = 2.0
+# After a timeout or a dropped connection the server may still be working on the request: let it finish before
+# reading the machine's actions again (a 5xx was a complete answer, so it needs no pause).
+UNKNOWN_OUTCOME_SETTLE = 1.0
 
 ADOPT = 'adopt'
 RESEND = 'resend'
@@ -119,7 +122,7 @@ class ActionSender(object):
     """
 
     def __init__(self, client, read_actions, reconcile, workers=DEFAULT_WORKERS, max_resends=None,
-                 not_found_delay=NOT_FOUND_RETRY_DELAY, pacer=None, sleep=time.sleep):
+                 not_found_delay=NOT_FOUND_RETRY_DELAY, settle_delay=UNKNOWN_OUTCOME_SETTLE, pacer=None, sleep=time.sleep):
         self.client = client
         self.read_actions = read_actions
         self.reconcile = reconcile
@@ -128,6 +131,7 @@ class ActionSender(object):
             max_resends = getattr(getattr(client, 'settings', None), 'max_retries', 3)
         self.max_resends = max(0, int(max_resends))
         self.not_found_delay = not_found_delay
+        self.settle_delay = settle_delay
         self.pacer = pacer
         self.sleep = sleep
         self._abort = None
@@ -175,6 +179,8 @@ class ActionSender(object):
                                           what='%s of machine %s' % (job.action_type, job.label))
             except AtpWriteOutcomeUnknown as error:
                 outcome.sent = True
+                if error.details.get('status') is None and self.settle_delay:
+                    self.sleep(self.settle_delay)
                 actions = self.read_actions(job.machine_id)
                 outcome.actions = actions
                 new = self._new_action(job, actions)

@@ -217,3 +217,18 @@ def test_pacer_holds_everyone_until_the_longest_hold():
     time.now += 1
     pacer.sleep(0.5)  # a worker's own retry wait, then the rest of the shared hold
     assert time.now == 5.0
+
+
+def test_a_timeout_lets_the_server_settle_before_reading_again():
+    sleeps = []
+    client = ScriptedClient({'m1': [AtpWriteOutcomeUnknown('Isolate of machine m1: no answer within 1 seconds (timeout)')]})
+    applied = new_action('a1')
+    reads = []
+
+    def read(machine_id):
+        reads.append(len(sleeps))
+        return [applied]
+
+    outcome = ActionSender(client, read, no_reconcile, sleep=sleeps.append, settle_delay=1.5).send_all([job('m1')])['m1']
+    assert sleeps == [1.5] and reads == [1]  # paused first, then read
+    assert outcome.action is applied and outcome.created and client.posts == ['m1']
