@@ -121,8 +121,9 @@ def check_claims(claims, expected_audiences=None, tenant_id=None, required=None,
     """Return a list of problems (strings) found in the claims; an empty list means the token is usable."""
     problems = []
     if expected_audiences and not audience_matches(claims, expected_audiences):
-        problems.append('audience: the token is for %r, but this API needs one of %s (check cloud/api or the token source)'
-                        % (claims.get('aud'), ', '.join(sorted(set(expected_audiences)))))
+        # The first expected audience is the configured one; the others are accepted aliases.
+        problems.append('audience: the token is for %r, but this API needs %r (check cloud, api and where the token came from)'
+                        % (claims.get('aud'), list(expected_audiences)[0]))
     if tenant_id and _looks_like_guid(tenant_id) and claims.get('tid') and claims['tid'].lower() != tenant_id.lower():
         problems.append('tenant: the token belongs to tenant %s, not %s' % (claims.get('tid'), tenant_id))
     if is_expired(claims, now=now):
