@@ -353,20 +353,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 (a bug must answer 500, not kill the connection thread silently)
             traceback.print_exc(file=sys.stderr)
             response = defender_error(500, "InternalServerError", "The emulator failed to handle this request.")
+        status = None if response.drop else response.status
+        # Logged before answering: a client that reads the log right after its call must find the call there.
+        if not req.path.startswith("/_emulator/"):
+            emulator.log.add(req, status, time.perf_counter() - started)
+        if emulator.verbose:
+            sys.stderr.write("%s %s %s\n" % (req.method, req.path, status))
         if response.drop:
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            status = None
         else:
             self._send(response)
-            status = response.status
-        if not req.path.startswith("/_emulator/"):
-            emulator.log.add(req, status, time.perf_counter() - started)
-        if emulator.verbose:
-            sys.stderr.write("%s %s %s\n" % (req.method, req.path, status))
 
     def _send(self, response):
         reason = self.responses.get(response.status, ("",))[0]
