@@ -279,4 +279,3 @@ def _tls_message(what, url, exc):
 def _short(exc):
     text = str(exc)
     return text if len(text) <= 300 else text[:300] + '...'
-
