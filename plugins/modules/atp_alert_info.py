@@ -17,7 +17,7 @@ description:
     matching alert comes back, however many there are; RV(truncated) says whether O(limit) left some out.
   - Options are checked before any request; a filter the API refuses fails with the API's own message.
 author:
-  - defender.atp contributors
+  - defender.atp contributors (@defender-atp)
 requirements:
   - requests
   - PyJWT (with cryptography, C(pyjwt[crypto]))
@@ -198,6 +198,7 @@ from ansible_collections.defender.atp.plugins.module_utils import alerts as aler
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
+
 
 def alert_filter(params):
     """The $filter for the options, validated before any request."""

@@ -19,9 +19,9 @@ description:
     so even 100,000 rows use little memory.
   - A throttled query (HTTP 429, by number of calls or by CPU time) waits as the API's C(Retry-After) says, within
     O(max_retries) and O(max_retry_wait), then fails with the API's own message naming the quota.
-  - The module never changes anything in Defender, so RV(changed) is always V(false).
+  - The module never changes anything in Defender, so C(changed) is always V(false).
 author:
-  - defender.atp contributors
+  - defender.atp contributors (@defender-atp)
 requirements:
   - requests
   - PyJWT (with cryptography, C(pyjwt[crypto]))

@@ -246,8 +246,7 @@ class FakeResponse(object):
         self.closed = False
 
     def iter_content(self, chunk_size=None):
-        for chunk in self.chunks:
-            yield chunk
+        yield from self.chunks
         if self.error:
             raise self.error
 

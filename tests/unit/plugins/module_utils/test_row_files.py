@@ -28,7 +28,12 @@ ROWS = [
 ]
 
 
-def write(tmp_path, file_format, rows=ROWS, schema=SCHEMA, schema_after_rows=False, name=None):
+DEFAULT = object()
+
+
+def write(tmp_path, file_format, rows=DEFAULT, schema=DEFAULT, schema_after_rows=False, name=None):
+    rows = ROWS if rows is DEFAULT else rows
+    schema = SCHEMA if schema is DEFAULT else schema
     dest = str(tmp_path / (name or ('out.' + file_format)))
     with row_files.AtomicRowFile(dest, file_format) as output:
         if not schema_after_rows:
