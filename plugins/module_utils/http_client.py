@@ -70,6 +70,9 @@ class HttpClient(object):
         self.settings = settings
         self.token_source = token_source
         self.sleep = sleep
+        # Optional callback(method, url, response), called with every HTTP answer before it is handled (for example
+        # to learn a rate limit from a 429 body). It must not consume a streamed body it does not need.
+        self.on_response = None
         self.stats = HttpStats()
         self.policy = RetryPolicy(max_retries=settings.max_retries, max_wait=settings.max_retry_wait, rng=rng)
         self.session = requests.Session()
@@ -136,6 +139,8 @@ class HttpClient(object):
                                         'or raise timeout/max_retries.' % (what, attempt + 1, reason), url=_origin(url))
 
             status = response.status_code
+            if self.on_response is not None:
+                self.on_response(method, url, response)
             if status == 401 and auth and not refreshed and self.token_source.can_refresh(api):
                 # An expired or revoked token: get a fresh one once, then retry immediately.
                 refreshed = True
