@@ -1,0 +1,447 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""defender.atp.machines against the emulator: names, variables, groups, filters, paging, failures and caching."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import json
+import os
+
+import pytest
+
+from ansible.errors import AnsibleError, AnsibleParserError
+
+from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
+
+
+# From the emulator's default Contoso tenant (tests/emulator/data.py).
+COMPROMISED = ['mac-design-01.contoso.com', 'srv-web-02.contoso.com', 'ws-eng-05.contoso.com', 'ws-finance-03.contoso.com']
+MYMACHINE_ID = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
+
+
+def host_vars(inventory, name):
+    return dict(inventory.get_host(name).vars)
+
+
+def group_hosts(inventory, name):
+    group = inventory.groups.get(name)
+    return sorted(h.name for h in group.get_hosts()) if group else []
+
+
+def machine_requests(emulator):
+    return [entry for entry in emulator.requests_log() if entry.get('family') == 'machines']
+
+
+def token_requests(emulator):
+    return [entry for entry in emulator.requests_log() if entry.get('family') == 'token']
+
+
+def all_machines(emulator):
+    status, body, _headers = emulator.call('GET', '/api/machines?$top=10000', headers={
+        'Authorization': 'Bearer ' + emulator.token()})
+    assert status == 200
+    return body['value']
+
+
+# -- verify_file --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('name, accepted', [
+    ('fleet.defender.yml', True), ('fleet.defender.yaml', True), ('defender.yml', True), ('defender.yaml', True),
+    ('FLEET.DEFENDER.YML', True), ('fleet.yml', False), ('defender.json', False), ('fleet.defender.yml.bak', False),
+    ('hosts', False),
+])
+def test_verify_file(inv, tmp_path, name, accepted):
+    path = tmp_path / name
+    path.write_text('plugin: defender.atp.machines\n')
+    assert bool(inv.plugin().verify_file(str(path))) is accepted
+
+
+def test_verify_file_needs_an_existing_file(inv, tmp_path):
+    assert not inv.plugin().verify_file(str(tmp_path / 'missing.defender.yml'))
+
+
+# -- hosts and host variables -------------------------------------------------------------------------------------------
+
+def test_every_machine_is_one_host_with_prefixed_snake_case_variables(inv, fresh_emulator):
+    inventory = inv.parse()
+    machines = all_machines(fresh_emulator)
+    assert len(inventory.hosts) == len(machines) > 30
+    variables = host_vars(inventory, 'mymachine1.contoso.com')
+    assert variables['defender_id'] == MYMACHINE_ID
+    assert variables['defender_computer_dns_name'] == 'mymachine1.contoso.com'
+    assert variables['defender_risk_score'] == 'Low'
+    assert variables['defender_health_status'] == 'Active'
+    assert variables['defender_os_platform'] == 'Windows10'
+    assert variables['defender_tags'] == ['test tag 1', 'test tag 2']
+    assert variables['defender_rbac_group_name'] == 'The-A-Team'
+    assert variables['defender_rbac_group_id'] == 140
+    assert variables['defender_last_ip_address'] == '172.17.230.209'
+    assert variables['defender_aad_device_id'] == '80fe8ff8-2624-418e-9591-41f0491218f9'
+    assert variables['defender_is_aad_joined'] is True
+    assert variables['defender_os_build'] == 18209
+    assert variables['defender_last_seen'].endswith('Z')
+    assert 'defender_machine_tags' not in variables
+    assert not any(name.startswith('defender_defender') for name in variables)
+    assert variables['defender_ip_addresses'][0]['ip_address']
+    assert set(variables['defender_ip_addresses'][0]) >= {'ip_address', 'mac_address', 'type', 'operational_status'}
+    # No connection variable: modules run on the controller and take ids or names.
+    assert not any(name.startswith('ansible_') for name in variables)
+    # Every field of the API's entity is there, under its snake_cased name.
+    entity = [m for m in machines if m['id'] == MYMACHINE_ID][0]
+    for field in entity:
+        expected = machines_module.RENAMED_FIELDS.get(field) or machines_module.snake_case(field)
+        assert 'defender_' + expected in variables, field
+
+
+def test_hostvars_prefix(inv):
+    inventory = inv.parse(hostvars_prefix='mde_')
+    variables = host_vars(inventory, 'mymachine1.contoso.com')
+    assert variables['mde_id'] == MYMACHINE_ID and variables['mde_tags'] == ['test tag 1', 'test tag 2']
+    assert not any(name.startswith('defender_') for name in variables)
+
+
+@pytest.mark.parametrize('field, expected', [
+    ('computerDnsName', 'computer_dns_name'), ('lastIpAddress', 'last_ip_address'), ('isAadJoined', 'is_aad_joined'),
+    ('aadDeviceId', 'aad_device_id'), ('osBuild', 'os_build'), ('rbacGroupId', 'rbac_group_id'), ('id', 'id'),
+    ('lastExternalIPAddress', 'last_external_ip_address'), ('vmMetadata', 'vm_metadata'),
+])
+def test_snake_case(field, expected):
+    assert machines_module.snake_case(field) == expected
+
+
+def test_secrets_never_reach_host_variables(inv, emu):
+    inventory = inv.parse()
+    dump = json.dumps(dict((h, inventory.get_host(h).vars) for h in inventory.hosts), default=str)
+    for secret in (emu['client_secret'], emu['password'], emu['certificate_password']):
+        assert secret not in dump
+
+
+# -- hostnames ----------------------------------------------------------------------------------------------------------
+
+def test_hostnames_default_is_dns_name_then_id(inv, fresh_emulator):
+    inventory = inv.parse()
+    machines = all_machines(fresh_emulator)
+    assert set(m['computerDnsName'] for m in machines) <= set(inventory.hosts)
+    assert 'WS-Sales-01.Contoso.com' in inventory.hosts  # names are kept as Defender writes them
+
+
+def test_hostnames_by_id(inv, fresh_emulator):
+    inventory = inv.parse(hostnames=['id'])
+    assert set(inventory.hosts) == set(m['id'] for m in all_machines(fresh_emulator))
+
+
+def test_hostnames_precedence_falls_through_missing_values(inv, fresh_emulator):
+    machines = all_machines(fresh_emulator)
+    inventory = inv.parse(hostnames=['aadDeviceId', 'computerDnsName'])
+    for machine in machines:
+        if machine.get('aadDeviceId'):
+            assert machine['aadDeviceId'] in inventory.hosts
+    server = [m for m in machines if m['computerDnsName'] == 'srv-dc-01.contoso.com'][0]
+    assert not server.get('aadDeviceId') and 'srv-dc-01.contoso.com' in inventory.hosts
+
+
+def test_hostnames_by_ip(inv, fresh_emulator):
+    inventory = inv.parse(hostnames=['lastIpAddress', 'id'])
+    assert host_vars(inventory, '172.17.230.209')['defender_id'] == MYMACHINE_ID
+
+
+def test_duplicate_dns_names_never_merge_machines(inv, fresh_emulator):
+    """The re-imaged device has two records: the newest gets the name, the stale one its id."""
+    machines = all_machines(fresh_emulator)
+    records = sorted([m for m in machines if m['computerDnsName'] == 'ws-reimaged.contoso.com'], key=lambda m: m['lastSeen'])
+    assert len(records) == 2
+    inventory = inv.parse()
+    assert len(inventory.hosts) == len(machines)
+    assert host_vars(inventory, 'ws-reimaged.contoso.com')['defender_id'] == records[1]['id']
+    assert host_vars(inventory, records[0]['id'])['defender_computer_dns_name'] == 'ws-reimaged.contoso.com'
+
+
+def test_assign_hostnames_is_newest_first_and_keeps_api_order():
+    machines = [
+        dict(id='a', computerDnsName='x', lastSeen='2026-01-01T00:00:00Z'),
+        dict(id='b', computerDnsName='x', lastSeen='2026-02-01T00:00:00Z'),
+        dict(id='c', computerDnsName=None, lastSeen=None),
+        dict(id='d', computerDnsName='y', lastSeen='2026-01-05T00:00:00Z'),
+    ]
+    named, fallbacks = machines_module.assign_hostnames(machines, ['computerDnsName', 'id'])
+    assert named == [('a', machines[0]), ('x', machines[1]), ('c', machines[2]), ('y', machines[3])]
+    assert fallbacks == 1
+
+
+# -- constructed: compose, groups, keyed_groups --------------------------------------------------------------------------
+
+KEYED = [
+    dict(key='defender_tags', prefix='defender_tag'),
+    dict(key='osPlatform', prefix='defender_os'),
+    dict(key='defender_risk_score', prefix='defender_risk'),
+    dict(key='healthStatus', prefix='defender_health'),
+    dict(key="rbacGroupName | lower", prefix='defender_rbac'),
+]
+
+
+def test_keyed_groups_by_tag_os_risk_health_and_rbac_group(inv, fresh_emulator):
+    inventory = inv.parse(keyed_groups=KEYED)
+    machines = all_machines(fresh_emulator)
+    assert group_hosts(inventory, 'defender_tag_compromised') == COMPROMISED
+    assert group_hosts(inventory, 'defender_tag_test_tag_1') == ['mymachine1.contoso.com']
+    assert group_hosts(inventory, 'defender_tag_Bob_s_PC') == ['ws-support-01.contoso.com']
+    linux = sorted(m['computerDnsName'] for m in machines if m['osPlatform'] == 'Linux')
+    assert group_hosts(inventory, 'defender_os_Linux') == linux
+    high = set(m['computerDnsName'] for m in machines if m['riskScore'] == 'High')
+    assert set(group_hosts(inventory, 'defender_risk_High')) == high
+    assert 'srv-ca-01.contoso.com' in group_hosts(inventory, 'defender_health_ImpairedCommunication')
+    assert 'ws-finance-01.contoso.com' in group_hosts(inventory, 'defender_rbac_finance')
+
+
+def test_no_group_unless_configured(inv):
+    inventory = inv.parse()
+    assert set(inventory.groups) == {'all', 'ungrouped'}
+
+
+def test_groups_and_compose(inv, fresh_emulator):
+    machines = all_machines(fresh_emulator)
+    inventory = inv.parse(
+        compose=dict(ansible_host='defender_last_ip_address', short_name='inventory_hostname_short',
+                     risky="defender_risk_score in ['High', 'Medium']"),
+        groups=dict(risky_windows="osPlatform.startswith('Windows') and risky",
+                    finance_vip="'vip' in defender_tags and defender_rbac_group_name == 'Finance'"))
+    variables = host_vars(inventory, 'mymachine1.contoso.com')
+    assert variables['ansible_host'] == '172.17.230.209'
+    assert variables['short_name'] == 'mymachine1'
+    assert variables['risky'] is False
+    expected = sorted(m['computerDnsName'] for m in machines
+                      if m['osPlatform'].startswith('Windows') and m['riskScore'] in ('High', 'Medium')
+                      and m['computerDnsName'] != 'ws-reimaged.contoso.com')
+    assert [h for h in group_hosts(inventory, 'risky_windows') if h != 'ws-reimaged.contoso.com'] == expected
+    assert group_hosts(inventory, 'finance_vip') == ['ws-finance-02.contoso.com']
+
+
+def test_remembered_expression_results_match_templating_each_host(inv):
+    """Results remembered per combination of the variables an expression reads equal a fresh evaluation."""
+    options = dict(keyed_groups=[dict(key="defender_os_platform ~ '_' ~ defender_risk_score", prefix='combo')],
+                   groups=dict(stale="defender_health_status != 'Active'"))
+    fast = inv.parse(**options)
+    slow = inv.parse(use_extra_vars=True, **options)  # extra vars switch remembering off
+    for group in set(fast.groups) | set(slow.groups):
+        assert group_hosts(fast, group) == group_hosts(slow, group), group
+    assert group_hosts(fast, 'stale')
+
+
+def test_strict_reports_a_broken_expression(inv):
+    with pytest.raises(AnsibleError, match='no_such_variable'):
+        inv.parse(strict=True, compose=dict(x='no_such_variable + 1'))
+    inventory = inv.parse(strict=False, compose=dict(x='no_such_variable + 1'))
+    assert 'x' not in host_vars(inventory, 'mymachine1.contoso.com')
+
+
+def test_expression_reads():
+    reads = machines_module.ExpressionReads()
+    assert reads.names("osPlatform.startswith('Windows') and 'vip' in defender_tags") == {'osPlatform', 'defender_tags'}
+    assert reads.names("lookup('env', 'HOME')") is None
+    assert reads.names('defender_id | random') is None
+    assert reads.key('groups', 'a == 1', dict(b=1)) is None
+    assert reads.key('groups', 'a == 1', dict(a=1)) == reads.key('groups', 'a == 1', dict(a=1, b=2))
+
+
+# -- filters ------------------------------------------------------------------------------------------------------------
+
+def plugin_with(inv, **options):
+    from ansible.parsing.dataloader import DataLoader
+    plugin = inv.plugin()
+    plugin.loader = DataLoader()
+    plugin._read_config_data(inv.write(**options))
+    return plugin
+
+
+def test_filter_building_quotes_every_value(inv):
+    plugin = plugin_with(inv, filter="healthStatus eq 'Active' or healthStatus eq 'Inactive'",
+                         tags=["Bob's PC", 'vip'], risk_score=['High'], os_platform=['Linux', 'macOS'])
+    assert plugin.build_filter() == (
+        "(healthStatus eq 'Active' or healthStatus eq 'Inactive') and (osPlatform eq 'Linux' or osPlatform eq 'macOS') "
+        "and riskScore eq 'High' and (machineTags/any(t: t eq 'Bob''s PC') or machineTags/any(t: t eq 'vip'))")
+
+
+def test_filter_building_last_seen_since(inv):
+    plugin = plugin_with(inv, last_seen_since='7d')
+    now = datetime.datetime(2026, 3, 10, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    assert plugin.build_filter(now=now) == 'lastSeen gt 2026-03-03T12:00:00Z'
+    assert plugin_with(inv).build_filter() is None
+
+
+def test_bad_last_seen_since_is_an_option_error(inv):
+    with pytest.raises(AnsibleParserError, match='last_seen_since'):
+        inv.parse(last_seen_since='yesterday-ish')
+
+
+@pytest.mark.parametrize('options, expected', [
+    (dict(tags=['compromised']), COMPROMISED),
+    (dict(tags=["Bob's PC"]), ['ws-support-01.contoso.com']),
+    (dict(filter="startswith(computerDnsName,'srv-web')"), ['srv-web-01.contoso.com', 'srv-web-02.contoso.com']),
+    (dict(tags=['prod'], risk_score=['High']), ['srv-exch-01.contoso.com', 'srv-web-02.contoso.com']),
+    (dict(onboarding_status=['CanBeOnboarded', 'Unsupported']), ['byod-01.contoso.com', 'iot-cam-01.contoso.com']),
+    (dict(health_status=['NoSensorData', 'NoSensorDataImpairedCommunication']),
+     ['lnx-build-02.contoso.com', 'ws-eng-04.contoso.com']),
+])
+def test_filters_are_applied_by_the_api(inv, fresh_emulator, options, expected):
+    inventory = inv.parse(**options)
+    assert sorted(inventory.hosts) == expected
+    requests = machine_requests(fresh_emulator)
+    assert len(requests) == 1 and requests[0]['query'].get('$filter')
+
+
+def test_last_seen_since_leaves_out_stale_records(inv, fresh_emulator):
+    inventory = inv.parse(last_seen_since='2d')
+    assert 'ws-offline-01.contoso.com' not in inventory.hosts  # last seen 9 days ago
+    assert 'mymachine1.contoso.com' in inventory.hosts
+    assert host_vars(inventory, 'ws-reimaged.contoso.com')['defender_health_status'] == 'Active'
+
+
+def test_invalid_filter_fails_with_the_api_message(inv):
+    with pytest.raises(AnsibleError, match=r'(?s)HTTP 400.*\$filter'):
+        inv.parse(filter="noSuchField eq 'x'")
+
+
+# -- paging and failures ------------------------------------------------------------------------------------------------
+
+def test_pages_with_top_and_skip(inv, fresh_emulator):
+    total = len(all_machines(fresh_emulator))
+    fresh_emulator.reset()
+    inventory = inv.parse(page_size=10)
+    assert len(inventory.hosts) == total
+    requests = machine_requests(fresh_emulator)
+    assert [r['query'].get('$skip') for r in requests] == [None] + [str(n) for n in range(10, total + 1, 10)]
+    assert all(r['query']['$top'] == '10' for r in requests)
+    assert len(token_requests(fresh_emulator)) == 1
+
+
+def test_a_page_that_fails_after_retries_fails_the_source_without_partial_hosts(inv, fresh_emulator):
+    fresh_emulator.add_fault(path='^/api/machines$', method='GET', status=503, retry_after=0, skip=1)
+    path = inv.write(page_size=10, max_retries=2)
+    with pytest.raises(AnsibleError, match='HTTP 503'):
+        inv.parse(path)
+    requests = machine_requests(fresh_emulator)
+    assert len(requests) == 1 + 3  # the first page, then the second page three times (two retries)
+    # Through InventoryManager (ansible-playbook, ansible-inventory): the source yields no host at all.
+    manager = inv.manager(path)
+    assert not manager.hosts
+    assert not manager.groups['ungrouped'].get_hosts()
+
+
+def test_a_page_that_fails_stops_ansible_when_unparsed_sources_are_fatal(inv, fresh_emulator, monkeypatch):
+    from ansible import constants as C
+    fresh_emulator.add_fault(path='^/api/machines$', method='GET', status=500, retry_after=0, skip=1)
+    monkeypatch.setattr(C, 'INVENTORY_ANY_UNPARSED_IS_FAILED', True, raising=False)
+    with pytest.raises(AnsibleError):
+        inv.manager(page_size=10, max_retries=0)
+
+
+def test_a_transient_page_failure_is_retried(inv, fresh_emulator):
+    total = len(all_machines(fresh_emulator))
+    fresh_emulator.add_fault(path='^/api/machines$', method='GET', status=429, retry_after=0, skip=1, times=2)
+    inventory = inv.parse(page_size=10)
+    assert len(inventory.hosts) == total
+
+
+def test_missing_permission_names_it(inv, fresh_emulator):
+    token = fresh_emulator.mint_token(roles=['Alert.Read.All'])
+    conn = dict((k, v) for k, v in inv.conn.items() if k not in ('client_id', 'client_secret'))
+    path = inv.write(connection=False, access_token=token, **conn)
+    with pytest.raises(AnsibleError, match='Machine.Read.All'):
+        inv.parse(path)
+
+
+def test_option_errors_are_parser_errors(inv):
+    with pytest.raises(AnsibleParserError, match='page_size'):
+        inv.parse(page_size=0)
+    path = inv.write(connection=False, api_url=inv.conn['api_url'], login_url=inv.conn['login_url'])
+    with pytest.raises(AnsibleParserError, match='No credentials given'):
+        inv.parse(path)
+
+
+# -- connection from the environment --------------------------------------------------------------------------------------
+
+def test_connection_from_the_modules_environment_variables(inv, emu, monkeypatch):
+    monkeypatch.setenv('AZURE_TENANT_ID', emu['tenant_id'])
+    monkeypatch.setenv('AZURE_CLIENT_ID', emu['client_id'])
+    monkeypatch.setenv('AZURE_CLIENT_SECRET', emu['client_secret'])
+    monkeypatch.setenv('DEFENDER_ATP_API_URL', emu['url'])
+    monkeypatch.setenv('DEFENDER_ATP_LOGIN_URL', emu['url'])
+    monkeypatch.setenv('DEFENDER_ATP_CA_PATH', emu['ca_path'])
+    monkeypatch.setenv('DEFENDER_ATP_TOKEN_CACHE', 'false')
+    # An AWX credential injects blank inputs as empty variables: they count as unset.
+    for name in ('AZURE_CLIENT_CERTIFICATE_PATH', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_USERNAME', 'AZURE_PASSWORD',
+                 'DEFENDER_ATP_REGION', 'DEFENDER_ATP_GRAPH_URL'):
+        monkeypatch.setenv(name, '')
+    inventory = inv.parse(inv.write(connection=False))
+    assert 'mymachine1.contoso.com' in inventory.hosts
+
+
+def test_connection_options_may_be_templates(inv, emu, monkeypatch):
+    monkeypatch.setenv('MY_DEFENDER_SECRET', emu['client_secret'])
+    conn = dict(inv.conn, client_secret="{{ lookup('ansible.builtin.env', 'MY_DEFENDER_SECRET') }}")
+    path = inv.write(connection=False, **conn)
+    assert 'mymachine1.contoso.com' in inv.parse(path).hosts
+
+
+def test_one_token_per_run_and_the_shared_token_cache(inv, fresh_emulator):
+    path = inv.write(token_cache=True)
+    inv.parse(path)
+    assert len(token_requests(fresh_emulator)) == 1
+    fresh_emulator.reset()
+    inv.parse(path)
+    assert token_requests(fresh_emulator) == []
+    assert len(machine_requests(fresh_emulator)) == 1
+
+
+# -- inventory cache ----------------------------------------------------------------------------------------------------
+
+def cache_options(tmp_path):
+    return dict(cache=True, cache_plugin='ansible.builtin.jsonfile', cache_connection=str(tmp_path / 'inventory-cache'),
+                cache_timeout=600)
+
+
+def test_a_cache_hit_makes_no_api_request(inv, fresh_emulator, tmp_path, emu):
+    path = inv.write(keyed_groups=KEYED, **cache_options(tmp_path))
+    first = inv.parse(path, cache=True)
+    assert len(machine_requests(fresh_emulator)) == 1
+    fresh_emulator.reset()
+    second = inv.parse(path, cache=True)
+    assert fresh_emulator.requests_log() == []  # no token request, no machines request
+    assert sorted(second.hosts) == sorted(first.hosts)
+    assert group_hosts(second, 'defender_tag_compromised') == COMPROMISED
+    assert host_vars(second, 'mymachine1.contoso.com')['defender_id'] == MYMACHINE_ID
+    # --flush-cache (cache=False) reads the API again and refreshes the cache.
+    inv.parse(path, cache=False)
+    assert len(machine_requests(fresh_emulator)) == 1
+    # The cache holds machines, never a secret; its key names no secret.
+    files = os.listdir(str(tmp_path / 'inventory-cache'))
+    assert files
+    for name in files:
+        with open(str(tmp_path / 'inventory-cache' / name)) as handle:
+            content = handle.read()
+        for secret in (emu['client_secret'], emu['password']):
+            assert secret not in content and secret not in name
+
+
+def test_the_cache_key_follows_the_filters_and_the_caller(inv, fresh_emulator, tmp_path):
+    options = cache_options(tmp_path)
+    path = inv.write(**options)
+    inv.parse(path)
+    first_key = inv.last_plugin._cache_key(path, _identity_only(inv.last_plugin))
+    fresh_emulator.reset()
+    tagged = inv.write(tags=['compromised'], **options)
+    assert sorted(inv.parse(tagged).hosts) == COMPROMISED  # another filter: not served from the first entry
+    assert len(machine_requests(fresh_emulator)) == 1
+    other = inv.last_plugin._cache_key(tagged, _identity_only(inv.last_plugin))
+    assert other != first_key
+
+
+class _identity_only(object):
+    def __init__(self, plugin):
+        self.plugin = plugin
+
+    def identity(self):
+        return dict(tenant='t', client='c')
