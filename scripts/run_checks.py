@@ -697,7 +697,8 @@ def step_build(ctx):
     with tarfile.open(tarball) as archive:
         names = [member.name.lstrip('./') for member in archive.getmembers()]
     problems = []
-    for required in ('MANIFEST.json', 'FILES.json', 'meta/runtime.yml'):
+    readme = re.search(r'^readme:\s*["\']?([^"\'\s]+)', galaxy, re.M)
+    for required in ('MANIFEST.json', 'FILES.json', 'meta/runtime.yml', 'LICENSE') + ((readme.group(1),) if readme else ()):
         if required not in names:
             problems.append('%s missing' % required)
     if not any(name.startswith('plugins/') for name in names):
