@@ -23,11 +23,13 @@ AADSTS_HINTS = {
     50053: 'the account is locked; wait or ask an administrator',
     50055: 'the password has expired; change it',
     50057: 'the user account is disabled',
-    50076: 'the user must use multi-factor authentication, which the password grant cannot do: use an application (client secret or certificate)',
+    50076: ('the user must use multi-factor authentication, which the password grant cannot do: '
+            'use an application (client secret or certificate)'),
     50079: 'the user must register for multi-factor authentication, which the password grant cannot do: use an application',
     65001: 'the permissions have not been consented: grant admin consent in the app registration\'s API permissions',
     700025: 'this is a public client: do not send client_secret with username/password',
-    700027: 'the certificate is not registered on the application, or the client assertion is malformed: upload the certificate\'s public part under Certificates & secrets',
+    700027: ('the certificate is not registered on the application, or the client assertion is malformed: '
+             'upload the certificate\'s public part under Certificates & secrets'),
     700024: 'the client assertion is outside its validity window: check this host\'s clock',
     500011: 'the Defender (or Graph) service principal is not in this tenant, or the wrong cloud is selected: check cloud and api_audience/graph_audience',
     901002: 'the v2.0 token endpoint does not accept resource=',

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import email.utils
+import math
 import random
 import time
 
@@ -34,7 +35,7 @@ def parse_retry_after(value, now=None):
         if parsed is None:
             return None
         seconds = parsed.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds) or math.isinf(seconds):
         return None
     return max(0.0, seconds)
 

@@ -20,7 +20,7 @@ description:
   - Register the result with C(no_log) and pass RV(access_token) to later tasks through O(access_token), so a playbook
     costs one token request per credential and API.
 author:
-  - defender.atp contributors
+  - defender.atp contributors (@defender-atp)
 requirements:
   - requests
   - PyJWT (with cryptography, C(pyjwt[crypto]))

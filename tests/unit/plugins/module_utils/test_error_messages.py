@@ -58,8 +58,8 @@ def test_throttling_message_says_how_long_it_waited():
 
 
 def test_result_size_hint():
-    body = {'error': {'code': 'BadRequest', 'message': 'Query execution has exceeded the allowed result size. Optimize your query by limiting '
-                                                          'the number of results and try again'}}
+    text = 'Query execution has exceeded the allowed result size. Optimize your query by limiting the number of results and try again'
+    body = {'error': {'code': 'BadRequest', 'message': text}}
     message, _details = describe_http_error('POST /api/advancedqueries/run', response(400, body))
     assert 'project fewer columns' in message
 

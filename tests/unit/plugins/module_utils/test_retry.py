@@ -31,7 +31,7 @@ def test_retry_after_wins_over_backoff():
 def test_backoff_grows_with_jitter_and_is_capped():
     policy = RetryPolicy(base_delay=1.0, max_delay=8.0, rng=random.Random(7))
     for attempt, ceiling in ((1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (9, 8.0)):
-        samples = [policy.backoff(attempt) for _ in range(200)]
+        samples = [policy.backoff(attempt) for dummy in range(200)]
         assert min(samples) >= ceiling / 4.0 and max(samples) <= ceiling
         # Jitter: waits differ, so parallel workers don't retry in lockstep.
         assert len(set(samples)) > 150
