@@ -480,14 +480,11 @@ def run(module):
 def send(module, directory, to_send, desired, isolation_type):
     client = module.client
     pacer = Pacer()
-    # Every retry wait (429 Retry-After, 5xx backoff) becomes a pause for all workers.
-    original_sleep = client.sleep
-
-    def shared_sleep(seconds):
-        pacer.hold(seconds)
-        pacer.wait()
-
-    client.sleep = shared_sleep
+    # Every retry wait (429 Retry-After, 5xx backoff) becomes a pause for all workers, and the quota named in a 429
+    # body paces the rest of the run.
+    original_sleep, original_observer = client.sleep, client.on_response
+    client.sleep = pacer.sleep
+    client.on_response = pacer.observe
 
     def read_one(machine_id):
         return directory.isolation_actions([machine_id]).get(str(machine_id).lower(), [])
@@ -497,7 +494,7 @@ def send(module, directory, to_send, desired, isolation_type):
     try:
         outcomes = sender.send_all(jobs)
     finally:
-        client.sleep = original_sleep
+        client.sleep, client.on_response = original_sleep, original_observer
     by_id = dict((entry.machine_id, entry) for entry in to_send)
     for machine_id, outcome in outcomes.items():
         entry = by_id[machine_id]

@@ -232,3 +232,56 @@ def test_a_timeout_lets_the_server_settle_before_reading_again():
     outcome = ActionSender(client, read, no_reconcile, sleep=sleeps.append, settle_delay=1.5).send_all([job('m1')])['m1']
     assert sleeps == [1.5] and reads == [1]  # paused first, then read
     assert outcome.action is applied and outcome.created and client.posts == ['m1']
+
+
+def test_parse_quota():
+    from ansible_collections.defender.atp.plugins.module_utils.machine_actions import parse_quota
+    assert parse_quota('API calls quota exceeded! maximum allowed 100 per 00:01:00. Try again in 5 seconds.') == (100, 60.0)
+    assert parse_quota('maximum allowed 1500 per 01:00:00') == (1500, 3600.0)
+    assert parse_quota('maximum allowed 45 per 00:00:02') == (45, 2.0)
+    assert parse_quota('Rate limit is exceeded. Try again in 3 seconds.') is None
+    assert parse_quota(None) is None
+    assert parse_quota('maximum allowed 0 per 00:01:00') is None
+
+
+class Answer(object):
+    def __init__(self, status, body=None, text=''):
+        self.status_code = status
+        self._body = body
+        self.text = text
+
+    def json(self):
+        if self._body is None:
+            raise ValueError('no JSON')
+        return self._body
+
+
+def test_pacer_learns_the_quota_from_a_429_and_keeps_within_it():
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0.1)
+    for _ in range(5):
+        pacer.acquire()  # nothing known yet: no waiting
+    assert time.sleeps == []
+    pacer.observe('POST', 'u', Answer(200, {'id': 'x'}))
+    pacer.observe('POST', 'u', Answer(429, {'error': {'code': 'TooManyRequests',
+                                                      'message': 'API calls quota exceeded! maximum allowed 5 per 00:00:02.'}}))
+    pacer.observe('POST', 'u', Answer(429, None, text='maximum allowed 9 per 00:00:02'))  # the stricter one stays
+    pacer.observe('POST', 'u', Answer(429, {'error': {'message': 'throttled'}}))  # nothing to learn
+    assert pacer.quotas == {2.0: 5}
+    pacer.acquire()  # the 6th send waits until the 1st is 2 s (+ margin) old
+    assert time.now == 2.1
+    for _ in range(4):
+        pacer.acquire()
+    assert time.now == 2.1  # the 2nd..5th sends were at t=0 as well
+    pacer.acquire()  # the 11th waits for the 6th
+    assert round(time.now, 3) == 4.2
+
+
+def test_pacer_learns_several_windows():
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0.0, margin_ratio=0.0)
+    pacer.learn(2, 1.0)
+    pacer.learn(3, 10.0)
+    for _ in range(4):
+        pacer.acquire()
+    assert time.now == 10.0  # the per-1s quota let the 3rd go at 1.0; the per-10s one holds the 4th until 10.0
