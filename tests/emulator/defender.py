@@ -166,7 +166,7 @@ class Defender:
 
     # -- alerts --------------------------------------------------------------------------------------------------------
     def list_alerts(self, req):
-        _, state = self._guard(req, "alerts", READ_ALERTS)
+        state = self._guard(req, "alerts", READ_ALERTS)[1]
         query = self._query(req, ALERT_SCHEMA)
         page, query.total = odata.execute(state.alerts, query)
         if "evidence" not in query.expand:
@@ -174,7 +174,7 @@ class Defender:
         return self._collection("Alerts", page, query)
 
     def get_alert(self, req, alert_id):
-        _, state = self._guard(req, "alerts", READ_ALERTS)
+        state = self._guard(req, "alerts", READ_ALERTS)[1]
         alert = state.alert_by_id.get(alert_id)
         if alert is None:
             raise _fail(404, "ResourceNotFound", "Alert %s was not found" % alert_id)
@@ -182,13 +182,13 @@ class Defender:
 
     # -- machines ------------------------------------------------------------------------------------------------------
     def list_machines(self, req):
-        _, state = self._guard(req, "machines", READ_MACHINES)
+        state = self._guard(req, "machines", READ_MACHINES)[1]
         query = self._query(req, MACHINE_SCHEMA)
         page, query.total = odata.execute(state.machines, query)
         return self._collection("Machines", page, query)
 
     def get_machine(self, req, key):
-        _, state = self._guard(req, "machines", READ_MACHINES)
+        state = self._guard(req, "machines", READ_MACHINES)[1]
         machine = state.find_machine(key)
         if machine is None:
             raise _fail(404, "ResourceNotFound", "Machine %s was not found" % key)
@@ -196,7 +196,7 @@ class Defender:
 
     # -- machine actions -------------------------------------------------------------------------------------------------
     def list_actions(self, req):
-        _, state = self._guard(req, "machineactions", READ_MACHINES)
+        state = self._guard(req, "machineactions", READ_MACHINES)[1]
         query = self._query(req, ACTION_SCHEMA)
         with self.emu.lock:
             self.emu.refresh(state)
@@ -214,7 +214,7 @@ class Defender:
         return action
 
     def get_action(self, req, action_id):
-        _, state = self._guard(req, "machineactions", READ_MACHINES)
+        state = self._guard(req, "machineactions", READ_MACHINES)[1]
         with self.emu.lock:
             self.emu.refresh(state)
             action = dict(self._action_by_key(state, action_id))
@@ -277,7 +277,7 @@ class Defender:
 
     # -- advanced hunting ------------------------------------------------------------------------------------------------
     def advanced_query(self, req):
-        _, state = self._guard(req, "advancedqueries", QUERY)
+        state = self._guard(req, "advancedqueries", QUERY)[1]
         try:
             body = req.json_body()
         except ValueError:

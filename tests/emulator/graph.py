@@ -89,7 +89,7 @@ class Graph:
                                    % fields["timespan"], request_id)
         started = time.time()
         try:
-            columns, rows, _ = hunting.run(query, state.tables, started, timespan_seconds=timespan)
+            columns, rows = hunting.run(query, state.tables, started, timespan_seconds=timespan)[:2]
         except hunting.HuntingError as exc:
             return graph_error(400, "BadRequest", exc.message, request_id)
         results = dumps(hunting.results(columns, rows))

@@ -141,7 +141,7 @@ class EmulatorProcess:
             return status, raw.decode("utf-8", "replace"), head
 
     def _control(self, method, path, body=None):
-        status, payload, _ = self.call(method, "/_emulator/" + path, body)
+        status, payload = self.call(method, "/_emulator/" + path, body)[:2]
         if status >= 400:
             raise EmulatorError("%s /_emulator/%s -> %d %s" % (method, path, status, payload))
         return payload
@@ -191,8 +191,8 @@ class EmulatorProcess:
         else:
             form["resource"] = resource
         path = "/%s/oauth2/%stoken" % (tenant, "v2.0/" if v2 else "")
-        status, payload, _ = self.call("POST", path, urllib.parse.urlencode(form).encode(),
-                                       {"Content-Type": "application/x-www-form-urlencoded"})
+        status, payload = self.call("POST", path, urllib.parse.urlencode(form).encode(),
+                                    {"Content-Type": "application/x-www-form-urlencoded"})[:2]
         if status != 200:
             raise EmulatorError("token request failed: %d %s" % (status, payload))
         return payload["access_token"]

@@ -216,6 +216,14 @@ def split_pipes(query):
 
 
 # -- where expressions ------------------------------------------------------------------------------------------------
+def _either(first, second):
+    return lambda row: first(row) or second(row)
+
+
+def _both(first, second):
+    return lambda row: first(row) and second(row)
+
+
 class _Where:
     def __init__(self, tokens, columns, now_ticks):
         self.t = tokens
@@ -241,16 +249,14 @@ class _Where:
         left = self.and_()
         while self.peek() == ("word", "or"):
             self.take()
-            right = self.and_()
-            left = (lambda a, b: lambda r: a(r) or b(r))(left, right)
+            left = _either(left, self.and_())
         return left
 
     def and_(self):
         left = self.unary()
         while self.peek() == ("word", "and"):
             self.take()
-            right = self.unary()
-            left = (lambda a, b: lambda r: a(r) and b(r))(left, right)
+            left = _both(left, self.unary())
         return left
 
     def unary(self):
@@ -350,9 +356,9 @@ class _Where:
         return right
 
     def binary(self, left, op, right):
-        right = self.coerce(left, right)
-        left = self.coerce(right, left)
-        a, b = self.getter(left), self.getter(right)
+        coerced_right = self.coerce(left, right)
+        coerced_left = self.coerce(coerced_right, left)
+        a, b = self.getter(coerced_left), self.getter(coerced_right)
         if op == "==":
             return lambda r: a(r) == b(r)
         if op == "!=":
@@ -397,12 +403,12 @@ class _Where:
 
 # -- the pipeline -----------------------------------------------------------------------------------------------------
 def _column_list(text, columns, allow_assign=False):
-    names = {name: n for n, (name, _) in enumerate(columns)}
+    names = {column[0]: n for n, column in enumerate(columns)}
     picks = []
     for raw in (p.strip() for p in text.split(",")):
         if not raw:
             raise HuntingError("Syntax error: empty column name in '%s'." % text)
-        alias, _, source = raw.partition("=") if allow_assign and "=" in raw else (raw, "", raw)
+        alias, source = raw.partition("=")[::2] if allow_assign and "=" in raw else (raw, raw)
         alias, source = alias.strip(), source.strip()
         if source not in names:
             raise HuntingError("Failed to resolve scalar expression named '%s'" % source)
@@ -416,7 +422,7 @@ def _order_keys(text, columns):
         words = clause.split()
         if not words or len(words) > 4:
             raise HuntingError("Syntax error in order by clause '%s'." % clause)
-        names = [name for name, _ in columns]
+        names = [column[0] for column in columns]
         if words[0] not in names:
             raise HuntingError("Failed to resolve scalar expression named '%s'" % words[0])
         keys.append((names.index(words[0]), not (len(words) > 1 and words[1].lower() == "asc")))
@@ -467,8 +473,8 @@ def run(query, tables, now, timespan_seconds=None):
             copied = True
         elif word == "project":
             picks = _column_list(rest, columns, allow_assign=True)
-            rows = [tuple(r[i] for _, i, _ in picks) for r in rows]
-            columns = [(alias, kind) for alias, _, kind in picks]
+            rows = [tuple(r[pick[1]] for pick in picks) for r in rows]
+            columns = [(pick[0], pick[2]) for pick in picks]
             copied = True
         elif word == "count":
             if rest:
@@ -491,11 +497,11 @@ def run(query, tables, now, timespan_seconds=None):
             picks = _column_list(rest, columns)
             seen, out = set(), []
             for r in rows:
-                key = tuple(r[i] for _, i, _ in picks)
+                key = tuple(r[pick[1]] for pick in picks)
                 if key not in seen:
                     seen.add(key)
                     out.append(key)
-            rows, columns = out, [(alias, kind) for alias, _, kind in picks]
+            rows, columns = out, [(pick[0], pick[2]) for pick in picks]
             copied = True
         else:
             raise HuntingError("Query could not be parsed: the operator '%s' is not supported by the emulator's KQL "
@@ -514,15 +520,15 @@ def _summarize(text, rows, columns):
     picks = _column_list(match.group(2), columns)
     counts = {}
     for r in rows:
-        key = tuple(r[i] for _, i, _ in picks)
+        key = tuple(r[pick[1]] for pick in picks)
         counts[key] = counts.get(key, 0) + 1
-    return [key + (n,) for key, n in counts.items()], [(a, k) for a, _, k in picks] + [(alias, "Int64")]
+    return [key + (n,) for key, n in counts.items()], [(pick[0], pick[2]) for pick in picks] + [(alias, "Int64")]
 
 
 def results(columns, rows):
     """Rows as JSON-ready objects (DateTime ticks rendered as the API's ISO text)."""
-    names = [name for name, _ in columns]
-    dates = [i for i, (_, kind) in enumerate(columns) if kind == "DateTime"]
+    names = [column[0] for column in columns]
+    dates = [i for i, column in enumerate(columns) if column[1] == "DateTime"]
     out = []
     if dates:
         for r in rows:
@@ -551,4 +557,3 @@ def stats(elapsed, scanned, size):
                                "cpu": {"user": cpu, "kernel": "00:00:00", "total cpu": cpu},
                                "memory": {"peak_per_node": 3146640 + size}},
             "dataset_statistics": [{"table_row_count": scanned, "table_size": scanned * 180}]}
-

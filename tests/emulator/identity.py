@@ -189,14 +189,14 @@ class Identity:
         for item in scope.split():
             if item.lower() in OIDC_SCOPES:
                 continue
-            resource, _, permission = item.rpartition("/")
+            resource, permission = item.rpartition("/")[::2]
             if not resource:  # a bare permission name means Microsoft Graph, as in Entra
                 resource, permission = "https://graph.microsoft.com", item
             requested.append((resource, permission))
         if not requested:
             raise AadError(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid. "
                            "The scope %s is not valid." % scope)
-        resources = {r.rstrip("/").lower() for r, _ in requested}
+        resources = {pair[0].rstrip("/").lower() for pair in requested}
         if len(resources) > 1:
             raise AadError(400, "invalid_scope", 70011, (
                 "The provided value for the input parameter 'scope' is not valid. The scope %s is not valid. "
@@ -403,7 +403,7 @@ def _basic_auth(header):
         decoded = base64.b64decode(header[6:].strip()).decode("utf-8")
     except (ValueError, UnicodeDecodeError):
         return None, None
-    user, _, secret = decoded.partition(":")
+    user, secret = decoded.partition(":")[::2]
     # RFC 6749 2.3.1: both halves are form-urlencoded before base64.
     return urllib.parse.unquote_plus(user) or None, urllib.parse.unquote_plus(secret) or None
 

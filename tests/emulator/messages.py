@@ -32,7 +32,7 @@ class Request:
 
     def bearer(self):
         value = self.header("Authorization") or ""
-        scheme, _, token = value.strip().partition(" ")
+        scheme, token = value.strip().partition(" ")[::2]
         return token.strip() if scheme.lower() == "bearer" else None
 
     def json_body(self):

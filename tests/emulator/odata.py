@@ -91,7 +91,7 @@ class _Parser:
         return token
 
     def is_word(self, *words, offset=0):
-        kind, value, _ = self.peek(offset)
+        kind, value = self.peek(offset)[:2]
         return kind == "name" and value.lower() in words
 
     def expect(self, value):
@@ -161,7 +161,7 @@ class _Parser:
 
     @staticmethod
     def _literal(token):
-        kind, value, _ = token
+        kind, value = token[:2]
         if kind == "string":
             return ("lit", STRING, value[1:-1].replace("''", "'"))
         if kind == "datetime":
@@ -247,7 +247,7 @@ class _Compiler:
         self.schema = schema
 
     def boolean(self, node, scope=None):
-        fn, edm, _ = self.compile(node, scope or {})
+        fn, edm = self.compile(node, scope or {})[:2]
         if edm != BOOL:
             raise ODataError("The $filter expression must evaluate to a single boolean value; found %s." % edm)
         return fn
@@ -291,7 +291,7 @@ class _Compiler:
         return (lambda e, v: e.get(key)), prop.edm, prop.enum
 
     def comparison(self, node, scope):
-        _, op, left_node, right_node = node
+        op, left_node, right_node = node[1:]
         left, ltype, lenum = self.compile(left_node, scope)
         right, rtype, renum = self.compile(right_node, scope)
         self.check_types(op, ltype, rtype)
@@ -324,7 +324,7 @@ class _Compiler:
                              % (other_node[2], ", ".join(enum)))
 
     def membership(self, node, scope):
-        _, left_node, items = node
+        left_node, items = node[1:]
         left, ltype, lenum = self.compile(left_node, scope)
         values = []
         for item in items:
@@ -340,13 +340,13 @@ class _Compiler:
         return member, BOOL, None
 
     def call(self, node, scope):
-        _, name, args, pos = node
+        name, args, pos = node[1:]
         lowered = name.lower()
         if lowered == "startswith":
             if len(args) != 2:
                 raise ODataError("The function 'startswith' takes exactly two arguments.")
-            first, ftype, _ = self.compile(args[0], scope)
-            second, stype, _ = self.compile(args[1], scope)
+            first, ftype = self.compile(args[0], scope)[:2]
+            second, stype = self.compile(args[1], scope)[:2]
             if ftype not in (STRING, GUID) or stype not in (STRING, GUID):
                 raise ODataError("No function signature for the function with name 'startswith' matches the specified "
                                  "arguments. The function signatures considered are: startswith(Edm.String, Edm.String).")
@@ -360,7 +360,7 @@ class _Compiler:
         raise ODataError("An unknown function with name '%s' was found at position %d." % (name, pos))
 
     def lambda_(self, node, scope):
-        _, op, field, var, body = node
+        op, field, var, body = node[1:]
         prop = self.schema.lookup(field)
         if prop is None:
             raise self.schema.no_such_property(field)

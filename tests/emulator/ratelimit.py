@@ -37,7 +37,7 @@ class RateLimiter:
         if not limits:
             return None
         hits = self._hits.setdefault(key, [])
-        longest = max(seconds for _, seconds in WINDOWS) * scale
+        longest = max(window[1] for window in WINDOWS) * scale
         drop = bisect.bisect_right(hits, now - longest)
         if drop:
             del hits[:drop]

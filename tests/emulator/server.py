@@ -381,4 +381,3 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 (signature from http.server)
         if self.server.emulator.verbose:
             sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
-

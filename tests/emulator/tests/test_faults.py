@@ -20,7 +20,7 @@ def test_503_with_retry_after(api, emulator):
 
 def test_500_without_retry_after_and_times(api, emulator):
     emulator.add_fault(path="^/api/alerts$", status=500, times=2)
-    statuses = [api.get("/api/alerts") for _ in range(3)]
+    statuses = [api.get("/api/alerts") for attempt in range(3)]
     assert [r.status_code for r in statuses] == [500, 500, 200]
     assert "Retry-After" not in statuses[0].headers
     assert statuses[0].json()["error"]["code"] == "InternalServerError"
@@ -28,7 +28,7 @@ def test_500_without_retry_after_and_times(api, emulator):
 
 def test_skip_lets_the_first_requests_pass(api, emulator):
     emulator.add_fault(path="/api/machineactions", status=502, skip=1, times=1)
-    assert [api.get("/api/machineactions").status_code for _ in range(3)] == [200, 502, 200]
+    assert [api.get("/api/machineactions").status_code for attempt in range(3)] == [200, 502, 200]
 
 
 def test_method_filter_and_custom_body(api, emulator):
@@ -89,7 +89,7 @@ def test_fault_on_graph_uses_the_graph_shape(api, emulator):
 
 def test_clear_faults_and_list(api, emulator):
     emulator.add_fault(path=".*", status=503)
-    _, rules, _ = emulator.call("GET", "/_emulator/faults")
+    rules = emulator.call("GET", "/_emulator/faults")[1]
     assert len(rules) == 1 and rules[0]["status"] == 503
     assert api.get("/api/alerts").status_code == 503
     assert api.request("GET", "/_emulator/config").status_code == 200  # the control API is never faulted
@@ -100,5 +100,5 @@ def test_clear_faults_and_list(api, emulator):
 @pytest.mark.parametrize("rule", [{"path": "("}, {"path": "x"}, {"path": "x", "status": 99}, {"path": "x", "bogus": 1},
                                   {"path": "x", "status": 500, "times": -1}])
 def test_invalid_fault_rules_are_rejected(emulator, rule):
-    status, body, _ = emulator.call("POST", "/_emulator/faults", rule)
+    status, body = emulator.call("POST", "/_emulator/faults", rule)[:2]
     assert status == 400 and body["error"]

@@ -63,7 +63,7 @@ def test_garbage_tokens_401(api, garbage):
 
 
 def test_token_expiring_mid_session(api, emulator, info):
-    emulator.set_config(token_lifetime=1)
+    emulator.set_config(token_lifetime=2)  # whole seconds from a truncated iat: at least 1 s of validity
     form = {"grant_type": "client_credentials", "client_id": info["client_id"], "client_secret": info["client_secret"],
             "scope": "https://api.securitycenter.microsoft.com/.default"}
     token = api.token_request(form).json()["access_token"]

@@ -30,7 +30,7 @@ def test_documented_defaults(emulator):
 def test_429_with_retry_after_then_recovers(limited, emulator):
     emulator.set_config(rate_limits={"machines": {"per_minute": 5}})
     token = limited.token()
-    statuses = [limited.get("/api/machines?$top=1", token=token).status_code for _ in range(5)]
+    statuses = [limited.get("/api/machines?$top=1", token=token).status_code for attempt in range(5)]
     assert statuses == [200] * 5
     throttled = limited.get("/api/machines?$top=1", token=token)
     error = assert_defender_error(throttled, 429, "TooManyRequests")
@@ -46,7 +46,7 @@ def test_429_with_retry_after_then_recovers(limited, emulator):
 
 def test_hour_window_is_named(limited, emulator):
     emulator.set_config(rate_limits={"alerts": {"per_minute": 100, "per_hour": 3}})
-    for _ in range(3):
+    for attempt in range(3):
         assert limited.get("/api/alerts?$top=1").status_code == 200
     throttled = limited.get("/api/alerts?$top=1")
     error = assert_defender_error(throttled, 429, "TooManyRequests")
@@ -55,7 +55,7 @@ def test_hour_window_is_named(limited, emulator):
 
 
 def test_advanced_queries_default_45_per_minute(limited):
-    statuses = [limited.post("/api/advancedqueries/run", json={"Query": "DeviceInfo | take 1"}).status_code for _ in range(46)]
+    statuses = [limited.post("/api/advancedqueries/run", json={"Query": "DeviceInfo | take 1"}).status_code for attempt in range(46)]
     assert statuses[:45] == [200] * 45 and statuses[45] == 429
 
 
@@ -80,7 +80,7 @@ def test_token_endpoint_is_limited_too(limited, emulator, info):
     emulator.set_config(rate_limits={"token": {"per_minute": 2}})
     form = {"grant_type": "client_credentials", "client_id": info["client_id"], "client_secret": info["client_secret"],
             "scope": "https://api.securitycenter.microsoft.com/.default"}
-    assert [limited.token_request(form).status_code for _ in range(2)] == [200, 200]
+    assert [limited.token_request(form).status_code for attempt in range(2)] == [200, 200]
     throttled = limited.token_request(form)
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
     assert throttled.json()["error"] == "temporarily_unavailable"
@@ -93,7 +93,7 @@ def test_disabled_limits_and_counters_reset(limited, emulator):
     emulator.reset(rate_limits=True)
     assert limited.get("/api/machines?$top=1").status_code == 200
     emulator.set_config(rate_limits_enabled=False)
-    assert all(limited.get("/api/machines?$top=1").status_code == 200 for _ in range(3))
+    assert all(limited.get("/api/machines?$top=1").status_code == 200 for attempt in range(3))
 
 
 def test_sliding_window_arithmetic():

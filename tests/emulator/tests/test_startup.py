@@ -59,7 +59,7 @@ def test_signal_stops_cleanly_with_exit_code_0(tmp_path, signum):
     info = json.loads(process.stdout.readline())
     assert info["pid"] == process.pid
     process.send_signal(signum)
-    out, _ = process.communicate(timeout=15)
+    out = process.communicate(timeout=15)[0]
     assert process.returncode == 0
     assert out == b""  # the JSON line is the only thing ever written to stdout
     with pytest.raises(requests.exceptions.ConnectionError):
@@ -97,7 +97,7 @@ def test_port_from_environment_and_ready_file(tmp_path):
 
 def test_ca_is_reused_from_the_state_dir(tmp_path):
     paths = []
-    for _ in range(2):
+    for attempt in range(2):
         with EmulatorProcess(args=["--state-dir", str(tmp_path)]) as emu:
             with open(emu.info["ca_path"]) as handle:
                 paths.append(handle.read())
