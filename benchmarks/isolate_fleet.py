@@ -45,7 +45,7 @@ DOCUMENTED_PER_MINUTE = 100
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--machines', type=int, default=1000, help='machines to isolate (default 1000)')
     parser.add_argument('--rate-scale', type=float, default=1 / 30.0,
                         help='rate-limit window scale of the emulator (default 1/30: 100 per 2 s)')
@@ -90,13 +90,13 @@ def run_playbook(work, name, text, variables, env_extra=None):
     command = [os.path.join(sys.prefix, 'bin', 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
                '-e', 'ansible_python_interpreter=%s' % sys.executable, '-e', '@' + vars_file, playbook]
     started = time.monotonic()
-    completed = subprocess.run(command, env=playbook_env(work, env_extra), capture_output=True, text=True)
+    completed = subprocess.run(command, env=playbook_env(work, env_extra), capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
     with open(os.path.join(work, name + '.log'), 'w') as handle:
         handle.write(completed.stdout + completed.stderr)
     if completed.returncode != 0:
-        raise SystemExit('%s failed (rc %d); see %s\n%s' % (name, completed.returncode, os.path.join(work, name + '.log'),
-                                                             completed.stdout[-3000:]))
+        log = os.path.join(work, name + '.log')
+        raise SystemExit('%s failed (rc %d); see %s\n%s' % (name, completed.returncode, log, completed.stdout[-3000:]))
     return elapsed, completed.stdout
 
 
@@ -167,9 +167,9 @@ def pick_fleet(emulator, size):
     """``size`` generated machines with a unique name and no isolation history, as (ids, names)."""
     token = emulator.token()
     headers = {'Authorization': 'Bearer ' + token}
-    status, machines, _ = emulator.call('GET', '/api/machines?$top=10000', headers=headers)
+    status, machines, _headers = emulator.call('GET', '/api/machines?$top=10000', headers=headers)
     assert status == 200, machines
-    status, actions, _ = emulator.call('GET', "/api/machineactions?$top=10000", headers=headers)
+    status, actions, _headers = emulator.call('GET', '/api/machineactions?$top=10000', headers=headers)
     assert status == 200, actions
     touched = set(a['machineId'] for a in actions['value'])
     counts = {}
@@ -243,7 +243,7 @@ def main(argv=None):
             emulator.reset(data=True, rate_limits=True)
             size = min(args.loop_size, len(ids))
             print('Without the collection: a loop of ansible.builtin.uri tasks for %d machines (by id)...' % size, flush=True)
-            wall, _ = run_playbook(work, 'uri_loop', URI_LOOP_PLAY, dict(emu=emu_vars, fleet=ids[:size]))
+            wall, _stdout = run_playbook(work, 'uri_loop', URI_LOOP_PLAY, dict(emu=emu_vars, fleet=ids[:size]))
             loop = count(emulator.requests_log(), window)
             loop['machines'] = size
             loop['wall_seconds'] = round(wall, 2)

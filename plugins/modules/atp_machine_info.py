@@ -18,7 +18,7 @@ description:
     actions with the same model as M(defender.atp.atp_machine_isolate) (one batched read, not one per machine).
   - Never changes anything.
 author:
-  - defender.atp contributors
+  - defender.atp contributors (@defender-atp)
 requirements:
   - requests
   - PyJWT (with cryptography, C(pyjwt[crypto]))

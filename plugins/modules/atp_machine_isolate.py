@@ -26,7 +26,7 @@ description:
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
     unless O(allow_partial=true).
 author:
-  - defender.atp contributors
+  - defender.atp contributors (@defender-atp)
 requirements:
   - requests
   - PyJWT (with cryptography, C(pyjwt[crypto]))
@@ -310,6 +310,22 @@ summary:
   returned: always
   type: dict
   sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 2}
+  contains:
+    total:
+      description: Distinct machines and unresolved entries.
+      type: int
+    changed:
+      description: Machines a request was sent for (would be, in check mode).
+      type: int
+    unchanged:
+      description: Machines already in the desired state or with an action in that direction under way.
+      type: int
+    failed:
+      description: Entries that failed (unresolved, conflicting, refused by the API, action ended unsuccessfully).
+      type: int
+    pending:
+      description: Machines (changed or not) whose action is still Pending or InProgress at the end.
+      type: int
 diff:
   description: With C(--diff), each machine's state before and after.
   returned: in diff mode
@@ -600,8 +616,8 @@ def describe(summary, failed, desired, check_mode):
     request = 'isolate' if desired == isolation.ISOLATED else 'unisolate'
     count = summary['changed']
     if count:
-        parts.append('%s %s request%s for %d machine%s' % ('would send' if check_mode else 'sent', request,
-                                                         '' if count == 1 else 's', count, '' if count == 1 else 's'))
+        plural = '' if count == 1 else 's'
+        parts.append('%s %s request%s for %d machine%s' % ('would send' if check_mode else 'sent', request, plural, count, plural))
     if summary['unchanged']:
         parts.append('%d already %s or under way' % (summary['unchanged'], desired))
     if summary['pending'] and not check_mode:

@@ -259,7 +259,7 @@ class Answer(object):
 def test_pacer_learns_the_quota_from_a_429_and_keeps_within_it():
     time = FakeTime()
     pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0.1)
-    for _ in range(5):
+    for _index in range(5):
         pacer.acquire()  # nothing known yet: no waiting
     assert time.sleeps == []
     pacer.observe('POST', 'u', Answer(200, {'id': 'x'}))
@@ -270,7 +270,7 @@ def test_pacer_learns_the_quota_from_a_429_and_keeps_within_it():
     assert pacer.quotas == {2.0: 5}
     pacer.acquire()  # the 6th send waits until the 1st is 2 s (+ margin) old
     assert time.now == 2.1
-    for _ in range(4):
+    for _index in range(4):
         pacer.acquire()
     assert time.now == 2.1  # the 2nd..5th sends were at t=0 as well
     pacer.acquire()  # the 11th waits for the 6th
@@ -282,6 +282,6 @@ def test_pacer_learns_several_windows():
     pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0.0, margin_ratio=0.0)
     pacer.learn(2, 1.0)
     pacer.learn(3, 10.0)
-    for _ in range(4):
+    for _index in range(4):
         pacer.acquire()
     assert time.now == 10.0  # the per-1s quota let the 3rd go at 1.0; the per-10s one holds the 4th until 10.0

@@ -76,8 +76,8 @@ FLEET = [
 ]
 
 
-def resolve(entries, fleet=FLEET, **kwargs):
-    client = FakeClient(fleet)
+def resolve(entries, fleet=None, **kwargs):
+    client = FakeClient(FLEET if fleet is None else fleet)
     valid, invalid = clean_entries(entries)
     assert not invalid
     return MachineDirectory(client, **kwargs).resolve(valid), client
@@ -99,7 +99,7 @@ def test_clean_entries_dedups_and_reports_invalid_ones():
                                     'bad\nname', 'ws-2'])
     assert [e.input for e in valid] == ['WS-1', 'A' * 40, 'ws-2']
     assert [e.kind for e in valid] == ['name', 'id', 'name']
-    assert [(position, reason.split(' ')[0]) for position, _, reason in invalid] == [
+    assert [(position, reason.split(' ')[0]) for position, _value, reason in invalid] == [
         (5, 'empty'), (6, 'empty'), (7, 'not'), (8, 'not'), (9, 'longer'), (10, 'contains')]
 
 
@@ -128,23 +128,23 @@ def test_a_mixed_case_stored_name_is_found_through_the_full_listing():
 
 
 def test_short_name_matches_one_fqdn():
-    resolutions, _ = resolve(['WS-001'])
+    resolutions, _client = resolve(['WS-001'])
     assert resolutions[0].machine_id == '%040x' % 1 and resolutions[0].matched_by == 'short_name'
 
 
 def test_short_name_and_exact_name_together_are_ambiguous():
-    resolutions, _ = resolve(['dup'])
+    resolutions, _client = resolve(['dup'])
     assert resolutions[0].machine is None
     assert sorted(c['id'] for c in resolutions[0].candidates) == ['%040x' % 6, '%040x' % 7]
 
 
 def test_a_bare_stored_name_matches_exactly():
-    resolutions, _ = resolve(['WORKGROUP-PC'])
+    resolutions, _client = resolve(['WORKGROUP-PC'])
     assert resolutions[0].machine_id == '%040x' % 9 and resolutions[0].matched_by == 'name'
 
 
 def test_ambiguous_name_lists_candidates_newest_first_and_never_guesses():
-    resolutions, _ = resolve(['reimaged.contoso.com'])
+    resolutions, _client = resolve(['reimaged.contoso.com'])
     only = resolutions[0]
     assert only.machine is None
     assert [c['id'] for c in only.candidates] == ['%040x' % 4, '%040x' % 3]
@@ -154,7 +154,7 @@ def test_ambiguous_name_lists_candidates_newest_first_and_never_guesses():
 
 
 def test_unknown_entries():
-    resolutions, _ = resolve(['nope.contoso.com', 'f' * 40])
+    resolutions, _client = resolve(['nope.contoso.com', 'f' * 40])
     assert [r.machine for r in resolutions] == [None, None]
     assert 'no machine is named nope.contoso.com' in resolutions[0].error
     assert 'no machine has the id ' + 'f' * 40 in resolutions[1].error
@@ -164,18 +164,18 @@ def test_quotes_and_odata_syntax_never_widen_the_match():
     hostile = ["x' or computerDnsName ne 'x", "ws-001.contoso.com' or '1' eq '1", "') or (id ne '", "o'brien.contoso.com"]
     resolutions, client = resolve(hostile)
     assert [r.machine_id for r in resolutions] == [None, None, None, '%040x' % 8]
-    for _, text in client.calls:
+    for _path, text in client.calls:
         assert text is None or "''" in text  # quotes were doubled (FakeClient also checks nothing leaked)
 
 
 def test_duplicates_naming_the_same_machine_are_merged():
-    resolutions, _ = resolve(['ws-001.contoso.com', '%040x' % 1, 'WS-001', 'ws-002.contoso.com'])
+    resolutions, _client = resolve(['ws-001.contoso.com', '%040x' % 1, 'WS-001', 'ws-002.contoso.com'])
     assert [r.machine_id for r in resolutions] == ['%040x' % 1, '%040x' % 2]
     assert resolutions[0].inputs == ['ws-001.contoso.com', '%040x' % 1, 'WS-001']
 
 
 def test_order_is_kept():
-    resolutions, _ = resolve(['ws-002.contoso.com', 'nope', '%040x' % 1])
+    resolutions, _client = resolve(['ws-002.contoso.com', 'nope', '%040x' % 1])
     assert [r.input for r in resolutions] == ['ws-002.contoso.com', 'nope', '%040x' % 1]
 
 
@@ -193,7 +193,7 @@ def test_batches_stay_under_the_url_budget():
     resolutions, client = resolve(entries, fleet=fleet)
     assert all(r.machine_id for r in resolutions)
     assert 2 <= len(client.calls) <= 5
-    assert all(len(quote_plus(text)) <= m.FILTER_BUDGET for _, text in client.calls)
+    assert all(len(quote_plus(text)) <= m.FILTER_BUDGET for _path, text in client.calls)
 
 
 def test_batched_filters_budget_and_prefix():

@@ -127,7 +127,7 @@ def test_check_mode_predicts_the_real_run_without_writing(run_module, conn, fres
     keys = ('input', 'machine_id', 'previous_state', 'state', 'changed', 'isolation_type')
     assert [dict((k, m[k]) for k in keys) for m in predicted['machines']] == \
         [dict((k, m[k]) for k in keys) for m in real['machines']]
-    assert predicted['changed'] == real['changed'] is True
+    assert predicted['changed'] is True and real['changed'] is True
     assert predicted['summary'] == real['summary']
     assert predicted['diff'] == real['diff']
     assert predicted['msg'].startswith('would send isolate request for 1 machine,')
