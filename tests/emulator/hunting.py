@@ -149,6 +149,7 @@ def build_tables(dataset, machines, alerts, now):
 _TOKEN_RE = re.compile(r"""
     (?P<space>\s+)
   | (?P<string>@?"(?:[^"\\]|\\.)*"|@?'(?:[^'\\]|\\.)*')
+  | (?P<datetime>datetime\(\s*[^)]*\))
   | (?P<timespan>\d+(?:\.\d+)?(?:ms|d|h|m|s)\b)
   | (?P<number>\d+(?:\.\d+)?)
   | (?P<op>==|!=|=~|!~|>=|<=|>|<|=)
@@ -286,6 +287,12 @@ class _Where:
             return ("const", float(value) if "." in value else int(value))
         if kind == "timespan":
             return ("const", _span_ticks(value))
+        if kind == "datetime":
+            text = value[value.index("(") + 1:-1].strip().strip("\"'")
+            ticks = parse_ticks(text)
+            if ticks is None:
+                raise HuntingError("datetime(%s) is not a valid date." % text)
+            return ("const", ticks)
         if kind == "word":
             lowered = value.lower()
             if lowered in ("true", "false"):
@@ -308,16 +315,6 @@ class _Where:
         if name == "now":
             self.expect(")")
             return self.now
-        if name == "datetime":
-            parts = []
-            while self.peek()[1] != ")" and self.peek()[0] != "end":
-                parts.append(self.take()[1])
-            self.expect(")")
-            text = "".join(parts).strip("\"'")
-            ticks = parse_ticks(text)
-            if ticks is None:
-                raise HuntingError("datetime(%s) is not a valid date." % text)
-            return ticks
         raise HuntingError("The function '%s' is not supported by the emulator's KQL subset." % name)
 
     def comparison(self):

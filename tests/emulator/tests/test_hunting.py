@@ -79,6 +79,10 @@ def test_operators(api):
                                                    "Linux", "macOS"}
     recent = run(api, "DeviceProcessEvents | where Timestamp > ago(1d) | count").json()["Results"][0]["Count"]
     assert 0 < recent < 100
+    since = run(api, "DeviceProcessEvents | order by Timestamp desc | take 10 | project Timestamp").json()["Results"][-1]
+    newer = run(api, "DeviceProcessEvents | where Timestamp >= datetime(%s) | count" % since["Timestamp"]).json()
+    assert newer["Results"] == [{"Count": 10}]
+    assert run(api, "DeviceProcessEvents | where Timestamp < datetime(2001-01-01) | count").json()["Results"] == [{"Count": 0}]
     both = run(api, "AlertInfo | where Severity in ('High', 'Medium') and Category != 'Malware' | project Severity").json()
     assert both["Results"] and {r["Severity"] for r in both["Results"]} <= {"High", "Medium"}
 
