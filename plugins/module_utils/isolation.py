@@ -27,6 +27,8 @@ import datetime
 import re
 import time
 
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError
+
 ISOLATED = 'isolated'
 UNISOLATED = 'unisolated'
 ISOLATING = 'isolating'
@@ -286,10 +288,12 @@ def wait_for_actions(read_actions, tracked, timeout, interval, clock=time.time, 
     """Poll until every tracked action is final, or ``timeout`` seconds pass.
 
     ``tracked`` maps a machine id to the id of the action to wait for. ``read_actions(machine_ids)``
-    returns ``{machine_id: [actions]}`` (one batched read for all machines still waiting). Returns
-    ``{machine_id: [actions]}`` as last read for every tracked machine; machines whose action is
-    still Pending at the deadline simply keep that status (an offline machine can stay Pending for
-    days): the caller reports them as pending, never as done.
+    returns ``{machine_id: [actions]}`` (one batched read for all machines still waiting).
+
+    Returns ``(latest, error)``: ``{machine_id: [actions]}`` as last read for every tracked machine,
+    and the message of the AtpError that stopped the waiting early (None when it did not). Machines
+    whose action is still Pending at the deadline simply keep that status (an offline machine can
+    stay Pending for days): the caller reports them as pending, never as done.
     """
     deadline = clock() + max(0.0, float(timeout))
     interval = max(0.1, float(interval))
@@ -301,7 +305,10 @@ def wait_for_actions(read_actions, tracked, timeout, interval, clock=time.time, 
         if pause <= 0:
             break
         sleep(pause)
-        read = read_actions(sorted(waiting))
+        try:
+            read = read_actions(sorted(waiting))
+        except AtpError as error:
+            return latest, error.message
         for machine_id in list(waiting):
             actions = read.get(machine_id)
             if actions is None:
@@ -312,7 +319,7 @@ def wait_for_actions(read_actions, tracked, timeout, interval, clock=time.time, 
                 del waiting[machine_id]
         if clock() >= deadline:
             break
-    return latest
+    return latest, None
 
 
 def find_action(actions, action_id):

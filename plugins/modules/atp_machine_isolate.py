@@ -527,7 +527,13 @@ def send(module, directory, to_send, desired, isolation_type):
         entry.changed = outcome.created
         status = isolation.status_of(action)
         kind = isolation.action_type(action) or isolation.ACTION_FOR_STATE[desired]
-        if status in isolation.ACTIVE_STATUSES:
+        if kind != isolation.ACTION_FOR_STATE[desired]:
+            # The API has been seen to hand back an existing action instead of creating one: here, one in the other
+            # direction. That is the same conflict as a pending action found before sending.
+            entry.state = isolation.TRANSITIONAL_STATE[kind] if status in isolation.ACTIVE_STATUSES else entry.previous_state
+            entry.error = 'the API answered the %s request with an existing %s' % (
+                isolation.ACTION_FOR_STATE[desired], isolation.describe_action(action))
+        elif status in isolation.ACTIVE_STATUSES:
             entry.state = isolation.TRANSITIONAL_STATE[kind]
             entry.track_action_id = action.get('id')
         elif status == isolation.SUCCEEDED:
@@ -543,8 +549,11 @@ def wait(module, directory, resolved, desired):
     tracked = dict((r.machine_id, r.track_action_id) for r in resolved if r.track_action_id and not r.error)
     if not tracked:
         return
-    latest = isolation.wait_for_actions(directory.isolation_actions, tracked, module.params['wait_timeout'],
-                                        module.params['poll_interval'])
+    latest, error = isolation.wait_for_actions(directory.isolation_actions, tracked, module.params['wait_timeout'],
+                                               module.params['poll_interval'])
+    if error:
+        module.warn('Waiting for the actions stopped early, so some machines may be reported as pending although their '
+                    'action has completed since: %s' % error)
     by_id = dict((r.machine_id, r) for r in resolved)
     for machine_id, action_id in tracked.items():
         entry = by_id[machine_id]
@@ -566,6 +575,18 @@ def wait(module, directory, resolved, desired):
                                       % info.state)
         else:
             entry.state = info.state if isolation.direction(info.state) == desired else entry.state
+
+
+MAX_WARNINGS = 10
+
+
+def emit_warnings(module, results):
+    """Each machine's warnings as task warnings; past MAX_WARNINGS one line says how many more are in the result."""
+    lines = ['%s: %s' % (entry.label, warning) for entry in results for warning in entry.warnings]
+    for line in lines[:MAX_WARNINGS]:
+        module.warn(line)
+    if len(lines) > MAX_WARNINGS:
+        module.warn('%d more warnings are in machines[].warnings.' % (len(lines) - MAX_WARNINGS))
 
 
 def summarize(results):
@@ -602,9 +623,7 @@ def finish(module, results, desired):
                 before[entry.label] = entry.previous_state
                 after[entry.label] = entry.state
         result['diff'] = dict(before=before, after=after)
-    for entry in results:
-        for warning in entry.warnings:
-            module.warn('%s: %s' % (entry.label, warning))
+    emit_warnings(module, results)
     message = describe(summary, failed, desired, module.check_mode)
     if failed and not params['allow_partial']:
         module.fail_json(msg=message, **result)

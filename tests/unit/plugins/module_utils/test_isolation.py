@@ -252,7 +252,8 @@ def test_wait_until_every_action_is_final():
             b['status'] = 'Failed'
         return {MACHINE: [a], 'b' * 40: [b]}
 
-    latest = isolation.wait_for_actions(read, {MACHINE: a['id'], 'b' * 40: b['id']}, 60, 5, clock.clock, clock.sleep)
+    latest, error = isolation.wait_for_actions(read, {MACHINE: a['id'], 'b' * 40: b['id']}, 60, 5, clock.clock, clock.sleep)
+    assert error is None
     assert calls == [sorted([MACHINE, 'b' * 40])] * 2 + [['b' * 40]]  # one batched read per round, only the waiting ones
     assert clock.sleeps == [5, 5, 5]
     assert latest[MACHINE][0]['status'] == 'Succeeded' and latest['b' * 40][0]['status'] == 'Failed'
@@ -267,7 +268,8 @@ def test_wait_stops_at_the_deadline_and_keeps_pending():
         reads.append(clock.now)
         return {MACHINE: [pending]}
 
-    latest = isolation.wait_for_actions(read, {MACHINE: pending['id']}, 12, 5, clock.clock, clock.sleep)
+    latest, error = isolation.wait_for_actions(read, {MACHINE: pending['id']}, 12, 5, clock.clock, clock.sleep)
+    assert error is None
     assert clock.sleeps == [5, 5, 2]  # never sleeps past the deadline
     assert reads == [1005.0, 1010.0, 1012.0]
     assert latest[MACHINE][0]['status'] == 'Pending'
@@ -275,7 +277,7 @@ def test_wait_stops_at_the_deadline_and_keeps_pending():
 
 def test_wait_with_zero_timeout_reads_nothing():
     clock = FakeClock()
-    assert isolation.wait_for_actions(lambda ids: pytest.fail('read'), {MACHINE: 'x'}, 0, 5, clock.clock, clock.sleep) == {}
+    assert isolation.wait_for_actions(lambda ids: pytest.fail('read'), {MACHINE: 'x'}, 0, 5, clock.clock, clock.sleep) == ({}, None)
 
 
 def test_wait_keeps_waiting_when_the_action_is_not_listed_yet():
@@ -287,5 +289,21 @@ def test_wait_keeps_waiting_when_the_action_is_not_listed_yet():
         rounds.append(1)
         return {MACHINE: [target] if len(rounds) > 1 else []}
 
-    latest = isolation.wait_for_actions(read, {MACHINE: target['id'].upper()}, 30, 1, clock.clock, clock.sleep)
+    latest, _error = isolation.wait_for_actions(read, {MACHINE: target['id'].upper()}, 30, 1, clock.clock, clock.sleep)
     assert len(rounds) == 2 and latest[MACHINE] == [target]
+
+
+def test_a_read_error_stops_waiting_and_keeps_what_was_read():
+    from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError
+    clock = FakeClock()
+    pending = action('Isolate', 'Pending', 1)
+    rounds = []
+
+    def read(machine_ids):
+        rounds.append(1)
+        if len(rounds) > 1:
+            raise AtpApiError('GET /api/machineactions: HTTP 429 TooManyRequests', status=429)
+        return {MACHINE: [pending]}
+
+    latest, error = isolation.wait_for_actions(read, {MACHINE: pending['id']}, 60, 1, clock.clock, clock.sleep)
+    assert latest == {MACHINE: [pending]} and 'HTTP 429' in error
