@@ -57,7 +57,7 @@ def test_slow_answer_does_not_stall_other_clients(api, emulator):
     time.sleep(0.2)
     started = time.monotonic()
     assert api.get("/api/machines?$top=1").status_code == 200
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # the slow answer still has 1.3 s to go
     slow.join()
 
 
