@@ -407,6 +407,8 @@ def generate(base, now, machines=0, alerts=0, hunting_rows=None, seed=1):
         new_machines.append(build_machine(i, *spec, now=now, salt="gen%d" % seed))
     new_alerts = list(base.alerts)
     pool = new_machines
+    if alerts and not pool:
+        raise DataError("generated alerts need at least one machine to be linked to")
     for i in range(alerts):
         machine = pool[rng.randrange(len(pool))]
         created = now - rng.uniform(60, 30 * DAY)
