@@ -247,6 +247,7 @@ def main(argv=None):
             loop = count(emulator.requests_log(), window)
             loop['machines'] = size
             loop['wall_seconds'] = round(wall, 2)
+            loop['api_span_seconds'] = round(loop['last'] - loop['first'], 2)
             loop['floor_seconds'] = round(floor_seconds(loop['isolate_created'], window), 2)
             if size < len(ids):
                 per_machine = wall / size
@@ -284,6 +285,8 @@ def render(args, window, ours, loop, fleet):
         ('wall time (s), whole ansible-playbook run', ours['wall_seconds'], loop['wall_seconds'] if loop else '-'),
         ('wall time (s) extrapolated to %d machines' % fleet, ours['wall_seconds'],
          loop.get('extrapolated_wall_seconds', loop['wall_seconds']) if loop else '-'),
+        ('  of which API traffic, first to last request (s)', ours['api_span_seconds'],
+         loop['api_span_seconds'] if loop else '-'),
         ('floor (s) = isolate requests / rate', ours['floor_seconds'], loop['floor_seconds'] if loop else '-'),
         ('wall time / floor', ours['vs_floor'],
          round(loop.get('extrapolated_wall_seconds', loop['wall_seconds']) / floor_seconds(fleet, window), 2) if loop else '-'),
@@ -309,6 +312,8 @@ def render(args, window, ours, loop, fleet):
         lines.append('The uri loop ran on %d machines; its %d-machine time is extrapolated linearly (it is not rate-limited at '
                      'that pace: one task per machine is far slower than the quota).' % (loop['machines'], fleet))
     lines.append('Floor: isolate requests divided by the isolate quota (reads use other quota families and are not counted).')
+    lines.append('Load average at the end: %s (the emulator, ansible-playbook and the module share the same cores).'
+                 % ', '.join('%.1f' % v for v in os.getloadavg()))
     lines.append('Summary reported by the module: %s' % json.dumps(ours.get('summary')))
     return '\n'.join(lines)
 
