@@ -174,6 +174,22 @@ def test_dest_replaces_an_existing_file(run_module, conn, tmp_path):
     assert os.listdir(str(tmp_path)) == ['out.jsonl']
 
 
+def test_a_new_file_gets_the_usual_permissions_and_an_existing_one_keeps_its_own(run_module, conn, tmp_path):
+    umask = os.umask(0o022)
+    try:
+        new = tmp_path / 'new.csv'
+        ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(new)))
+        assert new.stat().st_mode & 0o777 == 0o644  # not the 0600 of the temporary file
+        private = tmp_path / 'private.csv'
+        private.write_text('x', encoding='utf-8')
+        private.chmod(0o600)
+        ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(private)))
+        assert private.stat().st_mode & 0o777 == 0o600
+        assert private.read_text(encoding='utf-8') != 'x'
+    finally:
+        os.umask(umask)
+
+
 def test_check_mode_runs_the_query_but_writes_nothing(run_module, emulator, conn, tmp_path):
     dest = tmp_path / 'out.csv'
     dest.write_text('previous', encoding='utf-8')
