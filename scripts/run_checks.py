@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import hashlib
 import json
 import os
 import re
@@ -77,9 +78,51 @@ DOC_PLUGIN_TYPES = {
     'test': 'test',
 }
 
-# -vvvv connection chatter kept in the log file but not echoed to the terminal.
-INTEGRATION_QUIET = re.compile(r'^(<[^>\s]+> |Using module file |Pipelining is |redirecting \(type: |'
-                               r'Loading collection |Loading callback plugin |Skipping callback |Attempting to )')
+class IntegrationEcho:
+    """What of the -vvvv integration output reaches the terminal (the log file keeps all of it).
+
+    Connection chatter is dropped, and a task result longer than a screen is cut (a hunting query result
+    can be thousands of lines): the first lines are shown, then a note.
+    """
+
+    QUIET = re.compile(r'^(<[^>\s]+> |Using module file |Pipelining is |redirecting \(type: |'
+                       r'Loading collection |Loading callback plugin |Skipping callback |Attempting to )')
+    RESULT_START = re.compile(r'^(ok|changed|fatal|failed|skipping|included|ignored|rescued): \[.*=> \{$')
+    MAX_RESULT_LINES = 60
+    MAX_FAILED_RESULT_LINES = 400
+
+    def __init__(self):
+        self.hidden = 0
+        self.in_result = False
+        self.result_lines = 0
+        self.result_limit = 0
+        self.cut = 0
+
+    def __call__(self, line):
+        """Return the lines to print for this output line (maybe none)."""
+        if self.in_result:
+            if line.rstrip('\n') == '}':
+                self.in_result = False
+                if self.cut:
+                    note = '    ... %d more lines of this result in the log file\n' % self.cut
+                    self.cut = 0
+                    return [note, line]
+                return [line]
+            self.result_lines += 1
+            if self.result_lines > self.result_limit:
+                self.cut += 1
+                self.hidden += 1
+                return []
+            return [line]
+        if self.QUIET.search(line):
+            self.hidden += 1
+            return []
+        match = self.RESULT_START.match(line.rstrip('\n'))
+        if match:
+            self.in_result = True
+            self.result_lines = 0
+            self.result_limit = self.MAX_FAILED_RESULT_LINES if match.group(1) in ('fatal', 'failed') else self.MAX_RESULT_LINES
+        return [line]
 
 
 class StepFailed(Exception):
@@ -159,16 +202,13 @@ class Context:
         timer = threading.Timer(timeout, on_timeout)
         timer.daemon = True
         timer.start()
-        hidden = 0
         try:
             for raw in iter(proc.stdout.readline, b''):
                 if self.current_log is not None:
                     self.current_log.write(raw)
                 line = raw.decode('utf-8', 'replace')
-                if echo_filter is not None and echo_filter.search(line):
-                    hidden += 1
-                    continue
-                sys.stdout.write(line)
+                for shown in (echo_filter(line) if echo_filter is not None else (line,)):
+                    sys.stdout.write(shown)
                 sys.stdout.flush()
             proc.wait()
         finally:
@@ -180,8 +220,8 @@ class Context:
             self.current_proc = None
             if self.current_log is not None:
                 self.current_log.flush()
-        if hidden:
-            self.log('(%d lines of connection details not echoed; they are in the log file)' % hidden)
+        if getattr(echo_filter, 'hidden', 0):
+            self.log('(%d lines not echoed here: connection details and long results; all are in the log file)' % echo_filter.hidden)
         if timed_out.is_set():
             raise StepFailed('%s timed out after %d s' % (os.path.basename(cmd[0]), timeout))
         if check and proc.returncode != 0:
@@ -462,7 +502,7 @@ def step_integration(ctx):
     ctx.integration_started = time.time()
     try:
         ctx.run([ctx.tool('ansible-test'), 'integration', '--python', PYTHON_VERSION, '--local', '--color', 'no', '-vvvv'],
-                cwd=WORK, echo_filter=INTEGRATION_QUIET)
+                cwd=WORK, echo_filter=IntegrationEcho())
     finally:
         if 'no-secrets' not in ctx.selected or 'no-secrets' in ctx.args.skip:
             stop_emulator(ctx)
@@ -559,6 +599,14 @@ def step_no_secrets(ctx):
         stop_emulator(ctx)
     info = ctx.emulator_info or {}
     leaves = [(secret_kind(path, value, info), value) for path, value in secret_leaves(secrets) if len(value) >= 8]
+    # The emulator also records credentials it was shown, such as the deliberately wrong ones of the
+    # negative tests ("not-the-secret"). A value written verbatim in the targets is test data, not a secret.
+    sources = _tree_text(os.path.join(WORK, 'tests', 'integration', 'targets'))
+    test_data = [value for _kind, value in leaves if value in sources]
+    if test_data:
+        ctx.log('%d value(s) the emulator saw are written in tests/integration/targets/ (wrong credentials of negative '
+                'tests): not treated as secrets' % len(test_data))
+        leaves = [(kind, value) for kind, value in leaves if value not in sources]
     if not leaves:
         raise StepFailed('the emulator reported no secrets, so the check would prove nothing')
     haystacks = {'integration output': _read_text(ctx.integration_log),
@@ -578,11 +626,14 @@ def step_no_secrets(ctx):
     for kind, value in leaves:
         needles = secret_needles(value)
         for where, text in haystacks.items():
-            if any(needle in text for needle in needles):
+            positions = [text.find(needle) for needle in needles if needle in text]
+            if positions:
                 leaks.setdefault(kind, set()).add(where)
+                # where to look, never the value: its length, a hash prefix, and the line of the first hit
+                line = text.count('\n', 0, min(positions)) + 1
+                ctx.log('LEAK: %s (%d chars, sha256 %s...) in %s, line %d'
+                        % (kind, len(value), hashlib.sha256(value.encode('utf-8')).hexdigest()[:12], where, line))
     if leaks:
-        for kind in sorted(leaks):
-            ctx.log('LEAK: a %s found in %s' % (kind, ', '.join(sorted(leaks[kind]))))
         raise StepFailed('secrets leaked: %s' % ', '.join(sorted(leaks)))
     ctx.log('no secret found in %d bytes of output' % sum(len(text) for text in haystacks.values()))
 
@@ -748,6 +799,18 @@ def _has_files(path, predicate):
         if any(predicate(name) for name in filenames):
             return True
     return False
+
+
+def _tree_text(path):
+    """The text of every file under path, concatenated (binary files decode with replacement characters)."""
+    chunks = []
+    for dirpath, _dirnames, filenames in os.walk(path):
+        for name in filenames:
+            try:
+                chunks.append(_read_text(os.path.join(dirpath, name)))
+            except OSError:
+                pass
+    return '\n'.join(chunks)
 
 
 def _read_text(path):
