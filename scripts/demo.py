@@ -4,7 +4,7 @@
 """Run the incident response playbook against a local emulator (`make demo`).
 
 Starts tests/emulator/run.py on a free port, writes the connection variables to build/demo/vars.yml,
-syncs the work copy (build/collections/ansible_collections/defender/atp, found through
+syncs a work copy (build/demo/collections/ansible_collections/defender/atp, found through
 ANSIBLE_COLLECTIONS_PATH), runs ansible-playbook playbooks/incident_response.yml on localhost, prints
 a summary (with the API calls the emulator saw), stops the emulator and exits with the playbook's
 status. Extra arguments go to ansible-playbook: scripts/demo.py -- -v --check
@@ -24,9 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 # pylint: disable=wrong-import-position
 from emulator_session import EmulatorError, EmulatorSession, connection_vars, write_vars_file  # noqa: E402
-from run_checks import BUILD, COLLECTIONS, ROOT, VENV_BIN, BuildLock, sync_work_copy  # noqa: E402
+from run_checks import BUILD, NAME, NAMESPACE, ROOT, VENV_BIN, BuildLock, sync_work_copy  # noqa: E402
 
 DEMO_DIR = os.path.join(BUILD, 'demo')
+# A work copy of its own, so a demo neither waits for nor disturbs a `make test` running at the same time.
+DEMO_COLLECTIONS = os.path.join(DEMO_DIR, 'collections')
+DEMO_WORK = os.path.join(DEMO_COLLECTIONS, 'ansible_collections', NAMESPACE, NAME)
 ID_SEGMENT = re.compile(r'/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,}|\d+)(?=/|$)')
 
 
@@ -68,7 +71,7 @@ def summarize_requests(entries):
 
 
 def main(argv=None):
-    with BuildLock('scripts/demo.py'):
+    with BuildLock('scripts/demo.py', name='.demo.lock'):
         return demo(argv)
 
 
@@ -83,7 +86,7 @@ def demo(argv):
     if not os.path.isfile(playbook):
         print('demo: %s does not exist' % args.playbook, file=sys.stderr)
         return 2
-    copied, deleted = sync_work_copy()
+    copied, deleted = sync_work_copy(DEMO_WORK)
     print('demo: work copy synced (%d copied, %d removed)' % (copied, deleted))
 
     session = EmulatorSession(ROOT, os.path.join(DEMO_DIR, 'emulator'), os.path.join(DEMO_DIR, 'emulator.log'),
@@ -106,7 +109,7 @@ def demo(argv):
 
         env = dict(os.environ)
         env['PATH'] = VENV_BIN + os.pathsep + env.get('PATH', '')
-        env['ANSIBLE_COLLECTIONS_PATH'] = COLLECTIONS
+        env['ANSIBLE_COLLECTIONS_PATH'] = DEMO_COLLECTIONS
         cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', inventory, '-e', '@' + vars_file, playbook] + args.ansible_args
         print('demo: $ %s\n' % ' '.join(os.path.relpath(part, ROOT) if part.startswith(ROOT) else part for part in cmd), flush=True)
         status = subprocess.call(cmd, cwd=ROOT, env=env)

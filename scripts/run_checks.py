@@ -273,14 +273,15 @@ def _rel(path):
 class BuildLock:
     """Serialize runs that use build/ (other people run make test in the same checkout)."""
 
-    def __init__(self, purpose):
+    def __init__(self, purpose, name='.lock'):
         self.purpose = purpose
+        self.name = name
         self.handle = None
 
     def __enter__(self):
         import fcntl  # pylint: disable=import-outside-toplevel
         os.makedirs(BUILD, exist_ok=True)
-        self.handle = open(os.path.join(BUILD, '.lock'), 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
+        self.handle = open(os.path.join(BUILD, self.name), 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -330,14 +331,14 @@ def source_files():
     return sorted(f for f in set(files) if not _excluded(f) and os.path.lexists(os.path.join(ROOT, f)))
 
 
-def sync_work_copy():
-    """Mirror the checkout into WORK (copy changed files, delete stale ones); return (copied, deleted)."""
-    os.makedirs(WORK, exist_ok=True)
+def sync_work_copy(work=WORK):
+    """Mirror the checkout into work (copy changed files, delete stale ones); return (copied, deleted)."""
+    os.makedirs(work, exist_ok=True)
     wanted = set(source_files())
     copied = deleted = 0
     for rel in wanted:
         src = os.path.join(ROOT, rel)
-        dst = os.path.join(WORK, rel)
+        dst = os.path.join(work, rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         if os.path.islink(src):
             target = os.readlink(src)
@@ -362,17 +363,17 @@ def sync_work_copy():
             _remove(dst)
             shutil.copy2(src, dst)
             copied += 1
-    for dirpath, dirnames, filenames in os.walk(WORK, topdown=True):
-        rel_dir = os.path.relpath(dirpath, WORK)
+    for dirpath, dirnames, filenames in os.walk(work, topdown=True):
+        rel_dir = os.path.relpath(dirpath, work)
         rel_dir = '' if rel_dir == '.' else rel_dir + '/'
         dirnames[:] = [d for d in dirnames if (rel_dir + d) not in WORK_GENERATED and d not in ('__pycache__',)]
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             rel = rel_dir + name
             if rel not in wanted and rel not in WORK_GENERATED:
-                _remove(os.path.join(WORK, rel))
+                _remove(os.path.join(work, rel))
                 deleted += 1
-    for dirpath, _dirnames, _filenames in os.walk(WORK, topdown=False):
-        rel = os.path.relpath(dirpath, WORK)
+    for dirpath, _dirnames, _filenames in os.walk(work, topdown=False):
+        rel = os.path.relpath(dirpath, work)
         if rel != '.' and not os.listdir(dirpath) and not any(rel == g or rel.startswith(g + '/') for g in WORK_GENERATED):
             try:
                 os.rmdir(dirpath)
