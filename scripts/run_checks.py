@@ -78,6 +78,7 @@ DOC_PLUGIN_TYPES = {
     'test': 'test',
 }
 
+
 class IntegrationEcho:
     """What of the -vvvv integration output reaches the terminal (the log file keeps all of it).
 
