@@ -11,6 +11,7 @@ from the encrypted token cache) and renewed once when the API rejects them.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import threading
 import time
 
 from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
@@ -94,6 +95,8 @@ class Authenticator(object):
         self._tokens = {}
         self._given_rejected = set()
         self.sources = {}
+        # Concurrent requests (atp_machine_isolate's workers) share one token: one of them renews it, the others wait.
+        self._lock = threading.RLock()
 
     @property
     def name(self):
@@ -117,12 +120,13 @@ class Authenticator(object):
 
     def invalidate(self, api):
         """Forget the token for ``api`` after the API rejected it, so the next call gets a new one."""
-        info = self._tokens.pop(api, None)
-        if info and info['source'] == 'given':
-            self._given_rejected.add(api)
-        acquirer = self._acquirer()
-        if acquirer and self.cache:
-            self.cache.drop(acquirer.cache_identity(), self.settings.audience(api), acquirer.secret_material())
+        with self._lock:
+            info = self._tokens.pop(api, None)
+            if info and info['source'] == 'given':
+                self._given_rejected.add(api)
+            acquirer = self._acquirer()
+            if acquirer and self.cache:
+                self.cache.drop(acquirer.cache_identity(), self.settings.audience(api), acquirer.secret_material())
 
     def granted(self, api):
         info = self._tokens.get(api)
@@ -144,12 +148,13 @@ class Authenticator(object):
 
     def token_info(self, api, fresh=False):
         """Return a dict: access_token, token_type, expires_on, claims, source (given/cache/endpoint)."""
-        info = self._tokens.get(api)
-        if not fresh and self._usable(info):
+        with self._lock:
+            info = self._tokens.get(api)
+            if not fresh and self._usable(info):
+                return info
+            info = self._obtain(api, fresh)
+            self._tokens[api] = info
             return info
-        info = self._obtain(api, fresh)
-        self._tokens[api] = info
-        return info
 
     def _obtain(self, api, fresh):
         audiences = accepted_audiences(api, self.settings.audience(api))
