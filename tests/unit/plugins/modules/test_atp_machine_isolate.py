@@ -457,3 +457,22 @@ def test_a_large_list_costs_a_few_reads(run_module, conn, fresh_emulator):
     isolates = writes(fresh_emulator, 'isolate')
     assert len(isolates) == result['summary']['changed']
     assert len(set(w['path'] for w in isolates)) == len(isolates)  # at most one request per machine
+
+
+def test_workers_renew_an_expiring_token_once(run_module, conn, fresh_emulator):
+    """Short tokens and a slow quota: the concurrent workers share each renewal instead of each getting a token."""
+    fresh_emulator.set_config(token_lifetime=2, rate_limits={'isolate': {'per_minute': 8, 'per_hour': 1500}})
+    token = fresh_emulator.token()
+    listing = fresh_emulator.call('GET', '/api/machines?$top=10000', headers={'Authorization': 'Bearer ' + token})[1]
+    actions = fresh_emulator.call('GET', '/api/machineactions?$top=10000', headers={'Authorization': 'Bearer ' + token})[1]
+    touched = set(a['machineId'] for a in actions['value'])
+    machines = sorted(m['id'] for m in listing['value'] if m['id'] not in touched)[:20]
+    fresh_emulator.reset()
+    started = time.time()
+    result = run(run_module, conn, machines=machines, max_machines=20)
+    elapsed = time.time() - started
+    assert not result.get('failed') and result['summary']['changed'] == 20
+    tokens = [e for e in fresh_emulator.requests_log() if e.get('family') == 'token']
+    # About one token per 2 s of run time (renewed shortly before expiry), never one per worker.
+    assert len(tokens) <= elapsed / 1.5 + 2, (len(tokens), elapsed)
+    assert result['http_stats']['token_requests'] == len(tokens)
