@@ -24,7 +24,7 @@ description:
     after the retries, the whole source fails; a partial inventory is never returned.
   - The file must end in C(.defender.yml) or C(.defender.yaml) (or be named C(defender.yml) or C(defender.yaml)).
 author:
-  - defender.atp contributors
+  - defender.atp contributors (@defender-atp)
 requirements:
   - requests
   - PyJWT (with cryptography, C(pyjwt[crypto]))
@@ -555,4 +555,3 @@ def _copy(value):
 def _describe_stats(stats):
     return '%d request(s), %d token request(s), %d retries, %.1f s waited' % (
         stats['requests'], stats['token_requests'], stats['retries'], stats['waited_seconds'])
-

@@ -65,3 +65,9 @@ def inject(credential_type, tmp_path):
     def run(**inputs):
         return awx_inject(credential_type, inputs, tmp_path / 'awx-private-data')
     return run
+
+
+@pytest.fixture(scope='session')
+def awx_injector():
+    """The function ``awx_inject(credential_type, inputs, private_data_dir)``, for tests that build a whole job."""
+    return awx_inject

@@ -20,8 +20,6 @@ import sys
 import pytest
 import yaml
 
-from conftest import awx_inject  # noqa: E402 pylint: disable=import-error  (tests/unit/awx/conftest.py)
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 PLAYBOOK = os.path.join(COLLECTION_ROOT, 'playbooks', 'incident_response.yml')
@@ -62,7 +60,7 @@ def write(path, content):
 
 
 @pytest.fixture
-def private_data_dir(tmp_path, emu, credential_type):
+def private_data_dir(tmp_path, emu, credential_type, awx_injector):
     """An AWX-style private data dir: project, inventory, extra vars, and the credential's environment."""
     if not os.path.isfile(PLAYBOOK):
         pytest.skip('playbooks/incident_response.yml is not written yet')
@@ -72,7 +70,7 @@ def private_data_dir(tmp_path, emu, credential_type):
     write(pdd / 'inventory' / 'hosts', 'localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
     with open(emu['ca_path']) as handle:
         ca_bundle = handle.read()
-    env = awx_inject(credential_type, dict(
+    env = awx_injector(credential_type, dict(
         tenant_id=emu['tenant_id'], client_id=emu['client_id'], client_secret=emu['client_secret'],
         login_url=emu['url'], api_url=emu['url'], graph_url=emu['url'], ca_bundle=ca_bundle), pdd)
     env.update(ANSIBLE_COLLECTIONS_PATH=collections_path(tmp_path), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
