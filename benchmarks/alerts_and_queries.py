@@ -158,7 +158,7 @@ def measure(emu, workdir, env, alerts, rows, repeat, with_playbook):
     for label, module, args, expected in cases(conn, workdir, alerts, rows):
         name = "case%d" % len(table)
         times, peaks, play_times, play_peaks = [], [], [], []
-        for _ in range(repeat):
+        for _run in range(repeat):
             seconds, peak, result = module_case(module, args, env, workdir, name)
             count = result["count"] if result.get("count") is not None else result.get("row_count")
             if label.startswith("list") and count < expected or not label.startswith("list") and count != expected:
@@ -195,7 +195,7 @@ def markdown(table, meta):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--alerts", type=int, default=15000, help="generated alerts to list (default 15,000)")
     parser.add_argument("--rows", type=int, default=100000, help="rows of the hunting query (default 100,000, the API maximum)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (default 3)")
