@@ -68,7 +68,8 @@ class Pacer(object):
       application: their requests still cause 429s, which are honoured as before.
     """
 
-    def __init__(self, clock=time.time, sleep=time.sleep, margin=0.1, margin_ratio=0.02):
+    def __init__(self, clock=time.time, sleep=time.sleep, margin=0.1, margin_ratio=0.02, max_wait=None):
+        self.max_wait = max_wait
         self._lock = threading.Lock()
         self._resume_at = 0.0
         self.clock = clock
@@ -114,11 +115,22 @@ class Pacer(object):
         return delay
 
     def acquire(self):
-        """Block until this run may send one more request, and count it."""
+        """Block until this run may send one more request, and count it.
+
+        Raises QuotaExhausted instead of blocking longer than ``max_wait`` (the hourly quota can be used up
+        for most of an hour).
+        """
         while True:
             with self._lock:
                 now = self.clock()
                 delay = self._delay(now)
+                if self.max_wait is not None and delay > self.max_wait:
+                    raise QuotaExhausted(
+                        'not sent: the API quota (%s) is used up for the next %.0f seconds, longer than max_retry_wait '
+                        '(%s); raise max_retry_wait to wait for it, or run again later' % (
+                            ', '.join('%d requests per %s' % (limit, _window_text(window))
+                                      for window, limit in sorted(self.quotas.items())) or 'Retry-After',
+                            delay, self.max_wait))
                 if delay <= 0:
                     self._sent.append(now)
                     if len(self._sent) > 20000:  # quotas are far smaller; keep what any window can need
@@ -139,6 +151,19 @@ class Pacer(object):
         """A retry wait: everyone pauses at least ``seconds``; the retry then takes its turn like any request."""
         self.hold(seconds)
         self.acquire()
+
+
+class QuotaExhausted(AtpError):
+    """The next request would have to wait longer than allowed for the quota to free up."""
+
+
+def _window_text(seconds):
+    seconds = int(round(seconds))
+    if seconds % 3600 == 0:
+        return '%d hour%s' % (seconds // 3600, '' if seconds == 3600 else 's')
+    if seconds % 60 == 0:
+        return '%d minute%s' % (seconds // 60, '' if seconds == 60 else 's')
+    return '%d seconds' % seconds
 
 
 def is_active_request_error(error):

@@ -144,8 +144,10 @@ notes:
     receive the release either. Prefer V(Selective) isolation or check the VPN before isolating remote machines."
   - "Rate limits: isolate, unisolate and machine-action reads are limited to 100 requests a minute and 1,500 an hour
     per application and tenant, shared by every run that uses the same app. The module honours C(429) and
-    C(Retry-After) (all workers pause together) and keeps going, within O(max_retries) and O(max_retry_wait); one
-    task isolating a fleet therefore runs at the pace the quota allows."
+    C(Retry-After) (all workers pause together), learns the quota named in the 429 answer and keeps its own
+    requests within it, so one task isolating a fleet runs at the pace the quota allows. A machine whose request
+    would have to wait longer than O(max_retry_wait) (the hourly quota used up) is not sent and fails with a message
+    saying so; raise O(max_retry_wait) to wait for the quota instead."
   - "Actions started from the Defender portal are assumed to show in the machine-actions API, as the API and the
     portal share isolation state."
 seealso:
@@ -495,7 +497,7 @@ def run(module):
 
 def send(module, directory, to_send, desired, isolation_type):
     client = module.client
-    pacer = Pacer()
+    pacer = Pacer(max_wait=client.settings.max_retry_wait)
     # Every retry wait (429 Retry-After, 5xx backoff) becomes a pause for all workers, and the quota named in a 429
     # body paces the rest of the run.
     original_sleep, original_observer = client.sleep, client.on_response

@@ -8,6 +8,8 @@ __metaclass__ = type
 
 import threading
 
+import pytest
+
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpWriteOutcomeUnknown
 from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
     ADOPT, ERROR, RESEND, ActionSender, Job, Pacer, is_active_request_error)
@@ -285,3 +287,27 @@ def test_pacer_learns_several_windows():
     for _index in range(4):
         pacer.acquire()
     assert time.now == 10.0  # the per-1s quota let the 3rd go at 1.0; the per-10s one holds the 4th until 10.0
+
+
+def test_pacer_refuses_to_wait_longer_than_allowed():
+    from ansible_collections.defender.atp.plugins.module_utils.machine_actions import QuotaExhausted
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0, margin_ratio=0, max_wait=300)
+    pacer.learn(2, 3600.0)
+    pacer.acquire()
+    pacer.acquire()
+    with pytest.raises(QuotaExhausted) as caught:
+        pacer.acquire()
+    assert '2 requests per 1 hour' in caught.value.message and 'max_retry_wait (300)' in caught.value.message
+    assert time.sleeps == []  # refused at once, nothing waited
+
+
+def test_a_used_up_quota_fails_the_remaining_machines_without_sending():
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0, margin_ratio=0, max_wait=10)
+    pacer.learn(1, 3600.0)
+    client = ScriptedClient({'m1': [new_action('a1')], 'm2': [new_action('never')]})
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile, workers=1, pacer=pacer).send_all([job('m1'), job('m2')])
+    assert outcomes['m1'].action['id'] == 'a1'
+    assert outcomes['m2'].error.startswith('not sent: the API quota (1 requests per 1 hour) is used up')
+    assert client.posts == ['m1']
