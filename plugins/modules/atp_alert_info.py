@@ -85,6 +85,8 @@ notes:
   - The alerts API allows 100 calls a minute and 1,500 an hour per application. Each page of 10,000 alerts is one call;
     throttled calls are retried as O(max_retries) and O(max_retry_wait) allow.
   - An alert that changes while the pages are read may move between pages; an alert seen twice is returned once.
+  - With a user's token (O(username) and O(password), delegated permissions), the API only shows the alerts of the
+    device groups the user's Defender role covers; an empty list can mean no access rather than no alerts.
 seealso:
   - module: defender.atp.atp_query
   - module: defender.atp.atp_token
@@ -194,20 +196,28 @@ http_stats:
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
+import datetime
+
 from ansible_collections.defender.atp.plugins.module_utils import alerts as alerts_util
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
 
 
-def alert_filter(params):
+def alert_filter(module):
     """The $filter for the options, validated before any request."""
+    params = module.params
     since = None
     if params['since'] is not None:
+        now = datetime.datetime.now(datetime.timezone.utc)
         try:
-            since = resolve_since(params['since'])
+            since = resolve_since(params['since'], now=now)
         except TimeSpanError as exc:
             raise AtpOptionError(str(exc))
+        if since > now + datetime.timedelta(minutes=5):
+            # Most likely a typo in the year or month; it is not an error, but nothing can match.
+            module.warn('since %s is in the future (%s UTC); no alert can have been updated after it.'
+                        % (params['since'], since.strftime('%Y-%m-%d %H:%M:%S')))
     if params['machine_id'] is not None and not params['machine_id'].strip():
         raise AtpOptionError('machine_id is empty; give a machine id or leave it out.')
     return alerts_util.build_filter(status=params['status'], severity=params['severity'],
@@ -225,7 +235,7 @@ def run(module):
         alerts = [alert] if alert is not None else []
         result = dict(alerts=alerts, count=len(alerts), truncated=False)
     else:
-        filter_text = alert_filter(params)
+        filter_text = alert_filter(module)
         module.prepare()
         alerts, truncated = alerts_util.list_alerts(module.client, filter_text=filter_text, limit=params['limit'],
                                                     expand_evidence=params['expand_evidence'])

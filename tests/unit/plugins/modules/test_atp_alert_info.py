@@ -213,3 +213,15 @@ def test_a_token_without_alert_permission_is_refused_with_the_role_to_grant(run_
     result = run_module(atp_alert_info.main, dict(access_token=token, api_url=conn['api_url'], ca_path=conn['ca_path']))
     assert result['failed'] and result['status'] == 403
     assert 'Alert.Read.All' in result['msg'] and result['auth_method'] == 'access_token'
+
+
+def test_since_in_the_future_warns(run_module, conn, monkeypatch):
+    from ansible.module_utils import basic
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, message, **kwargs: warnings.append(message))
+    result = run_module(atp_alert_info.main, dict(conn, since='2099-01-01'))
+    assert not result.get('failed') and result['count'] == 0
+    assert warnings == ['since 2099-01-01 is in the future (2099-01-01 00:00:00 UTC); no alert can have been updated after it.']
+    warnings[:] = []
+    run_module(atp_alert_info.main, dict(conn, since='1h'))
+    assert warnings == []
