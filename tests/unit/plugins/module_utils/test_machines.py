@@ -251,3 +251,19 @@ def test_no_machines_no_request():
 ])
 def test_name_matches(key, machines, expected):
     assert len(m.name_matches(key, machines)[0]) == expected
+
+
+def test_machine_summary_of_microsoft_examples():
+    import json
+    import os
+    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
+    with open(os.path.join(fixtures, 'machine_get.json')) as handle:
+        single = json.load(handle)
+    with open(os.path.join(fixtures, 'machines_list.json')) as handle:
+        listing = json.load(handle)['value']
+    expected = dict(machine_id='1e5bc9d7e413ddd7902c2932e418702b84d0cc07', computer_dns_name='mymachine1.contoso.com',
+                    health_status='Active', last_seen='2018-08-02T14:55:03.7791856Z', os_platform='Windows10')
+    assert m.machine_summary(single) == expected
+    assert m.machine_summary(listing[0]) == expected
+    resolutions, _client = resolve(['MyMachine1', '1E5BC9D7E413DDD7902C2932E418702B84D0CC07'], fleet=listing)
+    assert len(resolutions) == 1 and resolutions[0].inputs == ['MyMachine1', '1E5BC9D7E413DDD7902C2932E418702B84D0CC07']

@@ -16,6 +16,7 @@ __metaclass__ = type
 import json
 import threading
 import time
+import types
 
 import pytest
 
@@ -476,3 +477,27 @@ def test_workers_renew_an_expiring_token_once(run_module, conn, fresh_emulator):
     # About one token per 2 s of run time (renewed shortly before expiry), never one per worker.
     assert len(tokens) <= elapsed / 1.5 + 2, (len(tokens), elapsed)
     assert result['http_stats']['token_requests'] == len(tokens)
+
+
+def test_request_bodies_have_the_documented_shape():
+    """The bodies match Microsoft's examples (isolate_request.json, unisolate_request.json): PascalCase keys only."""
+    import os
+    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
+
+    machine_id = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
+    entry = types.SimpleNamespace(machine={'id': machine_id}, machine_id=machine_id, label='mymachine1.contoso.com',
+                                  info=types.SimpleNamespace(actions=[{'id': 'known'}]))
+
+    for state, name, extra in (('isolated', 'isolate_request.json', {'isolation_type': 'Full'}),
+                               ('unisolated', 'unisolate_request.json', {})):
+        with open(os.path.join(fixtures, name)) as handle:
+            documented = json.load(handle)
+        params = dict(comment=documented['Comment'], isolation_type='Full')
+        params.update(extra)
+        job = atp_machine_isolate.write_job(entry, state, params)
+        assert sorted(job.body) == sorted(documented)
+        assert job.body['Comment'] == documented['Comment']
+        if 'IsolationType' in documented:
+            assert job.body['IsolationType'] == documented['IsolationType'].strip()
+        assert job.path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_')[0]
+        assert job.known_action_ids == {'known'}
