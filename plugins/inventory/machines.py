@@ -143,14 +143,15 @@ EXAMPLES = r'''
 # (file name: fleet.defender.yml; check it with: ansible-inventory -i fleet.defender.yml --graph)
 plugin: defender.atp.machines
 
-# ---
+---
 # Active Windows servers, grouped by tag, OS, risk, health and device group, cached for an hour
 plugin: defender.atp.machines
 tenant_id: contoso.onmicrosoft.com
 client_id: 11111111-2222-3333-4444-555555555555
 # client_secret from AZURE_CLIENT_SECRET (or an AWX credential); never write it here in clear
 health_status: [Active]
-filter: "startswith(osPlatform,'WindowsServer')"
+os_platform: [WindowsServer2019, WindowsServer2022]
+filter: "startswith(computerDnsName,'srv-')"
 last_seen_since: 30d
 keyed_groups:
   - key: defender_tags
@@ -173,7 +174,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/ansible-inventory
 cache_timeout: 3600
 
-# ---
+---
 # Only machines tagged "compromised", named by machine id (for response playbooks)
 plugin: defender.atp.machines
 tags: [compromised]
@@ -182,7 +183,6 @@ keyed_groups:
   - key: defender_tags
     prefix: defender_tag
 
-# ---
 # A playbook that isolates every machine tagged "compromised", in one task (fleet isolation)
 # ansible-playbook -i fleet.defender.yml isolate.yml
 #
