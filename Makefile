@@ -6,6 +6,7 @@
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
 #   make bench         run the benchmarks
+#   make ee-context    execution environment build context (ansible-builder create) in build/ee-context, checked
 #   make clean         remove build output (make distclean also removes .venv)
 
 SHELL := /bin/bash
@@ -26,7 +27,7 @@ SKIP ?=
 
 CHECKS = $(VPY) scripts/run_checks.py $(if $(STEPS),--steps $(STEPS)) $(if $(SKIP),--skip $(SKIP))
 
-.PHONY: help venv test sanity units integration lint docs changelog molecule build demo emulator bench clean distclean
+.PHONY: help venv test sanity units integration lint docs changelog molecule build demo emulator bench ee-context clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -69,6 +70,10 @@ bench: venv
 	done; \
 	if [ $$found = 0 ]; then echo "no benchmarks/*.py defines main() yet"; exit 1; fi; \
 	exit $$status
+
+# A container engine is not needed: build the image from the context with podman/docker build.
+ee-context: venv
+	$(VPY) scripts/ee_context.py --check
 
 clean:
 	rm -rf build tests/output .pytest_cache .hypothesis $(EMULATOR_STATE) .ansible tests/integration/inventory \
