@@ -47,7 +47,7 @@ def build_request(api, query, timespan=None):
     return GRAPH_PATH, body
 
 
-def run_query(client, api, query, sink, timespan=None, timeout=None):
+def run_query(client, api, query, sink, timespan=None):
     """Run a query and feed its schema and rows to ``sink``; return the other top-level fields (stats).
 
     The query only reads, so it is retried like a GET on 5xx and connection errors (``idempotent``).
@@ -55,7 +55,7 @@ def run_query(client, api, query, sink, timespan=None, timeout=None):
     path, body = build_request(api, query, timespan)
     what = 'Hunting query (%s)' % ('Graph runHuntingQuery' if api == 'graph' else 'Defender advancedqueries/run')
     response = client.request('POST', path, api=api, json_body=body, idempotent=True, expected=(200,), what=what,
-                              timeout=timeout, stream=True)
+                              stream=True)
     try:
         return parse_response(_text_chunks(response, what), sink)
     except HuntingParseError as exc:
