@@ -499,5 +499,5 @@ def test_request_bodies_have_the_documented_shape():
         assert job.body['Comment'] == documented['Comment']
         if 'IsolationType' in documented:
             assert job.body['IsolationType'] == documented['IsolationType'].strip()
-        assert job.path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_')[0]
+        assert job.path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_', maxsplit=1)[0]
         assert job.known_action_ids == {'known'}
