@@ -19,7 +19,6 @@ with open(sys.argv[1]) as handle:
 hostvars = data.get('_meta', {}).get('hostvars', {})
 groups = dict((name, group.get('hosts', [])) for name, group in data.items() if name != '_meta' and isinstance(group, dict))
 sample = plain(hostvars[sorted(hostvars)[0]]) if hostvars else {}
-secrets = sys.argv[2:]
 print(json.dumps({
     'hosts': len(hostvars),
     'groups': sorted(groups),
@@ -29,5 +28,4 @@ print(json.dumps({
     'sample_tags': sample.get('defender_tags'),
     'ansible_vars': sorted(set(k for v in hostvars.values() for k in v if k.startswith('ansible_'))),
     'ids_unique': len(set(plain(v).get('defender_id') for v in hostvars.values())) == len(hostvars),
-    'secrets_found': sum(1 for secret in secrets if secret and secret in json.dumps(data)),
 }))
