@@ -9,7 +9,10 @@ Resolution rules (shared by every module that takes a ``machines`` list):
   computer DNS name;
 * names match case-insensitively (``casefold``) on the client: the server's ``eq`` may be
   case-sensitive, so the lookup asks for the given spelling and its lowercase form, and a name the
-  quick lookup did not find is checked against the full machine list before it is called unknown;
+  quick lookup did not find is checked against the full machine list before it is called unknown.
+  Known limit: on a case-sensitive server, a *second* record of a found name stored in a third
+  spelling (neither the given one nor lowercase) is not seen by the quick lookup; lists above
+  ``listing_threshold`` (one full listing) do not have this limit;
 * a name without a dot also matches FQDNs that start with it (``ws-042`` matches
   ``ws-042.contoso.com``); exact and short-name matches are pooled, and more than one match is
   an error listing every candidate (id, lastSeen, healthStatus), never a guess;
