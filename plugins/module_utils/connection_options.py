@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound
 from ansible.module_utils.six.moves.urllib.parse import urlparse
@@ -75,12 +76,58 @@ def connection_argspec(**module_options):
     return spec
 
 
+# A tenant is named by its GUID or a verified domain (contoso.onmicrosoft.com), or organizations/common. It becomes a
+# path segment of the token URL, so nothing that could change the URL (/, ?, #, %, spaces) may pass.
+_TENANT_RE = re.compile(r'^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$')
+PEM_CERTIFICATE_MARKERS = (b'-----BEGIN CERTIFICATE-----', b'-----BEGIN TRUSTED CERTIFICATE-----')
+
+
 def _check_url(name, value):
-    parsed = urlparse(value)
+    example = 'an absolute http(s) URL such as https://api.security.microsoft.com'
+    if any(char.isspace() for char in value.strip()):
+        raise AtpOptionError('%s must be %s, without spaces; got %r.' % (name, example, value))
+    try:
+        parsed = urlparse(value.strip())
+        parsed.port  # pylint: disable=pointless-statement  # raises ValueError for a port out of range
+    except ValueError as exc:
+        raise AtpOptionError('%s must be %s; %r cannot be parsed (%s).' % (name, example, value, exc))
     if parsed.scheme not in ('https', 'http') or not parsed.netloc:
-        raise AtpOptionError('%s must be an absolute http(s) URL such as https://api.security.microsoft.com, got %r.' % (name, value))
+        raise AtpOptionError('%s must be %s, got %r.' % (name, example, value))
+    if parsed.username is not None or parsed.password is not None:
+        raise AtpOptionError('%s must not contain a user name or password (user:password@host), got a URL for host %r.'
+                             % (name, parsed.hostname))
+    if not _valid_host(parsed.hostname):
+        raise AtpOptionError('%s has an invalid host name %r; it must be %s.' % (name, parsed.hostname, example))
     if parsed.query or parsed.fragment:
         raise AtpOptionError('%s must not contain a query string or fragment, got %r.' % (name, value))
+
+
+def _valid_host(host):
+    """A DNS name (letters, digits, '-', '_' in dot-separated labels), an IPv4 or a bracketed IPv6 address."""
+    if not host:
+        return False
+    if ':' in host:
+        return all(char in '0123456789abcdefABCDEF:.' for char in host)
+    labels = host[:-1].split('.') if host.endswith('.') else host.split('.')
+    return all(label and len(label) <= 63 and not label.startswith('-') and not label.endswith('-')
+               and all(char.isalnum() or char in '-_' for char in label) for label in labels)
+
+
+def _check_tenant(value):
+    if value and not _TENANT_RE.match(value):
+        raise AtpOptionError('tenant_id %r is not a tenant: give the directory (tenant) GUID or a verified domain such as '
+                             'contoso.onmicrosoft.com.' % (value,))
+
+
+def _check_ca_bundle(path):
+    try:
+        with open(path, 'rb') as handle:
+            content = handle.read()
+    except (IOError, OSError) as exc:
+        raise AtpOptionError('ca_path %r cannot be read: %s.' % (path, exc.strerror or exc))
+    if not any(marker in content for marker in PEM_CERTIFICATE_MARKERS):
+        raise AtpOptionError('ca_path %r holds no PEM certificate (-----BEGIN CERTIFICATE-----); point it at a PEM bundle of '
+                             'the CA that signs the API and login servers.' % path)
 
 
 class ConnectionSettings(object):
@@ -91,6 +138,7 @@ class ConnectionSettings(object):
         self.auth_params = dict((k, params.get(k)) for k in (
             'tenant_id', 'client_id', 'client_secret', 'certificate_path', 'certificate_password',
             'username', 'password', 'access_token', 'auth_method'))
+        _check_tenant(params.get('tenant_id'))
         for name in ('api_url', 'login_url', 'graph_url'):
             if params.get(name):
                 _check_url(name, params[name])
@@ -106,6 +154,8 @@ class ConnectionSettings(object):
         if self.ca_path and not os.path.isfile(self.ca_path):
             raise AtpOptionError('ca_path %r does not exist or is not a file; point it at a PEM bundle of the CA that signs '
                                  'the API and login servers.' % self.ca_path)
+        if self.ca_path:
+            _check_ca_bundle(self.ca_path)
         self.timeout = params.get('timeout')
         if self.timeout is None:
             self.timeout = 60

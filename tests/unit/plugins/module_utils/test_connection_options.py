@@ -52,20 +52,39 @@ def test_region_and_overrides():
 
 
 @pytest.mark.parametrize('name, value', [('api_url', 'api.security.microsoft.com'), ('login_url', 'ftp://x'),
-                                         ('graph_url', 'https://'), ('api_url', 'https://x/?a=1')])
+                                         ('graph_url', 'https://'), ('api_url', 'https://x/?a=1'),
+                                         ('api_url', 'https://api example.com'), ('api_url', 'https://[::1'),
+                                         ('api_url', 'https://x:99999'), ('login_url', 'https://user:pw@login.example'),
+                                         ('graph_url', 'https://-bad-.example'), ('api_url', 'https://a..b')])
 def test_bad_urls_are_rejected_before_any_request(name, value):
     with pytest.raises(AtpOptionError, match=name):
         settings(**{name: value})
+
+
+@pytest.mark.parametrize('value', ['https://127.0.0.1:8443', 'https://[::1]:8443', 'https://api.security.microsoft.com/',
+                                   'http://proxy_host.local:8080/api', 'https://xn--bcher-kva.example'])
+def test_good_urls_pass(value):
+    assert settings(api_url=value).base_url('defender')
+
+
+@pytest.mark.parametrize('tenant', ['contoso.onmicrosoft.com/../common', 'contoso?x=1', 'a b', "['a', 'b']", 'x/', '.x'])
+def test_tenant_ids_that_would_change_the_token_url_are_rejected(tenant):
+    with pytest.raises(AtpOptionError, match='tenant_id'):
+        settings(tenant_id=tenant)
 
 
 def test_tls_options(tmp_path):
     assert settings().verify is True
     assert settings(validate_certs=False).verify is False
     bundle = tmp_path / 'ca.pem'
-    bundle.write_text('x')
+    bundle.write_text('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
     assert settings(ca_path=str(bundle)).verify == str(bundle)
     with pytest.raises(AtpOptionError, match='ca_path'):
         settings(ca_path=str(tmp_path / 'missing.pem'))
+    not_pem = tmp_path / 'not-pem.pem'
+    not_pem.write_text('x')
+    with pytest.raises(AtpOptionError, match='ca_path .* holds no PEM certificate'):
+        settings(ca_path=str(not_pem))
 
 
 @pytest.mark.parametrize('params, fragment', [({'timeout': 0}, 'timeout'), ({'max_retries': -1}, 'max_retries'),
