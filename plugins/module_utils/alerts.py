@@ -10,8 +10,6 @@ checked for balanced quotes and parentheses, then ANDed in parenthesised so its 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
-
 from ansible.module_utils.six.moves.urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
@@ -24,8 +22,6 @@ SEVERITIES = ('UnSpecified', 'Informational', 'Low', 'Medium', 'High')
 # The time ``since`` is compared with: an alert that changed recently (new comment, status) is "recent".
 SINCE_FIELD = 'lastUpdateTime'
 
-_LITERAL_RE = re.compile(r"'(?:[^']|'')*'")
-
 
 def _unique(values):
     seen = set()
@@ -33,24 +29,8 @@ def _unique(values):
 
 
 def check_raw_filter(text):
-    """Reject a raw ``$filter`` that is empty or has unbalanced quotes or parentheses (before any request).
-
-    Anything subtler is left to the API, whose own message is passed on.
-    """
-    if not text or not text.strip():
-        raise AtpOptionError('filter is empty; give an OData expression such as "category eq \'Execution\'", or leave it out.')
-    outside = _LITERAL_RE.sub('_', text)
-    if "'" in outside:
-        raise AtpOptionError('filter %r has an unclosed string literal: quote values with single quotes, and double a quote '
-                             'inside a value (\'O\'\'Brien\').' % text)
-    depth = 0
-    for char in outside:
-        depth += {'(': 1, ')': -1}.get(char, 0)
-        if depth < 0:
-            break
-    if depth != 0:
-        raise AtpOptionError('filter %r has unbalanced parentheses.' % text)
-    return text.strip()
+    """Reject a raw ``$filter`` that is empty or has unbalanced quotes or parentheses (before any request)."""
+    return odata.check_raw_filter(text)
 
 
 def build_filter(status=None, severity=None, machine_id=None, since=None, raw_filter=None):
@@ -69,7 +49,7 @@ def build_filter(status=None, severity=None, machine_id=None, since=None, raw_fi
     if since is not None:
         # Whole seconds read better in the filter we report; rounding down only ever includes more.
         clauses.append(odata.compare(SINCE_FIELD, 'ge', since.replace(microsecond=0)))
-    if raw_filter:
+    if raw_filter is not None:
         clauses.append(check_raw_filter(raw_filter))
     return odata.and_(*clauses)
 

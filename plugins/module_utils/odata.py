@@ -16,6 +16,8 @@ import re
 
 from ansible.module_utils.six import string_types, integer_types
 
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+
 _FIELD_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
 COMPARISONS = ('eq', 'ne', 'gt', 'ge', 'lt', 'le')
 
@@ -99,6 +101,30 @@ def and_(*clauses):
     if len(parts) == 1:
         return parts[0]
     return ' and '.join(p if _is_atomic(p) else '(%s)' % p for p in parts)
+
+
+def check_raw_filter(text, option='filter'):
+    """Reject a raw ``$filter`` that is empty or has unbalanced quotes or parentheses (before any request).
+
+    A raw filter is ANDed in parentheses with the clauses a module builds; an unbalanced one such as
+    ``a eq 'b') or (true`` would close that parenthesis and let its ``or`` match more than intended.
+    Anything subtler is left to the API, whose own message is passed on.
+    """
+    if not isinstance(text, string_types) or not text.strip():
+        raise AtpOptionError('%s is empty; give an OData expression such as "category eq \'Execution\'", or leave it out.'
+                             % option)
+    outside = re.sub(r"'(?:[^']|'')*'", '_', text)
+    if "'" in outside:
+        raise AtpOptionError('%s %r has an unclosed string literal: quote values with single quotes, and double a quote '
+                             'inside a value (\'O\'\'Brien\').' % (option, text))
+    depth = 0
+    for char in outside:
+        depth += {'(': 1, ')': -1}.get(char, 0)
+        if depth < 0:
+            break
+    if depth != 0:
+        raise AtpOptionError('%s %r has unbalanced parentheses.' % (option, text))
+    return text.strip()
 
 
 def _is_atomic(clause):

@@ -66,6 +66,7 @@ options:
         V(alertCreationTime ge 2026-01-01T00:00:00Z). It is combined with the other filter options with C(and), in
         parentheses, so an C(or) in it cannot widen them.
       - Values you put in it are not escaped for you; quote strings with single quotes and double a quote inside one.
+      - An empty filter, or one with an unclosed quote or unbalanced parentheses, is an error before any request.
       - Filterable fields include C(alertCreationTime), C(lastUpdateTime), C(incidentId), C(investigationId), C(id),
         C(assignedTo), C(detectionSource), C(lastEventTime), C(status), C(severity) and C(category).
     type: str

@@ -43,6 +43,8 @@ options:
     description:
       - A raw OData C($filter) expression, for example V(riskScore eq 'High'). It is ANDed with the other filters,
         inside parentheses.
+      - An empty filter, or one with an unclosed quote or unbalanced parentheses, is an error before any request (an
+        unbalanced one could otherwise escape the parentheses and widen the match).
       - Documented filterable fields are C(computerDnsName), C(id), C(version), C(deviceValue), C(aadDeviceId),
         C(machineTags), C(lastSeen), C(exposureLevel), C(onboardingStatus), C(lastIpAddress), C(healthStatus),
         C(osPlatform), C(riskScore), C(rbacGroupId).
@@ -192,9 +194,10 @@ def build_filter(params):
         clauses.append(odata.any_of('osPlatform', params['os_platform']))
     for tag in params.get('tags') or []:
         clauses.append(odata.any_tag('machineTags', tag))
-    raw = (params.get('filter') or '').strip()
-    if raw:
-        clauses.append('(%s)' % raw)
+    if params.get('filter') is not None:
+        # Checked for balanced quotes and parentheses: ANDed with the other clauses, an unbalanced filter such as
+        # "a eq 'b') or (true" would close the parenthesis around it and widen the match.
+        clauses.append('(%s)' % odata.check_raw_filter(params['filter']))
     return odata.and_(*clauses)
 
 
@@ -230,11 +233,12 @@ def run(module):
     limit = params['limit']
     if limit < 0:
         raise AtpOptionError('limit must be 0 (no limit) or more, got %d.' % limit)
-    filters_given = [name for name in ('filter', 'health_status', 'os_platform', 'tags') if params.get(name)]
+    filters_given = [name for name in ('filter', 'health_status', 'os_platform', 'tags') if params.get(name) is not None]
     if params.get('machines') is not None and filters_given:
         raise AtpOptionError('machines cannot be combined with %s: give either machines or filters.' % ', '.join(filters_given))
     if params.get('machines') is not None and not params['machines']:
         raise AtpOptionError('machines is empty: give machine ids or names, or leave it out to list machines by filters.')
+    filter_text = None if params.get('machines') else build_filter(params)  # option errors before any request
     client = module.prepare()
     directory = MachineDirectory(client)
     not_found = []
@@ -242,7 +246,6 @@ def run(module):
     if params.get('machines'):
         machines, truncated, not_found, ambiguous = by_entries(directory, params['machines'], limit)
     else:
-        filter_text = build_filter(params)
         machines, truncated = client.list_all(MACHINES_PATH, params={'$filter': filter_text} if filter_text else None,
                                               limit=limit or None)
     if params['isolation_state'] and machines:
