@@ -10,6 +10,8 @@ checked for balanced quotes and parentheses, then ANDed in parenthesised so its 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible.module_utils.six.moves.urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
@@ -19,6 +21,9 @@ ALERTS_PATH = '/api/alerts'
 # Values of the alert entity's status and severity (alerts.md).
 STATUSES = ('Unknown', 'New', 'InProgress', 'Resolved')
 SEVERITIES = ('UnSpecified', 'Informational', 'Low', 'Medium', 'High')
+# Alert ids: da637472900382838869_1364969609, ar638180599315648136_73827727, 636688558380765161_2136280442,
+# da637308392288907382_-880718168 (or a GUID). Nothing else may reach the request path.
+ALERT_ID_RE = re.compile(r'^[A-Za-z0-9_-]+$')
 # The time ``since`` is compared with: an alert that changed recently (new comment, status) is "recent".
 SINCE_FIELD = 'lastUpdateTime'
 
@@ -58,6 +63,9 @@ def get_alert(client, alert_id):
     """One alert (the API includes its evidence), or None when there is no alert with that id."""
     if not alert_id or not alert_id.strip():
         raise AtpOptionError('alert_id is empty; give the id of an alert, such as da637472900382838869_1364969609.')
+    if not ALERT_ID_RE.match(alert_id.strip()):
+        raise AtpOptionError('alert_id %r is not an alert id: alert ids hold letters, digits, _ and - (such as '
+                             'da637472900382838869_1364969609).' % alert_id)
     path = '%s/%s' % (ALERTS_PATH, quote(alert_id.strip(), safe=''))
     try:
         return client.get(path, what='Reading alert %s' % alert_id.strip())

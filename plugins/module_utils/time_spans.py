@@ -130,7 +130,10 @@ def resolve_since(text, now=None):
         if not span:
             raise TimeSpanError('since %r is a zero-length span; use %s.' % (text, SINCE_FORMS))
         return now - span
-    instant = parse_instant(text)
+    try:
+        instant = parse_instant(text)
+    except TimeSpanError as exc:
+        raise TimeSpanError('since %s' % exc)
     if instant is None:
         raise TimeSpanError('since %r is not understood; use %s.' % (text, SINCE_FORMS))
     return instant

@@ -32,6 +32,7 @@ options:
   alert_id:
     description:
       - Id of one alert to read, for example V(da637472900382838869_1364969609). Its evidence is included.
+      - Alert ids hold letters, digits, C(_) and C(-); anything else is an error before any request.
       - When no alert has this id, RV(alerts) is empty and RV(count) is V(0).
       - Cannot be combined with the filter options.
     type: str
@@ -50,6 +51,8 @@ options:
   machine_id:
     description:
       - Only alerts of this machine (its 40-character Defender id, as in the alert's C(machineId)).
+      - Anything but 40 hexadecimal characters is an error before any request; to read the alerts of a machine known
+        by name, look its id up with M(defender.atp.atp_machine_info) first.
     type: str
   since:
     description:
@@ -202,6 +205,7 @@ import datetime
 from ansible_collections.defender.atp.plugins.module_utils import alerts as alerts_util
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.machines import is_machine_id
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
 
 
@@ -221,6 +225,13 @@ def alert_filter(module):
                         % (params['since'], since.strftime('%Y-%m-%d %H:%M:%S')))
     if params['machine_id'] is not None and not params['machine_id'].strip():
         raise AtpOptionError('machine_id is empty; give a machine id or leave it out.')
+    if params['machine_id'] is not None and not is_machine_id(params['machine_id']):
+        raise AtpOptionError('machine_id %r is not a machine id (40 hexadecimal characters, as in an alert\'s machineId); '
+                             'to read the alerts of a machine known by name, look its id up with '
+                             'defender.atp.atp_machine_info.' % params['machine_id'])
+    for name, values in (('status', alerts_util.STATUSES), ('severity', alerts_util.SEVERITIES)):
+        if params[name] is not None and not params[name]:
+            raise AtpOptionError('%s is an empty list: give one or more of %s, or leave it out.' % (name, ', '.join(values)))
     return alerts_util.build_filter(status=params['status'], severity=params['severity'],
                                     machine_id=(params['machine_id'] or '').strip() or None,
                                     since=since, raw_filter=params['filter'])

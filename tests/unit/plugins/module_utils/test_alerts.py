@@ -147,10 +147,18 @@ def test_other_errors_pass_unchanged():
     assert caught.value is error
 
 
-def test_get_alert_quotes_the_id_in_the_path():
+def test_get_alert_puts_the_id_in_the_path():
     client = FakeClient(alert={'id': 'x'})
-    assert alerts.get_alert(client, ' da63_-88/..?x ') == {'id': 'x'}
-    assert client.calls == [('get', '/api/alerts/da63_-88%2F..%3Fx')]
+    assert alerts.get_alert(client, ' da63_-88 ') == {'id': 'x'}
+    assert client.calls == [('get', '/api/alerts/da63_-88')]
+
+
+@pytest.mark.parametrize('alert_id', ['da63_-88/..?x', '..', "x' or id ne '", 'a b', 'x%2F'])
+def test_get_alert_refuses_what_is_not_an_alert_id_before_any_request(alert_id):
+    client = FakeClient(alert={'id': 'x'})
+    with pytest.raises(AtpOptionError, match='is not an alert id'):
+        alerts.get_alert(client, alert_id)
+    assert client.calls == []
 
 
 def test_get_alert_not_found_is_none():
