@@ -59,7 +59,10 @@ options:
     type: list
     elements: str
   tags:
-    description: Only machines carrying every one of these tags (C(machineTags)).
+    description:
+      - Only machines carrying every one of these tags (C(machineTags)). Tags may hold quotes (V(Bob's PC)); they are
+        escaped.
+      - An empty list or an empty tag is an error before any request, as for O(health_status) and O(os_platform).
     type: list
     elements: str
   limit:
@@ -233,6 +236,12 @@ def run(module):
     limit = params['limit']
     if limit < 0:
         raise AtpOptionError('limit must be 0 (no limit) or more, got %d.' % limit)
+    for name in ('health_status', 'os_platform', 'tags'):
+        values = params.get(name)
+        if values is not None and not values:
+            raise AtpOptionError('%s is an empty list: give one or more values, or leave it out.' % name)
+        if values and any(not (value or '').strip() for value in values):
+            raise AtpOptionError('%s has an empty entry: %r.' % (name, values))
     filters_given = [name for name in ('filter', 'health_status', 'os_platform', 'tags') if params.get(name) is not None]
     if params.get('machines') is not None and filters_given:
         raise AtpOptionError('machines cannot be combined with %s: give either machines or filters.' % ', '.join(filters_given))
