@@ -17,6 +17,7 @@ import json
 import re
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpOptionError, AtpTransportError
+from ansible_collections.defender.atp.plugins.module_utils.row_files import RowSink
 
 DEFENDER_PATH = '/api/advancedqueries/run'
 GRAPH_PATH = '/v1.0/security/runHuntingQuery'
@@ -245,16 +246,5 @@ class RowCollector(object):
         self.rows.append(row)
 
 
-class RowCounter(object):
-    """Counts rows and keeps none (check mode with ``dest``: the query runs, nothing is written)."""
-
-    def __init__(self):
-        self.columns = None
-        self.row_count = 0
-
-    def schema(self, columns):
-        if columns is not None:
-            self.columns = columns
-
-    def row(self, row):
-        self.row_count += 1
+# Counts rows and keeps none (check mode with ``dest``: the query runs, nothing is written).
+RowCounter = RowSink

@@ -56,8 +56,10 @@ def _dumps(row):
     return json.dumps(row, ensure_ascii=False, separators=(',', ':'))
 
 
-class _Writer(object):
-    def __init__(self, stream):
+class RowSink(object):
+    """Receives a query's schema and rows one at a time; counts them, and writes them in subclasses."""
+
+    def __init__(self, stream=None):
         self.stream = stream
         self.columns = None
         self.row_count = 0
@@ -70,11 +72,16 @@ class _Writer(object):
         self.row_count += 1
         self._write(row)
 
+    def _write(self, row):
+        """Keep nothing: a bare sink only counts (check mode with ``dest``: the query runs, nothing is written)."""
+
     def finish(self):
-        self.stream.flush()
+        if self.stream is not None:
+            self.stream.flush()
 
 
-class JsonArrayWriter(_Writer):
+
+class JsonArrayWriter(RowSink):
     """One JSON array of row objects, one row per line."""
 
     def _write(self, row):
@@ -85,7 +92,7 @@ class JsonArrayWriter(_Writer):
         super(JsonArrayWriter, self).finish()
 
 
-class JsonLinesWriter(_Writer):
+class JsonLinesWriter(RowSink):
     """One JSON object per line (JSON Lines)."""
 
     def _write(self, row):
@@ -103,7 +110,7 @@ def csv_cell(value):
     return value
 
 
-class CsvWriter(_Writer):
+class CsvWriter(RowSink):
     """A header from the schema's column order, then one line per row; csv quotes commas, quotes and newlines.
 
     The header needs the schema. If rows come before it (the API promises no key order), they wait in a
