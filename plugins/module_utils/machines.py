@@ -18,8 +18,9 @@ Resolution rules (shared by every module that takes a ``machines`` list):
   an error listing every candidate (id, lastSeen, healthStatus), never a guess;
 * duplicates (the same id twice, a name and the id of the same machine) are merged.
 
-Every value reaches ``$filter`` through ``odata`` (quotes doubled), so a name containing a quote
-or OData syntax can only ever match itself. Lookups are batched (``id eq 'a' or id eq 'b' ...``,
+``clean_entries`` refuses entries that cannot be a machine id or DNS name (quotes, spaces, OData
+syntax), so a module fails on them before any request. Every value still reaches ``$filter`` through
+``odata`` (quotes doubled), so even a name containing a quote or OData syntax could only match itself. Lookups are batched (``id eq 'a' or id eq 'b' ...``,
 URLs kept well under 8 KB) and paged; above ``listing_threshold`` entries one paged listing of
 all machines (and of all Isolate/Unisolate actions) replaces the batches.
 """
@@ -43,6 +44,9 @@ LISTING_THRESHOLD = 200
 # Characters of URL-encoded $filter per request: with the host and $top/$skip, URLs stay under ~4.5 KB.
 FILTER_BUDGET = 4000
 MAX_NAME_LENGTH = 255
+# Besides letters and digits, what a computer DNS name (or a NetBIOS-style short name) holds. Quotes, spaces,
+# parentheses and OData syntax cannot be part of a machine name, so such an entry is an input error, not a lookup.
+NAME_PUNCTUATION = '-_.'
 
 
 def is_machine_id(value):
@@ -89,6 +93,11 @@ def clean_entries(entries):
             continue
         if any(ord(char) < 32 or ord(char) == 127 for char in text):
             invalid.append((position, value, 'contains control characters'))
+            continue
+        odd = sorted(set(char for char in text if not (char.isalnum() or char in NAME_PUNCTUATION)))
+        if odd:
+            invalid.append((position, value, 'not a machine id or computer DNS name: it holds %s (names hold letters, '
+                                             'digits, -, _ and .)' % ' '.join(repr(char) for char in odd)))
             continue
         entry = Entry(text)
         if (entry.kind, entry.key) in seen:

@@ -36,6 +36,8 @@ options:
         also matches fully qualified names starting with it).
       - Every machine a name matches is returned (this module only reads, so nothing is guessed); entries that match
         nothing are listed in RV(not_found).
+      - An entry that is empty or holds characters no machine name has (anything but letters, digits, C(-), C(_) and
+        C(.), such as quotes, spaces or OData syntax) is an error before any request.
       - Cannot be combined with O(filter), O(health_status), O(os_platform) or O(tags).
     type: list
     elements: str

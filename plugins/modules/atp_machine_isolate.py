@@ -58,9 +58,9 @@ options:
         DNS name (matched case-insensitively; a name without a dot also matches a fully qualified name starting with
         it).
       - Duplicates, including a name and the id of the same machine, are acted on once.
-      - An empty list, or an entry that is empty or not a string, is an error before any request.
-      - Names are always sent as escaped OData literals, so quotes or OData syntax in a name can only match that
-        literal name.
+      - An empty list, or an entry that is empty, not a string, or holds characters no machine name has (anything
+        but letters, digits, C(-), C(_) and C(.), such as quotes, spaces or OData syntax), is an error before any
+        request, naming the entry. Names are also sent as escaped OData literals, so no entry can widen a lookup.
     type: list
     elements: str
     required: true

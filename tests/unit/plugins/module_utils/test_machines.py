@@ -162,7 +162,10 @@ def test_unknown_entries():
 
 def test_quotes_and_odata_syntax_never_widen_the_match():
     hostile = ["x' or computerDnsName ne 'x", "ws-001.contoso.com' or '1' eq '1", "') or (id ne '", "o'brien.contoso.com"]
-    resolutions, client = resolve(hostile)
+    # Modules refuse such entries before any request (clean_entries); the directory must be safe with them anyway.
+    assert [position for position, _value, _reason in clean_entries(hostile)[1]] == [0, 1, 2, 3]
+    client = FakeClient(FLEET)
+    resolutions = MachineDirectory(client).resolve([m.Entry(text) for text in hostile])
     assert [r.machine_id for r in resolutions] == [None, None, None, '%040x' % 8]
     for _path, text in client.calls:
         assert text is None or "''" in text  # quotes were doubled (FakeClient also checks nothing leaked)
