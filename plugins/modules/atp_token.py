@@ -45,6 +45,7 @@ options:
       - Permissions the token must carry, for example V(Machine.Isolate) or V(Alert.Read.All).
       - Application permission names are also satisfied by their delegated equivalents in user tokens (V(Alert.Read.All)
         by C(Alert.Read)), and a ReadWrite permission satisfies its Read.
+      - An empty entry, or one with spaces or commas inside (two names run together), is an error before any request.
     type: list
     elements: str
     default: []
@@ -198,7 +199,7 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpPermissionError
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpOptionError, AtpPermissionError
 
 
 def fetch_jwks(module):
@@ -233,8 +234,21 @@ def inspect(module, info, api):
     return claims_util.missing_permissions(claims, required)
 
 
+def check_required_permissions(names):
+    """Permission names look like Machine.Isolate: no empty entry, no spaces or commas inside one."""
+    cleaned = []
+    for position, name in enumerate(names or []):
+        text = (name or '').strip()
+        if not text or any(char.isspace() or char in ',;' for char in text):
+            raise AtpOptionError('required_permissions item %d (%r) is not a permission name; give names such as '
+                                 'Machine.Isolate or Alert.Read.All, one per list item.' % (position + 1, name))
+        cleaned.append(text)
+    return cleaned
+
+
 def run(module):
     api = module.params['api']
+    module.params['required_permissions'] = check_required_permissions(module.params['required_permissions'])
     module.prepare()
     authenticator = module.authenticator
     info = authenticator.token_info(api)
