@@ -45,11 +45,9 @@ def playbook_vars(info):
         graph_url=info['url'],
         ca_path=info['ca_path'],
         # playbooks/incident_response.yml: the machines to contain (in the emulator's default data ws-eng-05 is not
-        # isolated yet, ws-finance-03 already is), and a week of alerts, since the default data has no
-        # high-severity alert updated in the last 24 hours (the playbook's own default).
+        # isolated yet, ws-finance-03 already is); alerts of the playbook's default span, the last 24 hours.
         ir_machines=['ws-eng-05.contoso.com', 'ws-finance-03.contoso.com'],
         ir_comment='make demo: contain the machines of the demo incident',
-        ir_alerts_since='7d',
     )
     return variables
 

@@ -368,6 +368,9 @@ def default_dataset(now, seed=1):
         status = ALERT_STATUSES[(i // 5) % 4]
         machine = compromised[i % len(compromised)] if severity == "High" else onboarded[rng.randrange(len(onboarded))]
         created = now - (0.3 * HOUR + (i * 12.37 * HOUR) % (29.5 * DAY))
+        if i == 4:
+            # One High alert of the last hours, so "high-severity alerts of the last day" finds something.
+            created = now - 2.5 * HOUR
         alerts.append(build_alert(rng, i, machine, severity, status, created, directory.TENANT_ID))
     actions = _default_actions(by_name, now)
     return Dataset(machines, alerts, actions, seed=seed)
@@ -391,7 +394,8 @@ def other_dataset(now):
 # -- generated data at scale ----------------------------------------------------------------------------------------
 def generate(base, now, machines=0, alerts=0, hunting_rows=None, seed=1):
     """``base`` plus ``machines`` machines and ``alerts`` alerts; ``hunting_rows`` sets DeviceProcessEvents' size."""
-    rng = random.Random(seed)
+    # A stream of its own: random.Random(seed) would replay the base data's draws and repeat its alert ids.
+    rng = random.Random('generate-%d' % seed)
     new_machines = list(base.machines)
     platforms = list(OS_FACTS)
     healths = ("Active",) * 12 + ("Inactive", "ImpairedCommunication", "NoSensorData", "Unknown")
@@ -409,11 +413,16 @@ def generate(base, now, machines=0, alerts=0, hunting_rows=None, seed=1):
     pool = new_machines
     if alerts and not pool:
         raise DataError("generated alerts need at least one machine to be linked to")
+    alert_ids = set(a["id"] for a in new_alerts)
     for i in range(alerts):
         machine = pool[rng.randrange(len(pool))]
         created = now - rng.uniform(60, 30 * DAY)
-        new_alerts.append(build_alert(rng, i, machine, ALERT_SEVERITIES[rng.randrange(5)], ALERT_STATUSES[rng.randrange(4)],
-                                      created, base.alerts[0]["aadTenantId"] if base.alerts else directory.TENANT_ID))
+        alert = build_alert(rng, i, machine, ALERT_SEVERITIES[rng.randrange(5)], ALERT_STATUSES[rng.randrange(4)],
+                            created, base.alerts[0]["aadTenantId"] if base.alerts else directory.TENANT_ID)
+        while alert["id"] in alert_ids:
+            alert["id"] = "da%018d_%d" % (637000000000000000 + rng.randrange(10 ** 15), rng.randrange(-2 ** 31, 2 ** 31))
+        alert_ids.add(alert["id"])
+        new_alerts.append(alert)
     return Dataset(new_machines, new_alerts, list(base.actions), offline=base.offline,
                    process_rows=base.process_rows if hunting_rows is None else hunting_rows, hunting=base.hunting, seed=seed)
 
