@@ -139,6 +139,7 @@ class Identity:
             raise _Throttle(throttled)
 
         resource, kind, requested = self._resource(form, tenant, v2, grant_type)
+        req.audience = resource
         acr = self._authenticate_client(req, app, tenant, secret, assertion, form)
         user = None
         if grant_type == "client_credentials":

@@ -25,6 +25,8 @@ class Request:
         self.client = None
         self.family = None
         self.grant_type = None
+        # The audience a token request asked for (not a secret), so tests can count tokens per API.
+        self.audience = None
         self.fault = None
 
     def header(self, name, default=None):

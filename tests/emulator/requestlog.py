@@ -27,6 +27,8 @@ class RequestLog:
         }
         if request.grant_type is not None:
             entry["grant_type"] = request.grant_type
+        if request.audience is not None:
+            entry["audience"] = request.audience
         if request.fault is not None:
             entry["fault"] = request.fault
         with self._lock:

@@ -19,6 +19,7 @@ def test_request_log_entries(api, emulator, info):
     token_entry, machine_entry = log
     assert token_entry["grant_type"] == "client_credentials" and token_entry["client"] == info["client_id"]
     assert token_entry["family"] == "token" and token_entry["status"] == 200
+    assert token_entry["audience"] == DEFENDER and "audience" not in machine_entry
     assert machine_entry["query"] == {"$top": "2", "$filter": "healthStatus eq 'Active'"}
     assert machine_entry["client"] == info["client_id"] and machine_entry["family"] == "machines"
     assert set(machine_entry) == {"seq", "time", "method", "path", "query", "status", "client", "family", "duration_ms"}
