@@ -10,10 +10,11 @@ from .test_identity import cert_form, make_assertion
 
 
 def test_request_log_entries(api, emulator, info):
+    machines_token = api.token()  # acquired before the reset, so the log holds only the two requests below
     emulator.reset()
     api.token_request({"grant_type": "client_credentials", "client_id": info["client_id"],
                        "client_secret": info["client_secret"], "scope": DEFENDER + "/.default"})
-    api.get("/api/machines?$top=2&$filter=healthStatus eq 'Active'")
+    api.get("/api/machines?$top=2&$filter=healthStatus eq 'Active'", token=machines_token)
     log = emulator.requests_log()
     assert [e["path"] for e in log] == ["/%s/oauth2/v2.0/token" % info["tenant_id"], "/api/machines"]
     token_entry, machine_entry = log
