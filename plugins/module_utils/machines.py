@@ -155,6 +155,29 @@ def name_matches(entry_key, machines):
     return candidates, ('short_name' if short and not exact else 'name')
 
 
+class NameIndex(object):
+    """``name_matches`` over a fixed pool of machines, indexed once: a list of 10,000 names against a fleet of 10,000
+    machines costs 20,000 dictionary operations instead of 100 million name comparisons."""
+
+    def __init__(self, machines):
+        self.exact = {}
+        self.by_first_label = {}
+        for machine in machines:
+            name = name_key(machine.get('computerDnsName'))
+            if not name:
+                continue
+            self.exact.setdefault(name, []).append(machine)
+            if '.' in name:
+                self.by_first_label.setdefault(name.split('.', 1)[0], []).append(machine)
+
+    def matches(self, entry_key):
+        """Same answer as ``name_matches(entry_key, machines)``."""
+        exact = list(self.exact.get(entry_key, ()))
+        short = [] if '.' in entry_key else list(self.by_first_label.get(entry_key, ()))
+        candidates = _unique(exact + short)
+        return candidates, ('short_name' if short and not exact else 'name')
+
+
 def _unique(machines):
     seen = set()
     result = []
@@ -265,9 +288,11 @@ class MachineDirectory(object):
         else:
             by_id = self.machines_by_ids(ids) if ids else {}
             name_pool = self.machines_by_names(names) if names else []
-            if names and any(not name_matches(e.key, name_pool)[0] for e in entries if e.kind == 'name'):
+            quick = NameIndex(name_pool)
+            if names and any(not quick.matches(e.key)[0] for e in entries if e.kind == 'name'):
                 # Confirm unknown names against the full list: the server may compare case-sensitively.
                 name_pool = _unique(name_pool + self.all_machines())
+        index = NameIndex(name_pool)
         resolutions = []
         by_machine = {}
         for entry in entries:
@@ -278,7 +303,7 @@ class MachineDirectory(object):
                 else:
                     resolution = Resolution(entry, machine=machine, matched_by='id')
             else:
-                candidates, matched_by = name_matches(entry.key, name_pool)
+                candidates, matched_by = index.matches(entry.key)
                 if not candidates:
                     resolution = Resolution(entry, error='no machine is named %s (names match case-insensitively; a name '
                                                          'without a dot also matches FQDNs starting with it)' % entry.input)
