@@ -114,7 +114,9 @@ def describe_http_error(what, response, granted_permissions=None, attempts=None,
 def _hint(status, code, api_message, aadsts, granted, attempts, retry_after, waited):
     if aadsts is not None:
         hint = AADSTS_HINTS.get(aadsts)
-        return hint
+        # A throttled or failing token endpoint (AADSTS90055, 90033, ...) gets the retry hints below.
+        if hint or (status != 429 and status < 500):
+            return hint
     text = (api_message or '').lower()
     if status == 401:
         return ('the API rejected the access token (expired, revoked, or issued for another tenant or audience); '

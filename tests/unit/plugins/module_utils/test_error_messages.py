@@ -32,6 +32,17 @@ def test_aadsts_error_is_named_with_a_hint():
     assert details['aadsts'] == 7000215 and details['status'] == 401 and details['trace_id'] == 't-1'
 
 
+def test_a_throttled_or_failing_token_endpoint_gets_the_retry_hints():
+    throttled = {'error': 'temporarily_unavailable', 'error_codes': [90055],
+                 'error_description': 'AADSTS90055: The request has been throttled.\r\nTrace ID: 1'}
+    message, _details = describe_http_error('Token request', response(429, throttled), attempts=3, retry_after=5, waited=10)
+    assert 'AADSTS90055' in message and 'Still throttled after 3 attempt(s)' in message and 'max_retries' in message
+    failing = {'error': 'temporarily_unavailable', 'error_codes': [90033],
+               'error_description': 'AADSTS90033: A transient error has occurred. Please try again.'}
+    message, _details = describe_http_error('Token request', response(503, failing), attempts=6)
+    assert 'AADSTS90033' in message and 'kept failing after 6 attempt(s)' in message and 'raise max_retries' in message
+
+
 def test_defender_403_lists_required_and_granted_permissions():
     body = {'error': {'code': 'Forbidden', 'target': 'x',
                       'message': 'Missing application roles. API required roles: Machine.Isolate, application roles: Machine.Read.All'}}
