@@ -126,8 +126,10 @@ class HttpClient(object):
                 never_sent = _never_sent(exc)
                 reason = _transport_reason(exc, timeout or self.settings.timeout)
                 if not idempotent and not never_sent:
+                    # timed_out: the server got the request and may still be working on it (callers wait longer).
                     raise AtpWriteOutcomeUnknown(
-                        '%s: %s; the request may or may not have been applied.' % (what, reason), url=_origin(url))
+                        '%s: %s; the request may or may not have been applied.' % (what, reason), url=_origin(url),
+                        timed_out=isinstance(exc, requests.exceptions.ReadTimeout) or None)
                 delay = self.policy.delay(attempt + 1)
                 if self.policy.allows(attempt + 1, delay, waited):
                     attempt += 1

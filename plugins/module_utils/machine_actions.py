@@ -8,7 +8,9 @@
   storm costs one wait, not one 429 per worker.
 * A write whose outcome is unknown (5xx, timeout, dropped connection: ``AtpWriteOutcomeUnknown``)
   is never re-sent blindly: the machine's actions are read again and the request is sent again
-  only when no new action of that type appeared (at most ``max_resends`` times).
+  only when no new action of that type appeared (at most ``max_resends`` times). After a timeout
+  the server may still be working on the request, so the actions are read at doubling intervals
+  for up to ``timeout`` seconds before that.
 * ``ActiveRequestAlreadyExists`` is handed to ``reconcile`` (re-read, then classify) instead of
   failing the machine.
 * A 404 ``ResourceNotFound`` for a machine that was just found is retried once after a short wait
@@ -273,11 +275,8 @@ class ActionSender(object):
                                           what='%s of machine %s' % (job.action_type, job.label))
             except AtpWriteOutcomeUnknown as error:
                 outcome.sent = True
-                if error.details.get('status') is None and self.settle_delay:
-                    self.sleep(self.settle_delay)
-                actions = self.read_actions(job.machine_id)
+                actions, new = self._look_for_applied(job, error)
                 outcome.actions = actions
-                new = self._new_action(job, actions)
                 if new is not None:
                     outcome.notes.append('%s; the action was found applied when the machine\'s actions were read again'
                                          % error.message)
@@ -325,6 +324,32 @@ class ActionSender(object):
             # The API has been seen to hand back the existing pending action instead of creating one.
             outcome.created = str(action.get('id')).lower() not in job.known_action_ids
             return
+
+    def _look_for_applied(self, job, error):
+        """Read the machine's actions after a write of unknown outcome; return ``(actions, the new action or None)``.
+
+        A 5xx was a complete answer: one read. After a dropped connection the server gets ``settle_delay`` to finish.
+        After a timeout the server had the request and may still be working on it: the actions are read again at
+        doubling intervals until the new action shows, or until as long as the client waited for the answer
+        (``timeout``) has passed again, before the caller may send the request once more.
+        """
+        if error.details.get('status') is not None:
+            actions = self.read_actions(job.machine_id)
+            return actions, self._new_action(job, actions)
+        window = self.settle_delay
+        if error.details.get('timed_out'):
+            window = max(window, float(getattr(getattr(self.client, 'settings', None), 'timeout', 0) or 0))
+        pause = self.settle_delay
+        waited = 0.0
+        while True:
+            if pause > 0:
+                self.sleep(pause)
+                waited += pause
+            actions = self.read_actions(job.machine_id)
+            new = self._new_action(job, actions)
+            if new is not None or pause <= 0 or waited >= window:
+                return actions, new
+            pause = min(pause * 2, window - waited)
 
     def _new_action(self, job, actions):
         wanted = job.action_type.lower()

@@ -236,6 +236,34 @@ def test_a_timeout_lets_the_server_settle_before_reading_again():
     assert outcome.action is applied and outcome.created and client.posts == ['m1']
 
 
+def test_after_a_timeout_the_actions_are_read_again_until_the_late_write_shows():
+    """The server answered after the client gave up (timeout 10 s) and applied the request 5 s later: found on the
+    third read, so it is not sent again."""
+    sleeps = []
+    client = ScriptedClient({'m1': [AtpWriteOutcomeUnknown('Isolate of machine m1: no answer within 10 seconds (timeout)',
+                                                           timed_out=True)]})
+    client.settings.timeout = 10
+    applied = new_action('a1')
+
+    def read(machine_id):
+        return [applied] if sum(sleeps) >= 5 else []
+
+    outcome = ActionSender(client, read, no_reconcile, sleep=sleeps.append, settle_delay=1.0).send_all([job('m1')])['m1']
+    assert sleeps == [1.0, 2.0, 4.0]
+    assert outcome.action is applied and outcome.created and client.posts == ['m1']
+
+
+def test_after_a_timeout_the_write_is_sent_again_when_nothing_showed_within_the_timeout():
+    sleeps = []
+    client = ScriptedClient({'m1': [AtpWriteOutcomeUnknown('Isolate of machine m1: no answer within 10 seconds (timeout)',
+                                                           timed_out=True), new_action('a2')]})
+    client.settings.timeout = 10
+    outcome = ActionSender(client, lambda machine_id: [], no_reconcile, sleep=sleeps.append,
+                           settle_delay=1.0).send_all([job('m1')])['m1']
+    assert sleeps == [1.0, 2.0, 4.0, 3.0] and sum(sleeps) == 10
+    assert outcome.action['id'] == 'a2' and client.posts == ['m1', 'm1']
+
+
 def test_parse_quota():
     from ansible_collections.defender.atp.plugins.module_utils.machine_actions import parse_quota
     assert parse_quota('API calls quota exceeded! maximum allowed 100 per 00:01:00. Try again in 5 seconds.') == (100, 60.0)
