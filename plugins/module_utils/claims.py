@@ -140,16 +140,25 @@ def _looks_like_guid(value):
     return [len(p) for p in parts] == [8, 4, 4, 4, 12]
 
 
+# Entra ID signs access tokens with RS256. The algorithm is never taken from the token itself: a forged header
+# naming HS256 or none must not choose how the token is checked.
+SIGNATURE_ALGORITHMS = ('RS256',)
+
+
 def verify_signature(token, jwks, audiences=None, issuer=None):
     """Verify a token's RS256 signature against a JWKS document (dict with ``keys``)."""
     header = token_header(token)
+    algorithm = header.get('alg')
+    if algorithm not in SIGNATURE_ALGORITHMS:
+        raise AtpAuthError('signature: the token says it is signed with %r; Entra ID access tokens are signed with %s, so it '
+                           'was not issued by this authority' % (algorithm, ' or '.join(SIGNATURE_ALGORITHMS)))
     kid = header.get('kid') or header.get('x5t')
     keys = [k for k in jwks.get('keys', []) if k.get('kid') == kid or k.get('x5t') == kid]
     if not keys:
         raise AtpAuthError('signature: no signing key %r in the authority\'s JWKS; the token was not issued by this authority' % kid)
     try:
         key = jwt.PyJWK.from_dict(keys[0]).key
-        jwt.decode(token, key=key, algorithms=[header.get('alg', 'RS256')],
+        jwt.decode(token, key=key, algorithms=list(SIGNATURE_ALGORITHMS),
                    options={'verify_aud': False, 'verify_exp': False, 'verify_iat': False, 'verify_nbf': False})
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, TypeError, ValueError) as exc:
         raise AtpAuthError('signature: the token signature is invalid (%s)' % exc)

@@ -121,3 +121,17 @@ def test_signature_verification():
         claims_util.verify_signature(make_token(key=OTHER_KEY), jwks())
     with pytest.raises(AtpAuthError, match='no signing key'):
         claims_util.verify_signature(make_token(kid='unknown'), jwks())
+
+
+@pytest.mark.parametrize('algorithm', ['HS256', 'none', 'ES256', 'RS512', None])
+def test_the_token_does_not_choose_how_its_signature_is_checked(algorithm):
+    """A forged header naming another algorithm (alg confusion) is refused as such, never a crash."""
+    import base64
+    import json
+    head, payload, signature = make_token().split('.')
+    header = {'kid': 'k1', 'typ': 'JWT'}
+    if algorithm:
+        header['alg'] = algorithm
+    forged_head = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b'=').decode()
+    with pytest.raises(AtpAuthError, match='^signature: the token says it is signed with'):
+        claims_util.verify_signature('.'.join([forged_head, payload, signature]), jwks())
