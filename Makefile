@@ -2,10 +2,10 @@
 # from the pinned requirements); no activated venv needed.
 #
 #   make test [STEPS=units,sanity] [SKIP=molecule]   every check (scripts/run_checks.py)
-#   make sanity | units | integration | lint | docs | changelog | molecule | build
+#   make sanity | units | integration | reliability | lint | docs | changelog | molecule | build
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
-#   make bench         run the benchmarks
+#   make bench         run the benchmarks (benchmarks/load.py: 8 forks for 60 s; make test runs a 12 s version)
 #   make ee-context    execution environment build context (ansible-builder create) in build/ee-context, checked
 #   make clean         remove build output (make distclean also removes .venv)
 
@@ -27,7 +27,7 @@ SKIP ?=
 
 CHECKS = $(VPY) scripts/run_checks.py $(if $(STEPS),--steps $(STEPS)) $(if $(SKIP),--skip $(SKIP))
 
-.PHONY: help venv test sanity units integration lint docs changelog molecule build demo emulator bench ee-context clean distclean
+.PHONY: help venv test sanity units integration reliability lint docs changelog molecule build demo emulator bench ee-context clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -46,7 +46,7 @@ $(STAMP):
 test: venv
 	$(CHECKS)
 
-sanity units lint docs changelog molecule build: venv
+sanity units reliability lint docs changelog molecule build: venv
 	$(VPY) scripts/run_checks.py --steps $@
 
 # no-secrets checks the output of this very run, while its emulator is still up.

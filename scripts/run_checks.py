@@ -640,6 +640,41 @@ def step_no_secrets(ctx):
     ctx.log('no secret found in %d bytes of output' % sum(len(text) for text in haystacks.values()))
 
 
+def step_reliability(ctx):
+    """pytest tests/reliability in the work copy: faults, security, bad input and a 12 s load run, through ansible-playbook."""
+    ctx.need_work_copy()
+    suite = os.path.join(WORK, 'tests', 'reliability')
+    if not _has_files(suite, lambda n: n.startswith('test_') and n.endswith('.py')):
+        raise StepFailed('tests/reliability/ has no test_*.py files yet')
+    report_dir = os.path.join(LOGS, 'reliability')
+    shutil.rmtree(report_dir, ignore_errors=True)
+    os.makedirs(report_dir)
+    # The playbooks run the work copy's collection (ANSIBLE_COLLECTIONS_PATH), as ansible-test does; unlike
+    # ansible-test, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE stay as the user has them. Artifacts of the last run (playbooks,
+    # -vvvv logs, task results) stay in build/reliability.
+    env = ctx.env(collections=True, RELIABILITY_REPORT_DIR=report_dir)
+    code = ctx.run([ctx.tool('python'), '-m', 'pytest', 'tests/reliability', '-q', '-p', 'no:cacheprovider', '-rfE',
+                    '--durations=8', '--basetemp', os.path.join(BUILD, 'reliability')], cwd=WORK, env=env, check=False)
+    counts = collections.Counter()
+    for summary in re.findall(r'^=* ?(\d+ (?:failed|passed|errors?|skipped|warnings?|deselected).*) in [\d.]+s(?: \([\d:]+\))?(?: =+)?$',
+                              ctx.output(), re.M):
+        for number, kind in re.findall(r'(\d+) (failed|passed|errors?|skipped)', summary):
+            counts['error' if kind.startswith('error') else kind] += int(number)
+    detail = ', '.join('%d %s' % (counts[kind], kind) for kind in ('failed', 'error', 'passed', 'skipped') if counts[kind])
+    load = os.path.join(report_dir, 'load.json')
+    if os.path.isfile(load):
+        with open(load, encoding='utf-8') as handle:
+            figures = json.load(handle)
+        ctx.log(_read_text(os.path.join(report_dir, 'load.md')))
+        detail += '; load (%d forks, %.0f s): %d module runs, %d failed, %s req/s, %d/%d requests accounted' % (
+            figures['forks'], figures['duration'], figures['module_runs'], figures['failed_runs'],
+            figures['requests_per_second'], figures['requests_reported'], figures['requests_logged'])
+    if code:
+        raise StepFailed('pytest tests/reliability %s' % (
+            'found no tests' if code == 5 else 'failed' + (': %s' % detail if detail else ' (status %d)' % code)))
+    return detail
+
+
 def step_molecule(ctx):
     """molecule test --all from the repository root (scenarios in extensions/molecule/)."""
     ctx.need_work_copy()
@@ -776,6 +811,7 @@ STEPS = [
     ('sanity', step_sanity),
     ('integration', step_integration),
     ('no-secrets', step_no_secrets),
+    ('reliability', step_reliability),
     ('molecule', step_molecule),
     ('lint', step_lint),
     ('changelog', step_changelog),
@@ -894,8 +930,8 @@ def run(args):
             log_path = os.path.join(LOGS, '%s.log' % name)
             with open(log_path, 'wb') as ctx.current_log:
                 try:
-                    funcs[name](ctx)
-                    result = Result(name, 'passed')
+                    detail = funcs[name](ctx)  # a step may return a one-line account of what it found
+                    result = Result(name, 'passed', detail=detail or '')
                 except StepFailed as ex:
                     result = Result(name, 'failed', detail=str(ex))
                 except Exception as ex:  # pylint: disable=broad-except
