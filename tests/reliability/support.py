@@ -151,6 +151,33 @@ class Runner(object):
         assert 'ERROR!' not in output[:2000] or results, 'ansible-playbook did not run the play:\n%s' % output[-3000:]
         return PlayResult(proc.returncode, output, results, seconds, self.workdir)
 
+    def inventory(self, options, env=None, verbosity=0, timeout=300):
+        """``ansible-inventory --list`` of a defender.atp.machines source with ``options`` (the connection added);
+        returns (exit status, the inventory as a dict or None, output)."""
+        self.counter += 1
+        info = self.emulator.info
+        source = dict(plugin='defender.atp.machines', tenant_id=info['tenant_id'], client_id=info['client_id'],
+                      client_secret=info['client_secret'], login_url=info['url'], api_url=info['url'],
+                      ca_path=info['ca_path'])
+        source.update(options)
+        path = os.path.join(self.workdir, 'source%02d.defender.yml' % self.counter)
+        with open(path, 'w') as handle:
+            json.dump(source, handle)
+        os.chmod(path, 0o600)
+        cmd = [os.path.join(os.path.dirname(PYTHON), 'ansible-inventory'), '-i', path, '--list']
+        if verbosity:
+            cmd.append('-' + 'v' * verbosity)
+        extra = {'ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED': 'true', 'ANSIBLE_PYTHON_INTERPRETER': PYTHON}
+        extra.update(env or {})
+        proc = subprocess.run(cmd, cwd=self.workdir, env=self.env(extra), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, check=False)
+        output = proc.stdout.decode('utf-8', 'replace')
+        try:
+            listing = json.loads(output)
+        except ValueError:
+            listing = None
+        return proc.returncode, listing, output + proc.stderr.decode('utf-8', 'replace')
+
 
 def module_task(name, module, args=None, **keywords):
     """A task calling ``defender.atp.<module>`` with ``args``, registering ``result`` and never stopping the play."""

@@ -35,7 +35,7 @@ from support import FAMILY_PATHS, FINANCE_01, IT_01, assert_clean_failure, modul
 TOKEN_DOMAIN_PATH = r'^/contoso\.onmicrosoft\.com/oauth2/v2\.0/token$'
 TOUR = collections.OrderedDict([
     ('fam_token', module_task('token', 'atp_token', {'tenant_id': 'contoso.onmicrosoft.com',
-                                                      'required_permissions': ['Machine.Isolate']})),
+                                                     'required_permissions': ['Machine.Isolate']})),
     ('fam_alerts', module_task('alerts', 'atp_alert_info', {'status': ['New']})),
     ('fam_machines', module_task('machines', 'atp_machine_info', {'machines': [IT_01], 'isolation_state': True})),
     ('fam_isolate', module_task('isolate', 'atp_machine_isolate', {'machines': ['ws-finance-01.contoso.com'],

@@ -65,7 +65,7 @@ SUCCESS_TASKS = [
     task('query_graph_given_token', 'atp_query', {'access_token': '{{ token_graph.access_token }}'},
          {'query': 'DeviceInfo | take 2'}),
     task('query_defender_cert_dest', 'atp_query', CERT, {'api': 'defender', 'query': 'DeviceInfo | take 2',
-                                                          'dest': '{{ playbook_dir }}/rows.csv'}),
+                                                         'dest': '{{ playbook_dir }}/rows.csv'}),
 ]
 SUCCESS_REGISTERED = [t['register'] for t in SUCCESS_TASKS if not t['register'].startswith('token_')]
 SUCCESS_TOKENS = [t['register'] for t in SUCCESS_TASKS if t['register'].startswith('token_')]
