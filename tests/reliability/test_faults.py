@@ -242,13 +242,14 @@ def test_a_token_expiring_during_a_long_wait_is_renewed_and_the_wait_completes(r
 
 
 def test_a_token_expiring_in_the_middle_of_a_paging_run_is_renewed_once_and_no_page_is_lost(runner, emu):
-    """10,142 machines, two pages of 10,000; tokens live 3 s; the second page is answered 3 s late, so the token it
-    was sent with (still valid) has expired when the server reads it: 401. The token is renewed once and the page
-    asked for again. check_mode: the 250 names are resolved through the full listing, and nothing is written."""
+    """10,142 machines, two pages of 10,000; tokens live 5 s; the second page is answered 5 s late, so the token it
+    was sent with (still valid: the first page takes well under 3.5 s) has expired when the server reads it: 401.
+    The token is renewed once and the page asked for again. check_mode: the 250 names are resolved through the full
+    listing, and nothing is written."""
     emu.set_data(generate={'machines': 10100, 'alerts': 0, 'seed': 3})
     emu.reset()
-    emu.set_config(token_lifetime=3)
-    emu.add_fault(path=r'^/api/machines$', method='GET', delay=3, skip=1, times=1)
+    emu.set_config(token_lifetime=5)
+    emu.add_fault(path=r'^/api/machines$', method='GET', delay=5, skip=1, times=1)
     names = ['gen-%05d.scale.contoso.com' % i for i in range(0, 10000, 40)]
     play = runner.play([module_task('resolve a fleet', 'atp_machine_isolate', {
         'machines': names, 'comment': 'IR-7: paging', 'state': 'unisolated', 'max_machines': 300})], check=True)
