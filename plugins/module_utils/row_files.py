@@ -80,7 +80,6 @@ class RowSink(object):
             self.stream.flush()
 
 
-
 class JsonArrayWriter(RowSink):
     """One JSON array of row objects, one row per line."""
 
