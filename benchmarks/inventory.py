@@ -39,8 +39,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
 
 from emulator.harness import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import collection_path  # noqa: E402  pylint: disable=wrong-import-position
 
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
 VENV_BIN = os.path.dirname(sys.executable)
@@ -69,16 +71,6 @@ def parse_args(argv=None):
     parser.add_argument('--repeat', type=int, default=1, help='runs per scenario; the median is reported (default 1)')
     parser.add_argument('--keep', action='store_true', help='keep the work directory')
     return parser.parse_args(argv)
-
-
-def collection_path(work):
-    base = os.path.join(work, 'collections')
-    target = os.path.join(base, 'ansible_collections', 'defender')
-    os.makedirs(target, exist_ok=True)
-    link = os.path.join(target, 'atp')
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    return base
 
 
 def write_source(path, info, extra=''):

@@ -37,8 +37,10 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))
 
 from emulator.harness import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
+from bench_common import collection_path  # noqa: E402  pylint: disable=wrong-import-position
 
 RESULTS = os.path.join(ROOT, 'benchmarks', 'results')
 DOCUMENTED_PER_MINUTE = 100
@@ -53,17 +55,6 @@ def parse_args(argv=None):
                         help='machines for the uri loop (default 100, extrapolated to --machines; 0 skips it)')
     parser.add_argument('--keep', action='store_true', help='keep the work directory')
     return parser.parse_args(argv)
-
-
-def collection_path(work):
-    """A directory holding ansible_collections/defender/atp -> this checkout."""
-    base = os.path.join(work, 'collections')
-    target = os.path.join(base, 'ansible_collections', 'defender')
-    os.makedirs(target, exist_ok=True)
-    link = os.path.join(target, 'atp')
-    if not os.path.islink(link):
-        os.symlink(ROOT, link)
-    return base
 
 
 def playbook_env(work, extra=None):
