@@ -33,11 +33,6 @@ def _unique(values):
     return [v for v in values if not (v in seen or seen.add(v))]
 
 
-def check_raw_filter(text):
-    """Reject a raw ``$filter`` that is empty or has unbalanced quotes or parentheses (before any request)."""
-    return odata.check_raw_filter(text)
-
-
 def build_filter(status=None, severity=None, machine_id=None, since=None, raw_filter=None):
     """The ``$filter`` for the given criteria (None when there are none).
 
@@ -55,7 +50,7 @@ def build_filter(status=None, severity=None, machine_id=None, since=None, raw_fi
         # Whole seconds read better in the filter we report; rounding down only ever includes more.
         clauses.append(odata.compare(SINCE_FIELD, 'ge', since.replace(microsecond=0)))
     if raw_filter is not None:
-        clauses.append(check_raw_filter(raw_filter))
+        clauses.append(odata.check_raw_filter(raw_filter))
     return odata.and_(*clauses)
 
 

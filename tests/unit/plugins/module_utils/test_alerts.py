@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import alerts
+from ansible_collections.defender.atp.plugins.module_utils import alerts, odata
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpOptionError
 
 UTC = datetime.timezone.utc
@@ -66,7 +66,7 @@ def test_everything_combined():
     "startswith(title,'Suspicious')",
 ])
 def test_valid_raw_filters_pass(text):
-    assert alerts.check_raw_filter(text) == text
+    assert odata.check_raw_filter(text) == text
 
 
 @pytest.mark.parametrize('text, fragment', [
@@ -80,7 +80,7 @@ def test_valid_raw_filters_pass(text):
 ])
 def test_broken_raw_filters_fail_before_any_request(text, fragment):
     with pytest.raises(AtpOptionError) as caught:
-        alerts.check_raw_filter(text)
+        odata.check_raw_filter(text)
     assert fragment in str(caught.value)
 
 
