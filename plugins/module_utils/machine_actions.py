@@ -22,6 +22,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import re
 import threading
 import time
@@ -238,11 +239,26 @@ class ActionSender(object):
         jobs = list(jobs)
         if not jobs:
             return {}
-        if len(jobs) == 1 or self.workers == 1:
-            return dict((job.machine_id, self._run(job)) for job in jobs)
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
-            outcomes = list(pool.map(self._run, jobs))
+        with self._paced_client():
+            if len(jobs) == 1 or self.workers == 1:
+                return dict((job.machine_id, self._run(job)) for job in jobs)
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
+                outcomes = list(pool.map(self._run, jobs))
         return dict((outcome.job.machine_id, outcome) for outcome in outcomes)
+
+    @contextlib.contextmanager
+    def _paced_client(self):
+        """While sending: every retry wait of the client (429 Retry-After, 5xx backoff) pauses all workers, and the
+        quota named in a 429 body paces the rest of the run. The client's own hooks come back afterwards."""
+        if self.pacer is None or not hasattr(self.client, 'on_response'):
+            yield
+            return
+        original_sleep, original_observer = self.client.sleep, self.client.on_response
+        self.client.sleep, self.client.on_response = self.pacer.sleep, self.pacer.observe
+        try:
+            yield
+        finally:
+            self.client.sleep, self.client.on_response = original_sleep, original_observer
 
     def _run(self, job):
         outcome = Outcome(job)

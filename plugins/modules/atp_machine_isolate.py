@@ -498,21 +498,13 @@ def run(module):
 def send(module, directory, to_send, desired, isolation_type):
     client = module.client
     pacer = Pacer(max_wait=client.settings.max_retry_wait)
-    # Every retry wait (429 Retry-After, 5xx backoff) becomes a pause for all workers, and the quota named in a 429
-    # body paces the rest of the run.
-    original_sleep, original_observer = client.sleep, client.on_response
-    client.sleep = pacer.sleep
-    client.on_response = pacer.observe
 
     def read_one(machine_id):
         return directory.isolation_actions([machine_id]).get(str(machine_id).lower(), [])
 
     sender = ActionSender(client, read_one, make_reconcile(desired, isolation_type), workers=WORKERS, pacer=pacer)
     jobs = [write_job(entry, desired, module.params) for entry in to_send]
-    try:
-        outcomes = sender.send_all(jobs)
-    finally:
-        client.sleep, client.on_response = original_sleep, original_observer
+    outcomes = sender.send_all(jobs)
     by_id = dict((entry.machine_id, entry) for entry in to_send)
     for machine_id, outcome in outcomes.items():
         entry = by_id[machine_id]

@@ -339,3 +339,29 @@ def test_a_used_up_quota_fails_the_remaining_machines_without_sending():
     assert outcomes['m1'].action['id'] == 'a1'
     assert outcomes['m2'].error.startswith('not sent: the API quota (1 requests per 1 hour) is used up')
     assert client.posts == ['m1']
+
+
+def test_the_client_waits_through_the_pacer_while_sending_and_gets_its_hooks_back():
+    time = FakeTime()
+    pacer = Pacer(clock=time.clock, sleep=time.sleep)
+    client = ScriptedClient({'m1': [new_action('a1')]})
+    own_sleep, own_observer = object(), object()
+    client.sleep, client.on_response = own_sleep, own_observer
+    seen = []
+
+    def read_actions(machine_id):
+        seen.append((client.sleep, client.on_response))
+        return []
+
+    sender = ActionSender(client, read_actions, no_reconcile, workers=1, pacer=pacer)
+    original_send = sender._send
+
+    def spy(job, outcome):
+        seen.append((client.sleep, client.on_response))
+        return original_send(job, outcome)
+
+    sender._send = spy
+    outcomes = sender.send_all([job('m1')])
+    assert outcomes['m1'].action['id'] == 'a1'
+    assert seen[0] == (pacer.sleep, pacer.observe)
+    assert (client.sleep, client.on_response) == (own_sleep, own_observer)
