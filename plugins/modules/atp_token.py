@@ -199,7 +199,7 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpOptionError, AtpPermissionError
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpError, AtpOptionError, AtpPermissionError
 
 
 def fetch_jwks(module):
@@ -207,18 +207,20 @@ def fetch_jwks(module):
     login = module.settings.endpoints['login_url']
     tenant = module.params.get('tenant_id') or 'common'
     keys = []
+    failures = []
     for path in ('%s/%s/discovery/v2.0/keys' % (login, tenant), '%s/common/discovery/keys' % login):
         try:
             body = module.client.get(path, auth=False, what='Fetching signing keys from %s' % path)
-        except AtpAuthError:
-            raise
-        except Exception:  # pylint: disable=broad-except
+        except AtpError as error:
+            # The common key set may still answer; say what went wrong only if neither does.
+            failures.append(error.message)
             continue
         keys.extend((body or {}).get('keys') or [])
         if keys:
             break
     if not keys:
-        raise AtpAuthError('signature: the signing keys of %s could not be fetched to verify the token.' % login)
+        raise AtpAuthError('signature: the signing keys of %s could not be fetched to verify the token%s.'
+                           % (login, ' (%s)' % '; '.join(failures) if failures else ''))
     return {'keys': keys}
 
 

@@ -51,3 +51,12 @@ def test_bad_options_fail_before_any_request(run_module, emulator, conn):
     result = run_module(atp_token.main, dict(conn, ca_path='/nonexistent/ca.pem'))
     assert result['failed'] and 'ca_path' in result['msg']
     assert emulator.requests_log() == []
+
+
+def test_signature_check_says_why_the_keys_could_not_be_fetched(run_module, emulator, conn):
+    token = run_module(atp_token.main, conn)['access_token']
+    emulator.add_fault(path='/discovery/', status=404)
+    result = run_module(atp_token.main, dict(conn, client_secret=None, access_token=token, verify_signature=True))
+    assert result['failed']
+    assert result['msg'].startswith('signature: the signing keys of')
+    assert 'HTTP 404' in result['msg']
