@@ -1,0 +1,600 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""defender.atp.alerts: an ansible-rulebook event source that polls Microsoft Defender for Endpoint alerts.
+
+It uses the collection's own connection, token and HTTP code (plugins/module_utils), so it takes the same
+connection options, with the same environment variables, as the modules. See DOCUMENTATION below.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import asyncio
+import concurrent.futures
+import datetime
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+
+
+def _add_collections_path():
+    """Make ``ansible_collections.defender.atp`` importable when ansible-rulebook runs this file.
+
+    ansible-rulebook executes a source with ``runpy.run_path`` without Ansible's collection loader, so the
+    collection's ``module_utils`` are found as plain namespace packages: the directory that holds
+    ``ansible_collections/`` (this file is ``<that>/ansible_collections/defender/atp/extensions/eda/plugins/
+    event_source/alerts.py``) goes first on ``sys.path``, so this copy's module_utils win over any other copy.
+    """
+    here = os.path.dirname(os.path.realpath(__file__))
+    collection = os.path.normpath(os.path.join(here, '..', '..', '..', '..'))
+    namespace_dir = os.path.dirname(os.path.dirname(collection))
+    if os.path.basename(namespace_dir) != 'ansible_collections':
+        return  # not an installed collection (a plain checkout): imports fail below with a clear message
+    root = os.path.dirname(namespace_dir)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+
+
+_add_collections_path()
+
+try:
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+    from ansible_collections.defender.atp.plugins.module_utils.alerts import ALERTS_PATH, SEVERITIES, STATUSES, build_filter
+    from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
+    from ansible_collections.defender.atp.plugins.module_utils.connection_options import (
+        CONNECTION_ARGSPEC, ConnectionSettings, connection_argspec)
+    from ansible_collections.defender.atp.plugins.module_utils.errors import (
+        AtpApiError, AtpAuthError, AtpError, AtpOptionError, AtpTransportError)
+    from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE, HttpClient
+    from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, parse_instant, resolve_since
+except ImportError as _exc:  # pragma: no cover - depends on how the source is installed
+    IMPORT_ERROR = _exc
+else:
+    IMPORT_ERROR = None
+
+DOCUMENTATION = r'''
+---
+short_description: Events for new and updated Microsoft Defender for Endpoint alerts
+description:
+  - Polls C(GET /api/alerts) every O(interval) seconds, filtered on the alert's C(lastUpdateTime) (and on
+    O(severities) and O(statuses) when given), and puts one event on the rulebook's queue per alert that is new or
+    changed since the last poll - C({"alert": {...the API's alert...}, "meta": {...}}).
+  - The same alert version (its C(id) and C(lastUpdateTime)) is never sent twice. Each poll reaches back O(overlap)
+    seconds before the newest C(lastUpdateTime) seen, so alerts that the service indexes late are not missed, and
+    a bounded memory of what was sent drops the repeats.
+  - Pages with C($top)/C($skip) (10,000 alerts a page), so any number of alerts comes through.
+  - Throttling (HTTP 429, honouring C(Retry-After)), server errors and dropped connections are retried by the
+    collection's HTTP client; a poll that still fails is logged and tried again at the next interval. Tokens are
+    renewed before they expire and when the API rejects one; no token or secret is ever logged.
+  - Configuration errors, rejected credentials and missing permissions (HTTP 400, 401, 403) stop the source
+    with a message naming the problem.
+  - Needs the Defender API permission C(Alert.Read.All) (application) or C(Alert.Read) (delegated).
+  - The connection options are those of the collection's modules (see M(defender.atp.atp_alert_info)), with the
+    same environment variables (E(AZURE_TENANT_ID), E(AZURE_CLIENT_ID), E(AZURE_CLIENT_SECRET), ...).
+version_added: 0.2.0
+author:
+  - defender.atp contributors
+requirements:
+  - ansible-core (its module_utils; ansible-rulebook also needs it to find collections)
+  - requests
+  - PyJWT with cryptography
+options:
+  interval:
+    description: Seconds between the starts of two polls. Each poll is one request per 10,000 alerts.
+    type: float
+    default: 60
+  severities:
+    description: Only alerts of these severities (filtered by the API).
+    type: list
+    elements: str
+    choices: [UnSpecified, Informational, Low, Medium, High]
+  statuses:
+    description: Only alerts in these states (filtered by the API).
+    type: list
+    elements: str
+    choices: [Unknown, New, InProgress, Resolved]
+  since:
+    description:
+      - Where the first poll starts - alerts updated at or after this time. A span back from now (V(30m), V(1h),
+        V(7d), V(PT12H)) or an ISO 8601 time (V(2026-01-31T08:00:00Z)).
+      - Default - the time the source starts (only changes from then on).
+      - Ignored when O(state_file) holds a watermark from an earlier run.
+    type: str
+  state_file:
+    description:
+      - File that keeps the watermark (the newest C(lastUpdateTime) sent) and the alert versions sent within the
+        overlap, so a restarted source goes on where it stopped instead of starting at O(since) again.
+      - Written atomically (a new file renamed over the old one) with mode C(0600) after each poll. Its directory
+        must exist.
+      - A file that cannot be read as a state is reported and replaced (the source starts at O(since)).
+    type: path
+  overlap:
+    description:
+      - Seconds each poll reaches back before the newest C(lastUpdateTime) seen, for alerts that appear in the API
+        later than their C(lastUpdateTime).
+    type: float
+    default: 300
+  tenant_id:
+    description: As in the modules. Env E(AZURE_TENANT_ID).
+    type: str
+  client_id:
+    description: As in the modules. Env E(AZURE_CLIENT_ID).
+    type: str
+  client_secret:
+    description: As in the modules. Env E(AZURE_CLIENT_SECRET).
+    type: str
+  certificate_path:
+    description: As in the modules. Env E(AZURE_CLIENT_CERTIFICATE_PATH).
+    type: path
+  certificate_password:
+    description: As in the modules. Env E(AZURE_CLIENT_CERTIFICATE_PASSWORD).
+    type: str
+  username:
+    description: As in the modules. Env E(AZURE_USERNAME).
+    type: str
+  password:
+    description: As in the modules. Env E(AZURE_PASSWORD).
+    type: str
+  access_token:
+    description: As in the modules; with credentials too, an expired token is replaced. Env E(DEFENDER_ATP_ACCESS_TOKEN).
+    type: str
+  auth_method:
+    description: As in the modules.
+    type: str
+    default: auto
+  cloud:
+    description: As in the modules. Env E(DEFENDER_ATP_CLOUD).
+    type: str
+    default: commercial
+  region:
+    description: As in the modules. Env E(DEFENDER_ATP_REGION).
+    type: str
+  api_url:
+    description: As in the modules. Env E(DEFENDER_ATP_API_URL).
+    type: str
+  login_url:
+    description: As in the modules. Env E(DEFENDER_ATP_LOGIN_URL), E(AZURE_AUTHORITY_HOST).
+    type: str
+  graph_url:
+    description: As in the modules (not used by this source). Env E(DEFENDER_ATP_GRAPH_URL).
+    type: str
+  api_audience:
+    description: As in the modules. Env E(DEFENDER_ATP_API_AUDIENCE).
+    type: str
+  graph_audience:
+    description: As in the modules (not used by this source). Env E(DEFENDER_ATP_GRAPH_AUDIENCE).
+    type: str
+  validate_certs:
+    description: As in the modules. Env E(DEFENDER_ATP_VALIDATE_CERTS).
+    type: bool
+    default: true
+  ca_path:
+    description: As in the modules. Env E(DEFENDER_ATP_CA_PATH).
+    type: path
+  timeout:
+    description: As in the modules. Env E(DEFENDER_ATP_TIMEOUT).
+    type: float
+    default: 60
+  max_retries:
+    description: As in the modules. Env E(DEFENDER_ATP_MAX_RETRIES).
+    type: int
+    default: 5
+  max_retry_wait:
+    description: As in the modules. Env E(DEFENDER_ATP_MAX_RETRY_WAIT).
+    type: float
+    default: 300
+  token_cache:
+    description: As in the modules. Env E(DEFENDER_ATP_TOKEN_CACHE).
+    type: bool
+    default: true
+'''
+
+EXAMPLES = r'''
+- name: Isolate machines with high-severity alerts
+  hosts: localhost
+  sources:
+    - defender.atp.alerts:
+        interval: 60
+        severities: [High]
+        statuses: [New, InProgress]
+        since: 1h
+        state_file: /var/lib/eda/defender-alerts.json
+        # tenant_id, client_id, client_secret: from AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET
+  rules:
+    - name: High alert with a machine
+      condition: event.alert.severity == "High" and event.alert.machineId is match("^[0-9a-fA-F]{40}$")
+      action:
+        run_playbook:
+          name: defender.atp.isolate_alert_machine
+'''
+
+# The event's meta (besides what ansible-rulebook adds): meta.defender_atp holds alert_id, last_update_time,
+# change ("new" when the alert was created within the window the poll read, else "updated") and polled_at.
+
+logger = logging.getLogger('defender.atp.alerts')
+
+UTC = datetime.timezone.utc
+# Page size of the alert list; the API's maximum. Tests lower it to page a small data set.
+PAGE_SIZE = MAX_PAGE_SIZE if IMPORT_ERROR is None else 10000
+# How many alert versions the dedup memory keeps at most (only those inside the overlap window are needed).
+MAX_REMEMBERED = 100000
+STATE_VERSION = 1
+# Keys ansible-rulebook itself adds to a source's arguments.
+RULEBOOK_ARGS = ('eda_feedback_queue',)
+# API statuses after which polling cannot succeed without someone changing the configuration.
+FATAL_STATUSES = (400, 401, 403, 404)
+
+
+class SourceError(Exception):
+    """A problem the source cannot get past (bad arguments, rejected credentials, missing permission)."""
+
+
+class Stopped(Exception):
+    """Raised in the polling thread when the source is being stopped."""
+
+
+def _iso(value):
+    """An aware datetime as the API writes times (UTC, Z); microseconds only when there are any."""
+    text = value.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')
+    if value.microsecond:
+        text += '.%06d' % value.microsecond
+    return text + 'Z'
+
+
+def _text(value):
+    return value if isinstance(value, str) and value else None
+
+
+def parse_time(text):
+    """An API time (``2026-01-31T08:00:00.1234567Z``) as an aware UTC datetime; None when absent or not a time.
+
+    The docs say ``lastUpdateTime`` is nullable; a value that is not a time is kept out of the watermark.
+    """
+    if not isinstance(text, str):
+        return None
+    try:
+        return parse_instant(text)
+    except TimeSpanError:
+        return None
+
+
+class AlertTracker(object):
+    """Which alert versions are new, and where the next poll starts: the watermark and the dedup memory.
+
+    * ``watermark``: the newest ``lastUpdateTime`` read so far (never later than the local clock, so a bogus
+      future time cannot make the source skip ahead), or the start time before any alert was read.
+    * Each poll asks for ``lastUpdateTime ge watermark - overlap``.
+    * ``seen``: the (id, lastUpdateTime) pairs already sent whose time is inside that window; older ones can no
+      longer be returned by the filter, so they are forgotten. At ``max_remembered`` the oldest are forgotten
+      early and ``floor`` rises past them, so they can never be sent again (at worst a late alert at that very
+      time is skipped; a warning says so).
+    * ``floor``: nothing older is ever sent (the ``since`` start, or past what was forgotten).
+    """
+
+    def __init__(self, start, overlap, max_remembered=MAX_REMEMBERED):
+        self.watermark = start
+        self.floor = start
+        self.overlap = datetime.timedelta(seconds=overlap)
+        self.max_remembered = max_remembered
+        self.seen = {}  # (id, lastUpdateTime text) -> datetime or None, in the order they were sent
+
+    def window_start(self):
+        """The earliest ``lastUpdateTime`` the next poll asks for."""
+        return max(self.watermark - self.overlap, self.floor - self.overlap)
+
+    def select(self, alerts):
+        """The alert versions of one poll that were not sent yet, oldest change first, as ``(key, time, alert, change)``.
+
+        Nothing is remembered here: ``sent()`` records each one once it is on the queue, and ``advance()`` moves
+        the watermark once all are, so a source stopped half-way sends the rest after a restart. Repeats,
+        alerts without an id and alerts older than ``floor`` or the poll's window are left out.
+        """
+        window = self.window_start()
+        fresh = []
+        batch = set()
+        for alert in alerts:
+            if not isinstance(alert, dict):
+                continue
+            alert_id = alert.get('id')
+            if not alert_id or not isinstance(alert_id, str):
+                logger.warning('Skipping an alert without an id (lastUpdateTime %r).', alert.get('lastUpdateTime'))
+                continue
+            key = (alert_id, _text(alert.get('lastUpdateTime')))
+            if key in self.seen or key in batch:
+                continue
+            when = parse_time(key[1])
+            if when is not None and (when < self.floor or when < window):
+                # Older than what the filter asked for: forgotten already, so it may have been sent (a server that
+                # filters loosely must not cause a repeat).
+                continue
+            batch.add(key)
+            fresh.append((key, when, alert, self._change(alert, window)))
+        # Oldest change first; versions without a usable time go last.
+        fresh.sort(key=lambda item: (item[1] is None, item[1] or self.floor, item[0][0]))
+        return fresh
+
+    def sent(self, key, when):
+        """Remember that the version ``key`` (id, lastUpdateTime) is on the queue."""
+        self.seen[key] = when
+
+    def advance(self, alerts, now):
+        """After a poll's events are all sent: move the watermark to its newest time (at most ``now``), forget the old."""
+        times = [parse_time(_text(alert.get('lastUpdateTime'))) for alert in alerts if isinstance(alert, dict)]
+        times = [when for when in times if when is not None]
+        if times:
+            self.watermark = max(self.watermark, min(max(times), now))
+        self._forget()
+
+    @staticmethod
+    def _change(alert, window):
+        created = parse_time(alert.get('alertCreationTime'))
+        return 'new' if created is not None and created >= window else 'updated'
+
+    def _forget(self):
+        """Drop what the next poll's filter cannot return, then the oldest beyond ``max_remembered``."""
+        window = self.window_start()
+        for key in [k for k, when in self.seen.items() if when is not None and when < window]:
+            del self.seen[key]
+        excess = len(self.seen) - self.max_remembered
+        if excess > 0:
+            oldest = sorted(self.seen.items(), key=lambda item: (item[1] is not None, item[1] or self.floor))[:excess]
+            times = [when for _key, when in oldest if when is not None]
+            for key, _when in oldest:
+                del self.seen[key]
+            if times:
+                self.floor = max(self.floor, max(times) + datetime.timedelta(microseconds=1))
+                logger.warning('More than %d alert versions changed within the overlap window; forgot the oldest. '
+                               'Alerts last updated before %s are no longer sent.', self.max_remembered, _iso(self.floor))
+
+    # -- persistence ------------------------------------------------------------------------------------------
+
+    def to_state(self):
+        return {'version': STATE_VERSION, 'watermark': _iso(self.watermark), 'floor': _iso(self.floor),
+                'seen': [[alert_id, raw_time] for alert_id, raw_time in self.seen]}
+
+    @classmethod
+    def from_state(cls, state, overlap, max_remembered=MAX_REMEMBERED):
+        """A tracker from ``to_state()``'s dict; raises ValueError when it is not one."""
+        if not isinstance(state, dict) or state.get('version') != STATE_VERSION:
+            raise ValueError('not a version %d state' % STATE_VERSION)
+        watermark = parse_time(state.get('watermark'))
+        floor = parse_time(state.get('floor'))
+        seen = state.get('seen')
+        if watermark is None or floor is None or not isinstance(seen, list):
+            raise ValueError('watermark, floor or seen is missing or invalid')
+        tracker = cls(watermark, overlap, max_remembered)
+        tracker.floor = floor
+        for item in seen:
+            if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
+                    or not (item[1] is None or isinstance(item[1], str))):
+                raise ValueError('seen holds an entry that is not [id, lastUpdateTime]')
+            tracker.seen[(item[0], item[1])] = parse_time(item[1])
+        tracker._forget()
+        return tracker
+
+
+def write_state(path, state):
+    """Write ``state`` as JSON to ``path`` atomically (temporary file in the same directory, renamed), mode 0600."""
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(handle, 'w') as stream:
+            json.dump(state, stream, separators=(',', ':'))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp, 0o600)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def read_state(path):
+    """The JSON document in ``path``; None when the file does not exist. Raises ValueError when it is unreadable."""
+    try:
+        with open(path, 'r') as stream:
+            return json.load(stream)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ValueError(str(exc))
+
+
+def _argument_spec():
+    return connection_argspec(
+        interval=dict(type='float', default=60),
+        severities=dict(type='list', elements='str', choices=list(SEVERITIES)),
+        statuses=dict(type='list', elements='str', choices=list(STATUSES)),
+        since=dict(type='str'),
+        state_file=dict(type='path'),
+        overlap=dict(type='float', default=300),
+    )
+
+
+def _secret_values(args, params):
+    secrets = set()
+    for name, spec in CONNECTION_ARGSPEC.items():
+        if spec.get('no_log'):
+            for value in (args.get(name), (params or {}).get(name)):
+                if isinstance(value, str) and value:
+                    secrets.add(value)
+            for variable in (spec.get('fallback') or (None, []))[1]:
+                if os.environ.get(variable):
+                    secrets.add(os.environ[variable])
+    return secrets
+
+
+def _hide(text, secrets):
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, '********')
+    return text
+
+
+def validate_args(args):
+    """The source's validated options (types, choices, environment fallbacks); raises SourceError naming the problem."""
+    if IMPORT_ERROR is not None:
+        raise SourceError('defender.atp.alerts cannot import the defender.atp collection\'s module_utils (%s). Install the '
+                          'collection (ansible-galaxy collection install defender.atp) in a collections path of the '
+                          'Python that runs ansible-rulebook, with ansible-core, requests and pyjwt[crypto].' % IMPORT_ERROR)
+    if not isinstance(args, dict):
+        raise SourceError('defender.atp.alerts: the source arguments must be a mapping, got %s.' % type(args).__name__)
+    given = dict((k, v) for k, v in args.items() if k not in RULEBOOK_ARGS)
+    result = ArgumentSpecValidator(_argument_spec()).validate(given)
+    params = result.validated_parameters
+    if result.error_messages:
+        raise SourceError(_hide('defender.atp.alerts: %s' % '; '.join(result.error_messages), _secret_values(given, params)))
+    if params['interval'] <= 0:
+        raise SourceError('defender.atp.alerts: interval must be a positive number of seconds, got %r.' % params['interval'])
+    if params['overlap'] < 0:
+        raise SourceError('defender.atp.alerts: overlap must be 0 or more seconds, got %r.' % params['overlap'])
+    if params['state_file']:
+        directory = os.path.dirname(os.path.abspath(params['state_file']))
+        if not os.path.isdir(directory):
+            raise SourceError('defender.atp.alerts: state_file %r: the directory %s does not exist; create it or choose '
+                              'another path.' % (params['state_file'], directory))
+    return params
+
+
+class AlertSource(object):
+    """One running source: settings, client, tracker; polling happens in a worker thread, off the event loop."""
+
+    def __init__(self, args, clock=None):
+        self.params = validate_args(args)
+        self.clock = clock or (lambda: datetime.datetime.now(UTC))
+        self.stopping = threading.Event()
+        try:
+            self.settings = ConnectionSettings(self.params)
+            self.authenticator = Authenticator(self.settings)
+            # The client's waits between retries end at once when the source stops (see _sleep).
+            self.client = HttpClient(self.settings, token_source=self.authenticator, sleep=self._sleep)
+        except AtpError as exc:
+            raise SourceError('defender.atp.alerts: %s' % _hide(exc.message, _secret_values(args, self.params)))
+        self.authenticator.attach(self.client)
+        if not self.settings.validate_certs:
+            logger.warning('validate_certs is false: TLS certificates of the login and API servers are not verified.')
+        self.tracker = self._initial_tracker()
+        self.save()  # fails now, not after the first poll, when the state file cannot be written
+        self.polls = 0
+
+    def _initial_tracker(self):
+        overlap = self.params['overlap']
+        path = self.params['state_file']
+        if path:
+            try:
+                state = read_state(path)
+                if state is not None:
+                    tracker = AlertTracker.from_state(state, overlap)
+                    logger.info('Resuming from state_file %s: alerts updated since %s.', path, _iso(tracker.watermark))
+                    return tracker
+            except ValueError as exc:
+                logger.warning('state_file %s is not a state this source wrote (%s); starting from since and replacing it.',
+                               path, exc)
+        now = self.clock()
+        start = now
+        if self.params['since']:
+            try:
+                start = resolve_since(self.params['since'], now=now)
+            except TimeSpanError as exc:
+                raise SourceError('defender.atp.alerts: %s' % exc)
+        return AlertTracker(start, overlap)
+
+    def _sleep(self, seconds):
+        if self.stopping.wait(seconds):
+            raise Stopped()
+
+    def save(self):
+        path = self.params['state_file']
+        if not path:
+            return
+        try:
+            write_state(path, self.tracker.to_state())
+        except OSError as exc:
+            raise SourceError('defender.atp.alerts: cannot write state_file %r: %s.' % (path, exc.strerror or exc))
+
+    def fetch(self):
+        """One poll (blocking HTTP): every alert the filter returns, over as many pages as it takes."""
+        query = build_filter(status=self.params['statuses'], severity=self.params['severities'],
+                             since=self.tracker.window_start())
+        alerts = []
+        for page in self.client.iter_pages(ALERTS_PATH, params={'$filter': query}, page_size=PAGE_SIZE):
+            if self.stopping.is_set():
+                raise Stopped()
+            alerts.extend(page)
+        return alerts
+
+    def poll(self):
+        """Fetch and select (blocking; runs in the worker thread): ``(alerts read, [(key, time, event), ...], started)``."""
+        started = self.clock()
+        alerts = self.fetch()
+        polled_at = _iso(self.clock())
+        events = []
+        for key, when, alert, change in self.tracker.select(alerts):
+            meta = {'alert_id': key[0], 'last_update_time': key[1], 'change': change, 'polled_at': polled_at}
+            events.append((key, when, {'alert': alert, 'meta': {'defender_atp': meta}}))
+        self.polls += 1
+        logger.debug('Poll %d: %d alert(s) read, %d to send.', self.polls, len(alerts), len(events))
+        return alerts, events, started
+
+    async def send(self, queue, polled):
+        """Put a poll's events on the queue, remembering each as sent; then move the watermark and save the state."""
+        alerts, events, started = polled
+        try:
+            for key, when, event in events:
+                await queue.put(event)
+                self.tracker.sent(key, when)
+            self.tracker.advance(alerts, started)
+        finally:
+            self.save()
+
+    def close(self):
+        self.stopping.set()
+        try:
+            self.client.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+def _is_fatal(exc):
+    """Whether a failed poll should stop the source (configuration or permission), or be tried again later."""
+    if isinstance(exc, AtpOptionError):
+        return True
+    if isinstance(exc, (AtpApiError, AtpAuthError)):
+        status = exc.details.get('status')
+        return status in FATAL_STATUSES or (isinstance(exc, AtpAuthError) and status is None)
+    return False
+
+
+async def main(queue, args):
+    """ansible-rulebook's entry point: poll until cancelled, putting one event per new alert version on ``queue``."""
+    source = AlertSource(args)
+    loop = asyncio.get_running_loop()
+    # One worker thread of our own: blocking HTTP never runs on the event loop, and stopping need not wait for it.
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='defender-atp-alerts')
+    failures = 0
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                polled = await loop.run_in_executor(executor, source.poll)
+            except (AtpTransportError, AtpApiError, AtpAuthError) as exc:
+                if _is_fatal(exc):
+                    raise SourceError('defender.atp.alerts: %s' % exc.message)
+                failures += 1
+                # The client already retried; wait a little longer after each failed poll, up to ten intervals.
+                delay = min(source.params['interval'] * min(failures, 10), max(source.params['interval'], 600))
+                logger.warning('Polling alerts failed (%d in a row), trying again in %.0f s: %s', failures, delay, exc.message)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            await source.send(queue, polled)
+            await asyncio.sleep(max(0.0, source.params['interval'] - (time.monotonic() - started)))
+    finally:
+        source.close()
+        executor.shutdown(wait=False)
