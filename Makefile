@@ -5,6 +5,7 @@
 #   make sanity | units | integration | reliability | lint | docs | changelog | molecule | build
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
+#   make eda           end-to-end test of the EDA rulebook: ansible-rulebook (own venv .venv-eda, needs Java 17+) against the emulator
 #   make bench         run the benchmarks (benchmarks/load.py: 8 forks for 60 s; make test runs a 12 s version)
 #   make ee-context    execution environment build context (ansible-builder create) in build/ee-context, checked
 #   make clean         remove build output (make distclean also removes .venv)
@@ -25,9 +26,15 @@ EMULATOR_STATE ?= .emulator
 STEPS ?=
 SKIP ?=
 
+# make eda: ansible-rulebook and its dependencies live in their own venv (tests/eda/requirements.txt), not in .venv.
+EDA_VENV ?= .venv-eda
+EDA_REQUIREMENTS := tests/eda/requirements.txt requirements.txt
+EDA_REQ_HASH := $(shell cat $(EDA_REQUIREMENTS) 2>/dev/null | sha256sum | cut -c1-16)
+EDA_STAMP := $(EDA_VENV)/.installed-$(EDA_REQ_HASH)
+
 CHECKS = $(VPY) scripts/run_checks.py $(if $(STEPS),--steps $(STEPS)) $(if $(SKIP),--skip $(SKIP))
 
-.PHONY: help venv test sanity units integration reliability lint docs changelog molecule build demo emulator bench ee-context clean distclean
+.PHONY: help venv eda test sanity units integration reliability lint docs changelog molecule build demo emulator bench ee-context clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -71,6 +78,20 @@ bench: venv
 	if [ $$found = 0 ]; then echo "no benchmarks/*.py defines main() yet"; exit 1; fi; \
 	exit $$status
 
+$(EDA_STAMP):
+	@if ! $(EDA_VENV)/bin/python -c '' 2>/dev/null; then \
+		echo "creating $(EDA_VENV) with $(PYTHON)"; \
+		rm -rf $(EDA_VENV) && $(PYTHON) -m venv $(EDA_VENV); \
+	fi
+	$(EDA_VENV)/bin/python -m pip install --disable-pip-version-check -q $(addprefix -r ,$(EDA_REQUIREMENTS))
+	@rm -f $(EDA_VENV)/.installed-*
+	@touch $@
+
+# ansible-rulebook's rule engine (Drools) runs in a JVM: a Java 17+ runtime must be installed.
+eda: $(EDA_STAMP)
+	@java -version >/dev/null 2>&1 || { echo "make eda needs Java 17 or later: apt-get install -y openjdk-17-jre-headless"; exit 1; }
+	$(EDA_VENV)/bin/python -m pytest tests/eda -q -s -p no:cacheprovider
+
 # A container engine is not needed: build the image from the context with podman/docker build.
 ee-context: venv
 	$(VPY) scripts/ee_context.py --check
@@ -81,4 +102,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(EDA_VENV)
