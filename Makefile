@@ -5,7 +5,7 @@
 #   make sanity | units | integration | reliability | lint | docs | changelog | molecule | build
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
-#   make eda           end-to-end test of the EDA rulebook: ansible-rulebook (own venv .venv-eda, needs Java 17+) against the emulator
+#   make eda           end-to-end test of the EDA rulebook: ansible-rulebook (own venv build/venv-eda, needs Java 17+) against the emulator
 #   make bench         run the benchmarks (benchmarks/load.py: 8 forks for 60 s; make test runs a 12 s version)
 #   make ee-context    execution environment build context (ansible-builder create) in build/ee-context, checked
 #   make clean         remove build output (make distclean also removes .venv)
@@ -26,8 +26,9 @@ EMULATOR_STATE ?= .emulator
 STEPS ?=
 SKIP ?=
 
-# make eda: ansible-rulebook and its dependencies live in their own venv (tests/eda/requirements.txt), not in .venv.
-EDA_VENV ?= .venv-eda
+# make eda: ansible-rulebook and its dependencies live in their own venv (tests/eda/requirements.txt), not in .venv;
+# under build/, which the work copy, the collection build and git all leave out (make clean removes it too).
+EDA_VENV ?= build/venv-eda
 EDA_REQUIREMENTS := tests/eda/requirements.txt requirements.txt
 EDA_REQ_HASH := $(shell cat $(EDA_REQUIREMENTS) 2>/dev/null | sha256sum | cut -c1-16)
 EDA_STAMP := $(EDA_VENV)/.installed-$(EDA_REQ_HASH)
@@ -102,4 +103,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(EDA_VENV)
+	rm -rf $(VENV)

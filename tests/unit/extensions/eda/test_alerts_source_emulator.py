@@ -166,6 +166,8 @@ def test_a_restart_with_the_state_file_goes_on_where_it_stopped(source_module, f
     # A new process with the same state file: nothing again, but a new alert comes through.
     alerts.append(alert('da3_high', 'High', 0))
     assert asyncio.run(run(0, then=lambda: emulator.set_data(machines=MACHINES, alerts=alerts))) == ['da3_high']
+    # Unpatched, the source asks for the API's largest page.
+    assert set(entry['query'].get('$top') for entry in alert_requests(emulator)) == {'10000'}
 
 
 def test_rejected_credentials_stop_the_source_with_a_message_and_no_secret(source_module, fresh_emulator, args):
