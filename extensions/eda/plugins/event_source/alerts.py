@@ -445,7 +445,8 @@ def validate_args(args):
                           'Python that runs ansible-rulebook, with ansible-core, requests and pyjwt[crypto].' % IMPORT_ERROR)
     if not isinstance(args, dict):
         raise SourceError('defender.atp.alerts: the source arguments must be a mapping, got %s.' % type(args).__name__)
-    given = dict((k, v) for k, v in args.items() if k not in RULEBOOK_ARGS)
+    # None or '' means "not given" (a rulebook writes "{{ x | default('') }}"), so the environment variable applies.
+    given = dict((k, v) for k, v in args.items() if k not in RULEBOOK_ARGS and v is not None and v != '')
     result = ArgumentSpecValidator(_argument_spec()).validate(given)
     params = result.validated_parameters
     if result.error_messages:

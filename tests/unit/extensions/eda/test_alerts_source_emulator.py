@@ -92,6 +92,7 @@ def test_a_full_run_sends_each_alert_version_once_through_faults_and_token_expir
     emulator.add_fault(path='^/api/alerts$', status=429, retry_after=1, times=1)
     emulator.add_fault(path='^/api/alerts$', status=503, times=1, skip=2)
     emulator.add_fault(path='^/api/alerts$', drop=True, times=1, skip=4)
+    emulator.add_fault(path='^/api/alerts$', status=401, times=1, skip=6)  # a token the API no longer accepts
 
     async def scenario():
         queue = asyncio.Queue()
@@ -130,7 +131,7 @@ def test_a_full_run_sends_each_alert_version_once_through_faults_and_token_expir
     assert all('lastUpdateTime ge ' in entry['query']['$filter'] and "severity eq 'High'" in entry['query']['$filter']
                for entry in requests)
     statuses = [entry['status'] for entry in requests]
-    assert 429 in statuses and 503 in statuses and None in statuses  # None: the dropped connection
+    assert 429 in statuses and 503 in statuses and 401 in statuses and None in statuses  # None: the dropped connection
     status, faults, _headers = emulator.call('GET', '/_emulator/faults')
     assert status == 200 and all(rule['applied'] == 1 for rule in faults)
     token_requests = [entry for entry in emulator.requests_log() if entry.get('grant_type')]
@@ -211,3 +212,30 @@ def test_an_outage_longer_than_the_retries_is_logged_and_polling_goes_on(source_
     events = asyncio.run(run())
     assert [e['alert']['id'] for e in events] == ['da1_high']
     assert 'Polling alerts failed (1 in a row)' in caplog.text
+
+
+def test_more_than_10000_changed_alerts_page_with_top_and_skip(source_module, fresh_emulator, args):
+    emulator = fresh_emulator
+    emulator.set_data(generate={'machines': 20, 'alerts': 10050, 'seed': 7})
+    args = dict(args, since='31d', severities=None, interval=30)
+    emulator.reset()  # clear the log
+
+    async def run():
+        queue = asyncio.Queue()
+        task = asyncio.create_task(source_module.main(queue, args))
+        first = await take(queue, 1, timeout=120)
+        # The whole first poll is on the queue before the source sleeps: wait for the log to show it done.
+        await asyncio.to_thread(emulator.wait_for, lambda: len(alert_requests(emulator)) >= 2, 120)
+        await asyncio.sleep(1.0)
+        events = first + [queue.get_nowait() for _ in range(queue.qsize())]
+        await stop(task)
+        return events
+
+    events = asyncio.run(run())
+    requests = alert_requests(emulator)
+    assert [(entry['query']['$top'], entry['query'].get('$skip')) for entry in requests[:2]] == [('10000', None),
+                                                                                              ('10000', '10000')]
+    ids = [event['alert']['id'] for event in events]
+    assert len(ids) == len(set(ids))
+    # Every alert updated in the last 31 days (the 60 default alerts and the generated ones): past the first page.
+    assert len(ids) > 10000

@@ -154,6 +154,10 @@ def test_arguments_fall_back_to_the_modules_environment_variables(source_module,
     assert params['tenant_id'] == 'contoso.onmicrosoft.com' and params['client_secret'] == 's3cret-from-env'
     assert params['timeout'] == 7.5 and params['interval'] == 5.0 and params['region'] is None
     assert params['overlap'] == 300 and params['since'] is None and params['state_file'] is None
+    # Empty or null arguments (a rulebook's "{{ x | default('') }}") count as not given.
+    params = source_module.validate_args({'severities': '', 'statuses': None, 'client_secret': '', 'state_file': ''})
+    assert params['severities'] is None and params['statuses'] is None and params['state_file'] is None
+    assert params['client_secret'] == 's3cret-from-env'
 
 
 @pytest.mark.parametrize('args, words', [
