@@ -9,6 +9,7 @@ __metaclass__ = type
 import asyncio
 import datetime
 import hashlib
+import itertools
 import json
 import os
 import stat
@@ -127,6 +128,10 @@ def test_a_full_run_sends_each_alert_version_once_through_faults_and_token_expir
 
     requests = alert_requests(emulator)
     assert any(entry['query'].get('$skip') == '2' for entry in requests)  # paged
+    # After a poll of several pages, the next poll reads the same window again (then the watermark moves on).
+    windows = [entry['query']['$filter'] for entry in requests if entry['status'] == 200 and '$skip' not in entry['query']]
+    runs = [len(list(group)) for _window, group in itertools.groupby(windows)]
+    assert len(runs) > 1 and all(length >= 2 for length in runs[:-1]), runs
     assert all(entry['query'].get('$top') == '2' for entry in requests)
     assert all('lastUpdateTime ge ' in entry['query']['$filter'] and "severity eq 'High'" in entry['query']['$filter']
                for entry in requests)
