@@ -66,7 +66,8 @@ description:
   - The same alert version (its C(id) and C(lastUpdateTime)) is never sent twice. Each poll reaches back O(overlap)
     seconds before the newest C(lastUpdateTime) seen, so alerts that the service indexes late are not missed, and
     a bounded memory of what was sent drops the repeats.
-  - Pages with C($top)/C($skip) (10,000 alerts a page), so any number of alerts comes through.
+  - Pages with C($top)/C($skip) (10,000 alerts a page), so any number of alerts comes through. The API promises no
+    order, so after a poll of several pages the next poll reads the same window again before moving on.
   - Throttling (HTTP 429, honouring C(Retry-After)), server errors and dropped connections are retried by the
     collection's HTTP client; a poll that still fails is logged and tried again at the next interval. Tokens are
     renewed before they expire and when the API rejects one; no token or secret is ever logged.
