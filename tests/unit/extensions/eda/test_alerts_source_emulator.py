@@ -232,14 +232,14 @@ def test_more_than_10000_changed_alerts_page_with_top_and_skip(source_module, fr
         # The whole first poll is on the queue before the source sleeps: wait for the log to show it done.
         await asyncio.to_thread(emulator.wait_for, lambda: len(alert_requests(emulator)) >= 2, 120)
         await asyncio.sleep(1.0)
-        events = first + [queue.get_nowait() for _ in range(queue.qsize())]
+        events = first + [queue.get_nowait() for _index in range(queue.qsize())]
         await stop(task)
         return events
 
     events = asyncio.run(run())
     requests = alert_requests(emulator)
-    assert [(entry['query']['$top'], entry['query'].get('$skip')) for entry in requests[:2]] == [('10000', None),
-                                                                                              ('10000', '10000')]
+    pages = [(entry['query']['$top'], entry['query'].get('$skip')) for entry in requests[:2]]
+    assert pages == [('10000', None), ('10000', '10000')]
     ids = [event['alert']['id'] for event in events]
     assert len(ids) == len(set(ids))
     # Every alert updated in the last 31 days (the 60 default alerts and the generated ones): past the first page.
