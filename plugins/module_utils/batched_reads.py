@@ -75,6 +75,7 @@ class FilterBatcher(object):
         self.max_chars = max(1, int(max_chars))
         self.splits = 0
         self.requests = 0
+        self._prefixes_too_big = set()
         self._lock = threading.Lock()
 
     # -- planning ------------------------------------------------------------------------------------------------
@@ -113,16 +114,21 @@ class FilterBatcher(object):
     def read(self, path, clauses, prefix=None, prefix_optional=False):
         """Every item of ``path`` matching ``prefix`` and any of ``clauses``, read in as few requests as the budgets allow.
 
-        ``prefix_optional``: when even one clause with the prefix is refused for its size, read that clause without
-        the prefix (the caller filters what the prefix would have, on its side).
+        ``prefix_optional``: when even one clause with the prefix is refused for its size, the prefix is left out from
+        then on (the caller filters what the prefix would have, on its side).
         """
-        pending = list(clauses)
         items = []
+        self._read_all(path, list(clauses), prefix, prefix_optional, items)
+        return items
+
+    def _read_all(self, path, clauses, prefix, prefix_optional, items):
+        pending = clauses
         while pending:
+            if prefix and prefix in self._prefixes_too_big:
+                prefix = None
             size = self.take(pending, prefix)
             self._read(path, pending[:size], prefix, prefix_optional, items)
             pending = pending[size:]
-        return items
 
     def _read(self, path, batch, prefix, prefix_optional, items):
         text = join(batch, prefix)
@@ -135,15 +141,17 @@ class FilterBatcher(object):
             if kind is None:
                 raise
             if len(batch) > 1:
-                half = (len(batch) + 1) // 2
-                self._learn(kind, join(batch[:half], prefix))
+                # Learn the size of the first half, then re-plan the whole batch with it: the second half is not sent
+                # at a size already known to be refused.
+                self._learn(kind, join(batch[:(len(batch) + 1) // 2], prefix))
                 with self._lock:
                     self.splits += 1
-                self._read(path, batch[:half], prefix, prefix_optional, items)
-                self._read(path, batch[half:], prefix, prefix_optional, items)
+                self._read_all(path, batch, prefix, prefix_optional, items)
                 return
             if prefix and prefix_optional:
-                self._read(path, batch, None, False, items)
+                with self._lock:
+                    self._prefixes_too_big.add(prefix)
+                self._read_all(path, batch, None, False, items)
                 return
             raise AtpApiError('%s The API refused even one clause (%s) for its size; this filter cannot be split further.'
                               % (error.message, text), **error.details)
