@@ -36,6 +36,8 @@ MAX_FILTER_CHARS = 1800
 # What a refusal for size says. Error messages are free text that can change (common-errors.md), so this only decides
 # whether splitting is worth trying; a 414 always is.
 _NODE_LIMIT_RE = re.compile(r'node count|maxnodecount|too many nodes|too complex', re.IGNORECASE)
+# ASP.NET's wording names the limit ("The node count limit of '100' has been exceeded"): used only as a hint.
+_NODE_LIMIT_VALUE_RE = re.compile(r"node count limit of '?(\d+)'?", re.IGNORECASE)
 _LENGTH_LIMIT_RE = re.compile(r'too long|too large|length limit|exceeds? the (?:maximum|allowed) (?:length|size)|'
                               r'maxquerystring|max(?:imum)?\s*url|query string (?:is )?too', re.IGNORECASE)
 
@@ -141,9 +143,9 @@ class FilterBatcher(object):
             if kind is None:
                 raise
             if len(batch) > 1:
-                # Learn the size of the first half, then re-plan the whole batch with it: the second half is not sent
-                # at a size already known to be refused.
-                self._learn(kind, join(batch[:(len(batch) + 1) // 2], prefix))
+                # Learn a smaller size, then re-plan the whole batch with it: the second half is not sent at a size
+                # already known to be refused.
+                self._learn(kind, text, join(batch[:(len(batch) + 1) // 2], prefix), error)
                 with self._lock:
                     self.splits += 1
                 self._read_all(path, batch, prefix, prefix_optional, items)
@@ -157,10 +159,16 @@ class FilterBatcher(object):
                               % (error.message, text), **error.details)
         items.extend(found)
 
-    def _learn(self, kind, smaller_filter):
-        """Keep the next batches within the size of ``smaller_filter`` (the half about to be tried)."""
+    def _learn(self, kind, refused_filter, half_filter, error):
+        """Keep the next batches smaller than ``refused_filter``: within the limit the message names when it names one
+        below the refused size (a hint only: messages are free text), else within the size of ``half_filter``."""
         with self._lock:
             if kind == 'nodes':
-                self.max_nodes = min(self.max_nodes, max(1, odata.node_count(smaller_filter)))
+                refused = odata.node_count(refused_filter)
+                target = odata.node_count(half_filter)
+                match = _NODE_LIMIT_VALUE_RE.search(' '.join(str(p) for p in (error.api_message, error.message) if p))
+                if match and int(match.group(1)) < refused:
+                    target = int(match.group(1))
+                self.max_nodes = min(self.max_nodes, max(1, target))
             else:
-                self.max_chars = min(self.max_chars, max(1, len(quote_plus(smaller_filter))))
+                self.max_chars = min(self.max_chars, max(1, len(quote_plus(half_filter))))

@@ -106,15 +106,45 @@ ITEMS = [{'id': 'm%03d' % n} for n in range(100)]
 CLAUSES = [odata.eq('id', item['id']) for item in ITEMS]
 
 
-def test_a_node_limit_refusal_splits_and_the_smaller_size_is_kept():
+def test_a_node_limit_refusal_splits_and_the_limit_it_names_is_kept():
     server = Server(ITEMS, max_nodes=20)
     batcher = FilterBatcher(server)
     found = batcher.read('/api/machines', CLAUSES)
     assert sorted(i['id'] for i in found) == [i['id'] for i in ITEMS]
-    # 12 (refused) -> 6 (refused) -> 3 + 3; then batches of 3 (14 nodes) for the rest: two refusals in all.
-    assert server.refused == 2 and batcher.splits == 2
-    assert batcher.max_nodes == 14
-    assert all(emulator_nodes(text) <= 20 for text in server.calls[2:])
+    # 12 comparisons (59 nodes) refused; the message names 20: batches of 4 (19 nodes) from then on, one refusal in all.
+    assert server.refused == 1 and batcher.splits == 1 and batcher.max_nodes == 20
+    assert len(server.calls) == 1 + 25
+    assert all(emulator_nodes(text) <= 20 for text in server.calls[1:])
+
+
+def test_without_a_limit_in_the_message_the_halves_are_learnt():
+    class Quiet(Server):
+        def list_all(self, path, params=None, **kwargs):
+            try:
+                return super(Quiet, self).list_all(path, params, **kwargs)
+            except AtpApiError as error:
+                raise AtpApiError(error.message.replace("of '20' ", ''), status=400, code='ODataError',
+                                  api_message='The node count limit has been exceeded.')
+    server = Quiet(ITEMS, max_nodes=20)
+    batcher = FilterBatcher(server)
+    assert len(batcher.read('/api/machines', CLAUSES)) == 100
+    # 12 (refused) -> 6 (29 nodes, refused) -> 3 (14 nodes): two refusals, then batches of 3.
+    assert server.refused == 2 and batcher.max_nodes == 14
+
+
+def test_a_named_limit_above_the_refused_size_is_not_trusted():
+    class Liar(Server):
+        def list_all(self, path, params=None, **kwargs):
+            try:
+                return super(Liar, self).list_all(path, params, **kwargs)
+            except AtpApiError:
+                message = NODE_MESSAGE % 500
+                raise AtpApiError('GET https://x: HTTP 400 ODataError: ' + message, status=400, code='ODataError',
+                                  api_message=message)
+    server = Liar(ITEMS, max_nodes=20)
+    batcher = FilterBatcher(server)
+    assert len(batcher.read('/api/machines', CLAUSES)) == 100
+    assert batcher.max_nodes <= 20 and server.refused == 2
 
 
 def test_a_414_splits_on_the_length_budget():
