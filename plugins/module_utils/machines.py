@@ -24,7 +24,8 @@ syntax), so a module fails on them before any request. Every value still reaches
 batched (``id eq 'a' or id eq 'b' ...``) by ``batched_reads.FilterBatcher``: each filter stays well under ASP.NET
 OData's default limit of 100 nodes (12 comparisons at most) and 1,800 encoded characters, and a batch the API
 still refuses for its size is split and read again. Lookups are paged; above ``listing_threshold`` entries one
-paged listing of all machines (and of all Isolate/Unisolate actions) replaces the batches.
+paged listing of all machines (and of all Isolate/Unisolate actions) replaces the batches; the history of more
+than 30 machines (``HISTORY_LISTING_BATCHES`` filtered requests) is read with that listing too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -44,6 +45,10 @@ MACHINES_PATH = '/api/machines'
 ACTIONS_PATH = '/api/machineactions'
 # Above this many entries (or machines), one paged listing is cheaper than batches of filters.
 LISTING_THRESHOLD = 200
+# A history read that needs more filtered requests than this (more than 30 machines at 10 a request) reads every
+# Isolate/Unisolate action in one paged listing instead: it is polled while waiting, and the machineactions quota is
+# 100 requests a minute (get-machineactions-collection.md).
+HISTORY_LISTING_BATCHES = 3
 # Characters of URL-encoded $filter per request (see batched_reads for why, and for the node budget).
 FILTER_BUDGET = MAX_FILTER_CHARS
 MAX_NAME_LENGTH = 255
@@ -316,12 +321,12 @@ class MachineDirectory(object):
         if not wanted:
             return result
         type_filter = odata.any_of('type', ACTION_TYPES)
-        if len(wanted) > self.listing_threshold:
+        clauses = [odata.eq('machineId', value) for value in wanted]
+        if len(wanted) > self.listing_threshold or len(self.batcher.plan(clauses, type_filter)) > HISTORY_LISTING_BATCHES:
             actions = self._list(ACTIONS_PATH, type_filter)
         else:
             # The type prefix may be dropped for a machine whose one clause is refused for size: types are checked here.
-            actions = self.batcher.read(ACTIONS_PATH, [odata.eq('machineId', value) for value in wanted], prefix=type_filter,
-                                        prefix_optional=True)
+            actions = self.batcher.read(ACTIONS_PATH, clauses, prefix=type_filter, prefix_optional=True)
         types = set(t.lower() for t in ACTION_TYPES)
         seen = set()
         for action in actions:

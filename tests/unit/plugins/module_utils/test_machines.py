@@ -334,13 +334,24 @@ def test_mixed_ids_and_names_resolve_under_the_default_node_limit():
     assert client.accepted_nodes and max(client.accepted_nodes) <= 60
 
 
-def test_isolation_history_of_100_machines_stays_under_the_default_node_limit():
-    ids = ['%040x' % n for n in range(1, 101)]
-    actions = [{'id': 'a%d' % n, 'type': 'Isolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 100, 7)]
+def test_isolation_history_of_30_machines_stays_under_the_default_node_limit():
+    ids = ['%040x' % n for n in range(1, 31)]
+    actions = [{'id': 'a%d' % n, 'type': 'Isolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 30, 7)]
     client = NodeLimitedClient(actions=actions)
     result = MachineDirectory(client).isolation_actions(ids)
     assert client.refused == 0 and max(client.accepted_nodes) <= 60
+    assert len(client.calls) == 3  # 10 machines a request under the type prefix
     assert sorted(a['id'] for v in result.values() for a in v) == sorted(a['id'] for a in actions)
+
+
+def test_isolation_history_of_more_than_30_machines_is_one_listing():
+    ids = ['%040x' % n for n in range(1, 32)]
+    actions = [{'id': 'a%d' % n, 'type': 'Unisolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 31, 5)]
+    actions.append({'id': 'other', 'type': 'Isolate', 'machineId': 'f' * 40, 'status': 'Succeeded'})
+    client = NodeLimitedClient(actions=actions)
+    result = MachineDirectory(client).isolation_actions(ids)
+    assert client.calls == [(m.ACTIONS_PATH, "(type eq 'Isolate' or type eq 'Unisolate')")]
+    assert sorted(a['id'] for v in result.values() for a in v) == sorted(a['id'] for a in actions[:-1])
 
 
 def test_a_smaller_server_limit_splits_batches_and_is_remembered():
