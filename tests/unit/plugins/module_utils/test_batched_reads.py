@@ -201,3 +201,21 @@ def test_size_limit_kind(status, message, kind):
 def test_join():
     assert join(["id eq 'a'"]) == "id eq 'a'"
     assert join(["id eq 'a'", "id eq 'b'"], "status eq 'x'") == "status eq 'x' and (id eq 'a' or id eq 'b')"
+
+
+# -- end to end, against the emulator ---------------------------------------------------------------------------------
+
+def test_a_414_from_the_emulator_is_split_and_the_task_succeeds(run_module, conn, fresh_emulator):
+    from ansible_collections.defender.atp.plugins.modules import atp_machine_info
+    everything = run_module(atp_machine_info.main, dict(conn, limit=0))['machines']
+    names = sorted(set(m['computerDnsName'] for m in everything if m.get('computerDnsName') and '.' in m['computerDnsName']))
+    fresh_emulator.set_config(max_url_length=450)
+    fresh_emulator.reset()  # the log only
+    result = run_module(atp_machine_info.main, dict(conn, machines=names))
+    assert not result.get('failed'), result.get('msg')
+    assert set(m['computerDnsName'].lower() for m in result['machines']) >= set(n.lower() for n in names)
+    reads = [e for e in fresh_emulator.requests_log() if e['path'] == '/api/machines']
+    refused = [e for e in reads if e['status'] == 414]
+    assert 1 <= len(refused) <= 2 and all(e['method'] == 'GET' for e in reads)
+    # After the first refusals every request fits.
+    assert all(e['status'] == 200 for e in reads[reads.index(refused[-1]) + 1:])
