@@ -113,7 +113,7 @@ def render(results):
         ('isolate floor (s) = isolate requests / rate', lambda r: r['isolate_floor_seconds']),
         ('summary', lambda r: r['summary']),
     ]
-    width = max(len(label) for label, _ in rows)
+    width = max(len(row[0]) for row in rows)
     lines = ['', '', '## Mixed ids/names fleet under the node limit', '',
              '| %s | %s |' % ('metric'.ljust(width), ' | '.join('limit %d' % r['node_limit'] for r in results)),
              '|%s|%s' % ('-' * (width + 2), '---:|' * len(results))]
