@@ -146,6 +146,9 @@ def _hint(status, code, api_message, aadsts, granted, attempts, retry_after, wai
         return 'the service failed; try again later'
     if 'exceeded the allowed result size' in text:
         return 'narrow the query: project fewer columns, add take/limit, or use a shorter timespan'
+    if 'node count limit' in text or 'maxnodecount' in text:
+        return ('the $filter has more clauses than the API accepts in one request (ASP.NET OData counts 4 nodes a '
+                'comparison, 1 an and/or, and refuses more than its MaxNodeCount, 100 by default): use fewer values')
     if code == 'ODataError':
         return 'the $filter is not valid for this API: check field names, quoting and operators'
     return None

@@ -20,9 +20,12 @@ Resolution rules (shared by every module that takes a ``machines`` list):
 
 ``clean_entries`` refuses entries that cannot be a machine id or DNS name (quotes, spaces, OData
 syntax), so a module fails on them before any request. Every value still reaches ``$filter`` through
-``odata`` (quotes doubled), so even a name containing a quote or OData syntax could only match itself. Lookups are batched (``id eq 'a' or id eq 'b' ...``,
-URLs kept well under 8 KB) and paged; above ``listing_threshold`` entries one paged listing of
-all machines (and of all Isolate/Unisolate actions) replaces the batches.
+``odata`` (quotes doubled), so even a name containing a quote or OData syntax could only match itself. Lookups are
+batched (``id eq 'a' or id eq 'b' ...``) by ``batched_reads.FilterBatcher``: each filter stays well under ASP.NET
+OData's default limit of 100 nodes (12 comparisons at most) and 1,800 encoded characters, and a batch the API
+still refuses for its size is split and read again. Lookups are paged; above ``listing_threshold`` entries one
+paged listing of all machines (and of all Isolate/Unisolate actions) replaces the batches; the history of more
+than 30 machines (``HISTORY_LISTING_BATCHES`` filtered requests) is read with that listing too.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -31,9 +34,10 @@ __metaclass__ = type
 import re
 
 from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import quote_plus
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils.batched_reads import (
+    MAX_FILTER_CHARS, MAX_FILTER_NODES, FilterBatcher)
 from ansible_collections.defender.atp.plugins.module_utils.isolation import ACTION_TYPES
 
 MACHINE_ID_RE = re.compile(r'^[0-9a-fA-F]{40}$')
@@ -41,8 +45,12 @@ MACHINES_PATH = '/api/machines'
 ACTIONS_PATH = '/api/machineactions'
 # Above this many entries (or machines), one paged listing is cheaper than batches of filters.
 LISTING_THRESHOLD = 200
-# Characters of URL-encoded $filter per request: with the host and $top/$skip, URLs stay under ~4.5 KB.
-FILTER_BUDGET = 4000
+# A history read that needs more filtered requests than this (more than 30 machines at 10 a request) reads every
+# Isolate/Unisolate action in one paged listing instead: it is polled while waiting, and the machineactions quota is
+# 100 requests a minute (get-machineactions-collection.md).
+HISTORY_LISTING_BATCHES = 3
+# Characters of URL-encoded $filter per request (see batched_reads for why, and for the node budget).
+FILTER_BUDGET = MAX_FILTER_CHARS
 MAX_NAME_LENGTH = 255
 # Besides letters and digits, what a computer DNS name (or a NetBIOS-style short name) holds. Quotes, spaces,
 # parentheses and OData syntax cannot be part of a machine name, so such an entry is an input error, not a lookup.
@@ -107,23 +115,11 @@ def clean_entries(entries):
     return valid, invalid
 
 
-def batched_filters(field, values, budget=FILTER_BUDGET, prefix=None):
-    """``any_of(field, chunk)`` filters over ``values``, each (with ``prefix`` ANDed) within ``budget`` encoded characters."""
-    filters = []
-    chunk = []
-    base = len(quote_plus(prefix + ' and ()')) if prefix else 2
-    size = base
-    for value in values:
-        clause_size = len(quote_plus(odata.eq(field, value))) + len(quote_plus(' or '))
-        if chunk and size + clause_size > budget:
-            filters.append(odata.and_(prefix, odata.any_of(field, chunk)))
-            chunk = []
-            size = base
-        chunk.append(value)
-        size += clause_size
-    if chunk:
-        filters.append(odata.and_(prefix, odata.any_of(field, chunk)))
-    return filters
+def batched_filters(field, values, budget=FILTER_BUDGET, prefix=None, max_nodes=MAX_FILTER_NODES):
+    """``any_of(field, chunk)`` filters over ``values``, each (with ``prefix`` ANDed) within ``budget`` encoded characters
+    and ``max_nodes`` OData nodes."""
+    batcher = FilterBatcher(None, max_nodes=max_nodes, max_chars=budget)
+    return batcher.plan([odata.eq(field, value) for value in values], prefix)
 
 
 def machine_summary(machine):
@@ -222,11 +218,16 @@ def describe_candidates(candidates):
 class MachineDirectory(object):
     """Reads machines and their machine actions through an HttpClient, as few requests as it can."""
 
-    def __init__(self, client, listing_threshold=LISTING_THRESHOLD, filter_budget=FILTER_BUDGET):
+    def __init__(self, client, listing_threshold=LISTING_THRESHOLD, filter_budget=FILTER_BUDGET, max_nodes=MAX_FILTER_NODES):
         self.client = client
         self.listing_threshold = listing_threshold
-        self.filter_budget = filter_budget
+        # One batcher for the run: a smaller batch size learnt from a refusal holds for every later read.
+        self.batcher = FilterBatcher(client, max_nodes=max_nodes, max_chars=filter_budget)
         self._all_machines = None
+
+    @property
+    def filter_budget(self):
+        return self.batcher.max_chars
 
     # -- machines -----------------------------------------------------------------------------
 
@@ -244,38 +245,26 @@ class MachineDirectory(object):
         """``{lowercase id: machine}`` for the given ids (asked for as given and in lowercase)."""
         wanted = _spellings(ids, lambda v: v.lower())
         found = {}
-        for filter_text in batched_filters('id', wanted, self.filter_budget):
-            for machine in self._list(MACHINES_PATH, filter_text):
-                found[str(machine.get('id') or '').lower()] = machine
+        for machine in self.batcher.read(MACHINES_PATH, [odata.eq('id', value) for value in wanted]):
+            found[str(machine.get('id') or '').lower()] = machine
         return found
 
     def machines_by_names(self, names):
         """Machines whose name is one of ``names`` in the given or lowercase spelling, or starts with ``name.``
         for names without a dot. Matching is left to ``name_matches``."""
         spellings = _spellings(names, lambda v: v.strip().rstrip('.').lower())
-        found = []
-        for filter_text in batched_filters('computerDnsName', spellings, self.filter_budget):
-            found.extend(self._list(MACHINES_PATH, filter_text))
+        found = self.batcher.read(MACHINES_PATH, [odata.eq('computerDnsName', value) for value in spellings])
         short = [s for s in spellings if '.' not in s]
-        for filter_text in self._startswith_filters(short):
-            found.extend(self._list(MACHINES_PATH, filter_text))
+        if short:
+            found.extend(self.batcher.read(MACHINES_PATH, self._startswith_clauses(short)))
         return _unique(found)
 
+    @staticmethod
+    def _startswith_clauses(names):
+        return [odata.startswith('computerDnsName', name + '.') for name in names]
+
     def _startswith_filters(self, names):
-        filters = []
-        chunk = []
-        size = 0
-        for name in names:
-            clause = odata.startswith('computerDnsName', name + '.')
-            clause_size = len(quote_plus(clause)) + 8
-            if chunk and size + clause_size > self.filter_budget:
-                filters.append(' or '.join(chunk))
-                chunk, size = [], 0
-            chunk.append(clause)
-            size += clause_size
-        if chunk:
-            filters.append(' or '.join(chunk))
-        return filters
+        return self.batcher.plan(self._startswith_clauses(names))
 
     def resolve(self, entries):
         """Resolve Entry objects to machines; return one Resolution per distinct machine or failed entry, in order."""
@@ -332,19 +321,21 @@ class MachineDirectory(object):
         if not wanted:
             return result
         type_filter = odata.any_of('type', ACTION_TYPES)
-        if len(wanted) > self.listing_threshold:
-            filters = [type_filter]
+        clauses = [odata.eq('machineId', value) for value in wanted]
+        if len(wanted) > self.listing_threshold or len(self.batcher.plan(clauses, type_filter)) > HISTORY_LISTING_BATCHES:
+            actions = self._list(ACTIONS_PATH, type_filter)
         else:
-            filters = batched_filters('machineId', wanted, self.filter_budget, prefix=type_filter)
+            # The type prefix may be dropped for a machine whose one clause is refused for size: types are checked here.
+            actions = self.batcher.read(ACTIONS_PATH, clauses, prefix=type_filter, prefix_optional=True)
+        types = set(t.lower() for t in ACTION_TYPES)
         seen = set()
-        for filter_text in filters:
-            for action in self._list(ACTIONS_PATH, filter_text):
-                machine_id = str(action.get('machineId') or '').lower()
-                action_id = action.get('id')
-                if machine_id not in result or (action_id and action_id in seen):
-                    continue
-                seen.add(action_id)
-                result[machine_id].append(action)
+        for action in actions:
+            machine_id = str(action.get('machineId') or '').lower()
+            action_id = action.get('id')
+            if machine_id not in result or (action_id and action_id in seen) or str(action.get('type') or '').lower() not in types:
+                continue
+            seen.add(action_id)
+            result[machine_id].append(action)
         return result
 
 

@@ -21,6 +21,21 @@ from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOpti
 _FIELD_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
 COMPARISONS = ('eq', 'ne', 'gt', 'ge', 'lt', 'le')
 
+# The Defender API is ASP.NET OData: its validator refuses a $filter of more than ODataValidationSettings.MaxNodeCount
+# nodes, 100 by default (mde-api.md, "Facts added on review"; whether Defender raised it is not documented).
+DEFAULT_MAX_NODE_COUNT = 100
+_BINARY_OPERATORS = frozenset(('eq', 'ne', 'gt', 'ge', 'lt', 'le', 'and', 'or', 'has', 'add', 'sub', 'mul', 'div', 'mod'))
+_CONSTANTS = frozenset(('true', 'false', 'null'))
+_NODE_TOKEN_RE = re.compile(r"""
+    (?P<space>\s+)
+  | (?P<string>'(?:[^']|'')*'?)
+  | (?P<datetime>\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:\d{2})?(?![\w:.-]))
+  | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<other>.)
+""", re.X)
+
 
 def quote(value):
     """An OData string literal: single-quoted, with embedded single quotes doubled."""
@@ -125,6 +140,39 @@ def check_raw_filter(text, option='filter'):
     if depth != 0:
         raise AtpOptionError('%s %r has unbalanced parentheses.' % (option, text))
     return text.strip()
+
+
+def node_count(expression):
+    """How many nodes ASP.NET OData's FilterQueryValidator counts in ``expression`` (checked against MaxNodeCount).
+
+    Counted as OData/WebApi's FilterQueryValidator does (every node it visits counts one): a comparison
+    ``p eq 'v'`` is 4 nodes (the binary operator, the property access, the range variable ``$it`` under it,
+    the constant); ``and``/``or``/``not`` 1 each; a function call 1 plus its arguments (``startswith(p,'v')``: 4);
+    ``tags/any(t: t eq 'v')`` 6 (any, the collection property and its ``$it``, the operator, ``t``, the constant).
+    Parentheses count nothing. Unconfirmed: the server may add a convert node where operand types differ (an enum or
+    Int64 property against a literal), so batches keep a wide margin under the limit instead of trusting this count.
+    """
+    tokens = [(m.lastgroup, m.group()) for m in _NODE_TOKEN_RE.finditer(expression or '') if m.lastgroup != 'space']
+    lambda_variables = set()
+    count = 0
+    for index, (kind, text) in enumerate(tokens):
+        following = tokens[index + 1][1] if index + 1 < len(tokens) else ''
+        word = text.lower()
+        if kind in ('string', 'datetime', 'guid', 'number'):
+            count += 1
+        elif kind != 'name':
+            continue
+        elif following == ':':
+            lambda_variables.add(text)  # a lambda variable's declaration is part of the any/all node
+        elif word in _BINARY_OPERATORS or word == 'not' or word in _CONSTANTS:
+            count += 1
+        elif following == '(':
+            count += 1  # a function call, or any/all
+        elif text in lambda_variables:
+            count += 1  # a reference to the lambda variable
+        else:
+            count += 2  # a property access and the range variable ($it) it is read from
+    return count
 
 
 def _is_atomic(clause):

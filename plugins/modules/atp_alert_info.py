@@ -53,6 +53,12 @@ options:
       - Only alerts of this machine (its 40-character Defender id, as in the alert's C(machineId)).
       - Anything but 40 hexadecimal characters is an error before any request; to read the alerts of a machine known
         by name, look its id up with M(defender.atp.atp_machine_info) first.
+      - The alerts API does not document C(machineId) as filterable, so the module reads the machine's own alerts
+        endpoint, C(GET /api/machines/{id}/alerts). That endpoint documents no query options, so O(status),
+        O(severity) and O(since) are applied by the module to what it returns, and RV(filter) holds only O(filter),
+        which is sent as C($filter) (Microsoft's OData examples filter this endpoint; whether every field of O(filter)
+        and O(expand_evidence) work there is not documented).
+      - When the API knows no machine with this id, RV(alerts) is empty and the module warns.
     type: str
   since:
     description:
@@ -184,7 +190,9 @@ truncated:
   type: bool
   sample: false
 filter:
-  description: The OData C($filter) sent to the API, built from the options (absent when nothing was filtered).
+  description:
+    - The OData C($filter) sent to the API, built from the options (absent when nothing was filtered).
+    - With O(machine_id), only O(filter) is sent; the other options are applied by the module.
   returned: when alerts were listed with a filter
   type: str
   sample: "(status eq 'New' or status eq 'InProgress') and severity eq 'High' and lastUpdateTime ge 2026-01-30T08:00:00Z"
@@ -209,8 +217,8 @@ from ansible_collections.defender.atp.plugins.module_utils.machines import is_ma
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
 
 
-def alert_filter(module):
-    """The $filter for the options, validated before any request."""
+def alert_criteria(module):
+    """The filter options, validated before any request: ``(machine_id, criteria for build_filter)``."""
     params = module.params
     since = None
     if params['since'] is not None:
@@ -232,9 +240,9 @@ def alert_filter(module):
     for name, values in (('status', alerts_util.STATUSES), ('severity', alerts_util.SEVERITIES)):
         if params[name] is not None and not params[name]:
             raise AtpOptionError('%s is an empty list: give one or more of %s, or leave it out.' % (name, ', '.join(values)))
-    return alerts_util.build_filter(status=params['status'], severity=params['severity'],
-                                    machine_id=(params['machine_id'] or '').strip() or None,
-                                    since=since, raw_filter=params['filter'])
+    criteria = dict(status=params['status'], severity=params['severity'], since=since, raw_filter=params['filter'])
+    alerts_util.build_filter(**criteria)  # a bad raw filter fails here, before any request
+    return (params['machine_id'] or '').strip() or None, criteria
 
 
 def run(module):
@@ -247,10 +255,20 @@ def run(module):
         alerts = [alert] if alert is not None else []
         result = dict(alerts=alerts, count=len(alerts), truncated=False)
     else:
-        filter_text = alert_filter(module)
+        machine_id, criteria = alert_criteria(module)
         module.prepare()
-        alerts, truncated = alerts_util.list_alerts(module.client, filter_text=filter_text, limit=params['limit'],
-                                                    expand_evidence=params['expand_evidence'])
+        if machine_id:
+            # get-alerts.md does not list machineId as filterable: the machine's own alerts endpoint is used instead.
+            found = alerts_util.list_machine_alerts(module.client, machine_id, limit=params['limit'],
+                                                    expand_evidence=params['expand_evidence'], **criteria)
+            if found is None:
+                module.warn('the API knows no machine with the id %s (404); no alerts are returned.' % machine_id)
+                found = [], False, None
+            alerts, truncated, filter_text = found
+        else:
+            filter_text = alerts_util.build_filter(**criteria)
+            alerts, truncated = alerts_util.list_alerts(module.client, filter_text=filter_text, limit=params['limit'],
+                                                        expand_evidence=params['expand_evidence'])
         result = dict(alerts=alerts, count=len(alerts), truncated=truncated)
         if filter_text:
             result['filter'] = filter_text

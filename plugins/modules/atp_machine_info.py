@@ -15,7 +15,7 @@ description:
     resolved exactly as M(defender.atp.atp_machine_isolate) resolves them) or all machines matching filters.
   - Pages with C($top)/C($skip) itself, up to O(limit) machines, and says in RV(truncated) whether more existed.
   - With O(isolation_state=true), adds each machine's isolation state, derived from its Isolate and Unisolate machine
-    actions with the same model as M(defender.atp.atp_machine_isolate) (one batched read, not one per machine).
+    actions with the same model as M(defender.atp.atp_machine_isolate) (batched reads, not one per machine).
   - Never changes anything.
 author:
   - defender.atp contributors (@defender-atp)
@@ -50,6 +50,9 @@ options:
       - Documented filterable fields are C(computerDnsName), C(id), C(version), C(deviceValue), C(aadDeviceId),
         C(machineTags), C(lastSeen), C(exposureLevel), C(onboardingStatus), C(lastIpAddress), C(healthStatus),
         C(osPlatform), C(riskScore), C(rbacGroupId).
+      - The API (ASP.NET OData) refuses a C($filter) of more than 100 nodes by default, about 20 comparisons in all,
+        counting those the module builds from O(health_status), O(os_platform) and O(tags) (6 nodes a tag); such a
+        filter fails with the API's message.
     type: str
   health_status:
     description: Only machines with one of these health states (C(healthStatus)).
@@ -76,7 +79,8 @@ options:
   isolation_state:
     description:
       - Add each machine's isolation state (RV(machines[].isolation_state), RV(machines[].isolation_type) and
-        RV(machines[].isolation_action)). Costs one batched read of Isolate and Unisolate machine actions.
+        RV(machines[].isolation_action)). Costs one filtered read of Isolate and Unisolate machine actions per 10
+        machines, or one paged listing of them for more than 30 machines.
     type: bool
     default: false
 notes:

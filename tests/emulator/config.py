@@ -31,9 +31,14 @@ class Config:
         self.rate_limits_enabled = True
         self.schema_case = "default"
         self.max_result_bytes = 124 * 1024 * 1024
+        # ASP.NET OData's default MaxNodeCount for $filter (0: no limit); whether Defender raised it is not documented.
+        self.max_node_count = 100
+        # Longest request target (path and query) the Defender API accepts before 414 (0: no limit). Not documented
+        # for Defender; 8,192 is ASP.NET Core Kestrel's default MaxRequestLineSize.
+        self.max_url_length = 8192
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
-            "rate_limits_enabled", "schema_case", "max_result_bytes")
+            "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -82,6 +87,9 @@ class Config:
         elif key == "schema_case":
             if value not in SCHEMA_CASES:
                 raise ConfigError("schema_case must be one of %s" % ", ".join(SCHEMA_CASES))
+        elif key in ("max_node_count", "max_url_length"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError("%s must be an integer >= 0 (0: no limit)" % key)
         elif key == "max_result_bytes":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("max_result_bytes must be a positive integer")

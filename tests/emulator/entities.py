@@ -68,11 +68,14 @@ _ALERT_TYPES = {f: STRING for f in ALERT_FIELDS}
 _ALERT_TYPES.update({"incidentId": INT, "investigationId": INT, "alertCreationTime": DATE, "firstEventTime": DATE,
                      "lastEventTime": DATE, "lastUpdateTime": DATE, "resolvedTime": DATE, "mitreTechniques": COLLECTION,
                      "relatedUser": "Complex", "comments": "Collection(Complex)", "evidence": "Collection(Complex)"})
-# get-alerts.md: the filterable properties (InvestigationId as the doc spells it is accepted too).
+# get-alerts.md: the filterable properties (InvestigationId as the doc spells it is accepted too). machineId and
+# computerDnsName are not among them (mde-api.md, "Facts added on review"): a machine's alerts come from
+# GET /api/machines/{id}/alerts. Any other property is refused, as an ASP.NET OData service refuses one not marked
+# filterable.
 ALERT_SCHEMA = Schema("microsoft.windowsDefenderATP.api.Alert", _props(
     _ALERT_TYPES,
     {"alertCreationTime", "lastUpdateTime", "incidentId", "investigationId", "id", "assignedTo", "detectionSource",
-     "lastEventTime", "status", "severity", "category", "machineId", "computerDnsName"},
+     "lastEventTime", "status", "severity", "category"},
     {"severity": ALERT_SEVERITIES, "status": ALERT_STATUSES}), aliases={"InvestigationId": "investigationId"},
     expandable=("evidence",))
 

@@ -10,6 +10,10 @@ import re
 from .util import parse_ticks
 
 MAX_TOP = 10000
+# ASP.NET OData's ODataValidationSettings.MaxNodeCount default (mde-api.md, "Facts added on review").
+DEFAULT_MAX_NODE_COUNT = 100
+NODE_LIMIT_MESSAGE = ("The node count limit of '%d' has been exceeded. To increase the limit, set the 'MaxNodeCount' "
+                      "property on EnableQueryAttribute or ODataValidationSettings.")
 
 STRING, DATE, INT, BOOL, COLLECTION, NULL, GUID = "Edm.String", "Edm.DateTimeOffset", "Edm.Int64", "Edm.Boolean", \
     "Collection(Edm.String)", "null", "Edm.Guid"
@@ -379,9 +383,44 @@ class _Compiler:
         return (lambda e, v: all(inner(e, item) for item in (e.get(key) or ()))), BOOL, None
 
 
-def compile_filter(text, schema):
-    """``$filter`` text -> predicate(entity) -> bool. Raises ODataError."""
-    fn = _Compiler(schema).boolean(_Parser(text).parse())
+def node_count(node, scope=frozenset()):
+    """Nodes of a parsed ``$filter`` as ASP.NET OData's FilterQueryValidator counts them against MaxNodeCount.
+
+    OData/WebApi's FilterQueryValidator.ValidateQueryNode counts every node it visits: a binary operator (eq, and,
+    or, ...), a unary ``not``, a constant, a function call (then its arguments), an any/all node (then its source and
+    body), and for a property both the property-access node and the range variable (``$it``) it is read from; a
+    lambda variable is one range-variable node. So ``p eq 'v'`` is 4 and ``tags/any(t: t eq 'v')`` 6. ``in`` is one
+    node there (its list is not visited). Convert nodes that ODL inserts between differently typed operands are not
+    modelled (this parser has no such types).
+    """
+    kind = node[0]
+    if kind in ("or", "and"):
+        return 1 + node_count(node[1], scope) + node_count(node[2], scope)
+    if kind == "not":
+        return 1 + node_count(node[1], scope)
+    if kind == "cmp":
+        return 1 + node_count(node[2], scope) + node_count(node[3], scope)
+    if kind == "lit":
+        return 1
+    if kind == "ref":
+        return 1 if node[1] in scope else 2
+    if kind == "in":
+        return 1
+    if kind == "call":
+        return 1 + sum(node_count(arg, scope) for arg in node[2])
+    if kind == "lambda":
+        body = node[4]
+        inner = 0 if body is None or body[0] == "lit" else node_count(body, scope | {node[3]})
+        return 1 + 2 + inner
+    return 1
+
+
+def compile_filter(text, schema, max_node_count=None):
+    """``$filter`` text -> predicate(entity) -> bool. Raises ODataError (a node count over ``max_node_count`` too)."""
+    tree = _Parser(text).parse()
+    fn = _Compiler(schema).boolean(tree)  # ODL binds properties while parsing; the validator counts nodes after
+    if max_node_count is not None and node_count(tree) > max_node_count:
+        raise ODataError(NODE_LIMIT_MESSAGE % max_node_count)
     return lambda entity: fn(entity, None)
 
 
@@ -405,8 +444,11 @@ def _non_negative(name, value):
     return int(value)
 
 
-def parse_query(pairs, schema):
-    """Parse the ``$`` options of a collection request. Non-``$`` parameters are ignored, as OData does."""
+def parse_query(pairs, schema, max_node_count=None):
+    """Parse the ``$`` options of a collection request. Non-``$`` parameters are ignored, as OData does.
+
+    ``max_node_count`` (None: no limit) refuses a ``$filter`` of more nodes, as ASP.NET OData's validator does.
+    """
     query, seen = Query(), set()
     for raw_name, value in pairs:
         if not raw_name.startswith("$"):
@@ -416,7 +458,7 @@ def parse_query(pairs, schema):
             raise ODataError("Query option '%s' was specified more than once, but it must be specified at most once." % raw_name)
         seen.add(name)
         if name == "$filter":
-            query.predicate = compile_filter(value, schema)
+            query.predicate = compile_filter(value, schema, max_node_count)
         elif name == "$top":
             top = _non_negative("$top", value)
             if top > MAX_TOP:

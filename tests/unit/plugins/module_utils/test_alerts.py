@@ -34,9 +34,25 @@ def test_repeated_values_are_sent_once():
     assert alerts.build_filter(severity=['High', 'High']) == "severity eq 'High'"
 
 
-def test_machine_id_is_quoted_safely():
-    # A quote in the value must not end the literal and widen the match.
-    assert alerts.build_filter(machine_id="x' or id ne '") == "machineId eq 'x'' or id ne '''"
+def test_machine_id_is_never_a_filter():
+    # get-alerts.md does not list machineId as filterable: a machine's alerts come from its own endpoint.
+    with pytest.raises(TypeError):
+        alerts.build_filter(machine_id='1e5bc9d7e413ddd7902c2932e418702b84d0cc07')  # pylint: disable=unexpected-keyword-arg
+
+
+def test_matcher_keeps_what_the_filter_would():
+    since = datetime.datetime(2026, 1, 1, 12, 0, 0, 500000, tzinfo=UTC)
+    keep = alerts.matcher(status=['New'], severity=['High', 'Low'], since=since)
+    base = {'status': 'New', 'severity': 'High', 'lastUpdateTime': '2026-01-01T12:00:00.0000000Z'}
+    assert keep(base)  # since is compared in whole seconds, like the filter sent to /api/alerts
+    assert keep(dict(base, severity='Low', lastUpdateTime='2026-02-01T00:00:00Z'))
+    assert not keep(dict(base, status='Resolved'))
+    assert not keep(dict(base, severity='Medium'))
+    assert not keep(dict(base, lastUpdateTime='2026-01-01T11:59:59.9999999Z'))
+    assert not keep(dict(base, lastUpdateTime=None))
+    assert not keep(dict(base, lastUpdateTime='not a time'))
+    assert not keep('not an alert')
+    assert alerts.matcher()({'status': 'whatever'})
 
 
 def test_since_compares_last_update_time_in_utc():
@@ -54,9 +70,9 @@ def test_raw_filter_alone_is_sent_unchanged():
 
 
 def test_everything_combined():
-    text = alerts.build_filter(status=['New'], severity=['High', 'Low'], machine_id='abc',
+    text = alerts.build_filter(status=['New'], severity=['High', 'Low'],
                                since=datetime.datetime(2026, 1, 1, tzinfo=UTC), raw_filter="a eq 'b' or c eq 'd'")
-    assert text == ("status eq 'New' and (severity eq 'High' or severity eq 'Low') and machineId eq 'abc' "
+    assert text == ("status eq 'New' and (severity eq 'High' or severity eq 'Low') "
                     "and lastUpdateTime ge 2026-01-01T00:00:00Z and (a eq 'b' or c eq 'd')")
 
 

@@ -81,3 +81,12 @@ def test_graph_error_shape_and_html_bodies():
     assert 'HTTP 401 InvalidAuthenticationToken: Access token has expired.' in message and details['trace_id'] == 'r-1'
     message, _details = describe_http_error('GET /api/alerts', response(502, '<html><body><h1>Bad Gateway</h1></body></html>', 'Bad Gateway'), attempts=3)
     assert message.startswith('GET /api/alerts: HTTP 502 Bad Gateway: Bad Gateway.') and 'after 3 attempt(s)' in message
+
+
+def test_a_node_count_refusal_says_the_filter_is_too_big_not_wrong():
+    text = ("The query specified in the URI is not valid. The node count limit of '100' has been exceeded. To increase the "
+            "limit, set the 'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings.")
+    body = {'error': {'code': 'ODataError', 'message': text, 'target': 'x'}}
+    message, details = describe_http_error('GET https://x/api/machines', response(400, body))
+    assert 'more clauses than the API accepts' in message and 'check field names' not in message
+    assert details['code'] == 'ODataError' and details['status'] == 400

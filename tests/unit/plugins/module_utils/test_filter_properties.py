@@ -69,14 +69,14 @@ CATEGORIES = ('Execution', 'Malware', "it's", 'Other')
 @settings(max_examples=150, deadline=None)
 @given(status=st.one_of(st.none(), st.lists(st.sampled_from(alerts.STATUSES), min_size=1, max_size=4)),
        severity=st.one_of(st.none(), st.lists(st.sampled_from(alerts.SEVERITIES), min_size=1, max_size=5)),
-       machine_id=st.one_of(st.none(), value_text.filter(lambda v: v.strip())),
+       machine_id=st.none(),  # machineId is not filterable (get-alerts.md): see alerts.list_machine_alerts
        since_hours=st.one_of(st.none(), st.integers(min_value=1, max_value=72)),
        raw=st.one_of(st.none(), st.sampled_from(sorted(RAW_ALERT_FILTERS))),
        seed=st.randoms(use_true_random=False))
 def test_alert_filters_match_exactly_the_alerts_asked_for(status, severity, machine_id, since_hours, raw, seed):
     now = datetime.datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
     since = now - datetime.timedelta(hours=since_hours) if since_hours else None
-    filter_text = alerts.build_filter(status=status, severity=severity, machine_id=machine_id, since=since, raw_filter=raw)
+    filter_text = alerts.build_filter(status=status, severity=severity, since=since, raw_filter=raw)
     assume(filter_text)
     machine_ids = [machine_id] + near_misses(machine_id) if machine_id is not None else ['m1', 'm2']
     records = []

@@ -190,13 +190,15 @@ def test_large_lists_use_one_listing():
     assert [r.machine_id for r in resolutions] == ['%040x' % n for n in range(1, 251)] + ['%040x' % 300]
 
 
-def test_batches_stay_under_the_url_budget():
+def test_batches_stay_under_the_url_and_node_budgets():
+    from ansible_collections.defender.atp.plugins.module_utils.odata import node_count
     fleet = [machine(n, 'host-%04d.contoso.com' % n) for n in range(1, 181)]
     entries = ['%040x' % n for n in range(1, 181)]
     resolutions, client = resolve(entries, fleet=fleet)
     assert all(r.machine_id for r in resolutions)
-    assert 2 <= len(client.calls) <= 5
+    assert len(client.calls) == 15  # 12 comparisons (59 nodes) a request
     assert all(len(quote_plus(text)) <= m.FILTER_BUDGET for _path, text in client.calls)
+    assert all(node_count(text) <= 60 for _path, text in client.calls)
 
 
 def test_batched_filters_budget_and_prefix():
@@ -287,3 +289,79 @@ def test_resolving_thousands_of_names_is_not_quadratic():
     resolutions, _client = resolve(['gen-%05d' % i for i in range(5000)], fleet=fleet)
     assert [r.machine_id for r in resolutions] == ['%040x' % i for i in range(5000)]
     assert time.monotonic() - started < 1.5  # 25 million name comparisons took about 4 s
+
+
+# -- the $filter node limit of ASP.NET OData (MaxNodeCount, 100 by default) ---------------------------------------------
+
+class NodeLimitedClient(FakeClient):
+    """FakeClient that refuses a $filter of more nodes than ``max_nodes``, counted by the emulator's ASP.NET-like
+    validator, with the API's 400 ODataError, and records the node count of every filter it accepts."""
+
+    def __init__(self, max_nodes=100, **kwargs):
+        super(NodeLimitedClient, self).__init__(**kwargs)
+        self.max_nodes = max_nodes
+        self.refused = 0
+        self.accepted_nodes = []
+
+    def list_all(self, path, params=None, **kwargs):
+        from emulator import odata as emulator_odata  # tests/emulator, on sys.path via conftest
+        from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError
+        text = (params or {}).get('$filter')
+        if text:
+            nodes = emulator_odata.node_count(emulator_odata._Parser(text).parse())  # pylint: disable=protected-access
+            if nodes > self.max_nodes:
+                self.refused += 1
+                self.calls.append((path, text))
+                message = ("The query specified in the URI is not valid. The node count limit of '%d' has been exceeded. To "
+                           "increase the limit, set the 'MaxNodeCount' property on EnableQueryAttribute or "
+                           "ODataValidationSettings." % self.max_nodes)
+                raise AtpApiError('GET https://x%s: HTTP 400 ODataError: %s' % (path, message), status=400,
+                                  code='ODataError', api_message=message)
+            self.accepted_nodes.append(nodes)
+        return super(NodeLimitedClient, self).list_all(path, params=params, **kwargs)
+
+
+MIXED_FLEET = [machine(n, 'host-%03d.contoso.com' % n) for n in range(1, 121)]
+MIXED_ENTRIES = ['%040x' % n for n in range(1, 61)] + ['host-%03d.contoso.com' % n for n in range(61, 101)]
+
+
+def test_mixed_ids_and_names_resolve_under_the_default_node_limit():
+    client = NodeLimitedClient(machines=MIXED_FLEET)
+    resolutions = MachineDirectory(client).resolve(clean_entries(MIXED_ENTRIES)[0])
+    assert [r.machine_id for r in resolutions] == ['%040x' % n for n in range(1, 101)]
+    assert client.refused == 0
+    # Every filter well under the limit: at most 60 of the 100 nodes.
+    assert client.accepted_nodes and max(client.accepted_nodes) <= 60
+
+
+def test_isolation_history_of_30_machines_stays_under_the_default_node_limit():
+    ids = ['%040x' % n for n in range(1, 31)]
+    actions = [{'id': 'a%d' % n, 'type': 'Isolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 30, 7)]
+    client = NodeLimitedClient(actions=actions)
+    result = MachineDirectory(client).isolation_actions(ids)
+    assert client.refused == 0 and max(client.accepted_nodes) <= 60
+    assert len(client.calls) == 3  # 10 machines a request under the type prefix
+    assert sorted(a['id'] for v in result.values() for a in v) == sorted(a['id'] for a in actions)
+
+
+def test_isolation_history_of_more_than_30_machines_is_one_listing():
+    ids = ['%040x' % n for n in range(1, 32)]
+    actions = [{'id': 'a%d' % n, 'type': 'Unisolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 31, 5)]
+    actions.append({'id': 'other', 'type': 'Isolate', 'machineId': 'f' * 40, 'status': 'Succeeded'})
+    client = NodeLimitedClient(actions=actions)
+    result = MachineDirectory(client).isolation_actions(ids)
+    assert client.calls == [(m.ACTIONS_PATH, "(type eq 'Isolate' or type eq 'Unisolate')")]
+    assert sorted(a['id'] for v in result.values() for a in v) == sorted(a['id'] for a in actions[:-1])
+
+
+def test_a_smaller_server_limit_splits_batches_and_is_remembered():
+    client = NodeLimitedClient(max_nodes=20, machines=MIXED_FLEET)
+    directory = MachineDirectory(client)
+    resolutions = directory.resolve(clean_entries(MIXED_ENTRIES)[0])
+    assert [r.machine_id for r in resolutions] == ['%040x' % n for n in range(1, 101)]
+    # The first refusal teaches the size: batches of 12 comparisons (59 nodes) are split to 6 (29) and 3 (14).
+    assert 1 <= client.refused <= 3
+    assert max(client.accepted_nodes) <= 20
+    history = directory.isolation_actions(['%040x' % n for n in range(1, 101)])
+    assert len(history) == 100
+    assert client.refused <= 5  # the history's prefix needs a smaller size once more, then never again

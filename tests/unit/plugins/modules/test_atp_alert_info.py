@@ -51,10 +51,42 @@ def test_status_and_severity_lists(run_module, emulator, conn, everything):
     assert api_calls(emulator)[-1]['query']['$filter'] == result['filter']
 
 
-def test_machine_id(run_module, conn, everything):
+def test_machine_id(run_module, emulator, conn, everything):
     machine = everything[0]['machineId']
     result = run_module(atp_alert_info.main, dict(conn, machine_id=machine))
+    assert not result.get('failed'), result.get('msg')
     assert sorted(a['id'] for a in result['alerts']) == sorted(a['id'] for a in everything if a['machineId'] == machine)
+    # The machine's own endpoint (get-machine-related-alerts.md), no machineId filter (not filterable, get-alerts.md).
+    calls = api_calls(emulator, '/api/')
+    assert calls[-1]['path'] == '/api/machines/%s/alerts' % machine and '$filter' not in calls[-1]['query']
+    assert 'filter' not in result
+
+
+def test_machine_id_with_other_criteria_applied_by_the_module(run_module, emulator, conn, everything):
+    counts = {}
+    for alert in everything:
+        counts[alert['machineId']] = counts.get(alert['machineId'], 0) + 1
+    machine = max(counts, key=counts.get)
+    mine = [a for a in everything if a['machineId'] == machine]
+    status = [mine[0]['status']]
+    result = run_module(atp_alert_info.main, dict(conn, machine_id=machine, status=status, since='3650d',
+                                                  filter="category ne 'nosuchcategory'", limit=1))
+    assert not result.get('failed'), result.get('msg')
+    expected = [a['id'] for a in mine if a['status'] in status]
+    assert result['count'] == 1 and result['alerts'][0]['id'] in expected
+    assert result['truncated'] is (len(expected) > 1)
+    assert result['filter'] == "category ne 'nosuchcategory'"
+    assert api_calls(emulator, '/api/')[-1]['query']['$filter'] == result['filter']
+
+
+def test_machine_id_unknown_to_the_api(run_module, conn, monkeypatch):
+    from ansible.module_utils import basic
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, message, **kwargs: warnings.append(message))
+    result = run_module(atp_alert_info.main, dict(conn, machine_id='0' * 40))
+    assert not result.get('failed'), result.get('msg')
+    assert result['alerts'] == [] and result['count'] == 0
+    assert warnings == ['the API knows no machine with the id %s (404); no alerts are returned.' % ('0' * 40)]
 
 
 @pytest.mark.parametrize('since', ['7d', '72h', 'P3D', '2w'])
