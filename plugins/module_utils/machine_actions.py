@@ -30,7 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpWriteOutcomeUnknown
-from ansible_collections.defender.atp.plugins.module_utils.isolation import EPOCH, created as created_at
+from ansible_collections.defender.atp.plugins.module_utils.actions import EPOCH, created as created_at
 
 ACTIVE_REQUEST_CODE = 'ActiveRequestAlreadyExists'
 DEFAULT_WORKERS = 10

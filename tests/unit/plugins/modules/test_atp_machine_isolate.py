@@ -20,6 +20,7 @@ import types
 
 import pytest
 
+from ansible_collections.defender.atp.plugins.module_utils.isolation_action import IsolationSpec
 from ansible_collections.defender.atp.plugins.modules import atp_machine_isolate
 
 ISOLATE_PATH = r'^/api/machines/[0-9a-f]{40}/isolate$'
@@ -484,19 +485,15 @@ def test_request_bodies_have_the_documented_shape():
     fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
 
     machine_id = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
-    entry = types.SimpleNamespace(machine={'id': machine_id}, machine_id=machine_id, label='mymachine1.contoso.com',
-                                  info=types.SimpleNamespace(actions=[{'id': 'known'}]))
+    result = types.SimpleNamespace(machine={'id': machine_id}, machine_id=machine_id, label='mymachine1.contoso.com')
 
-    for state, name, extra in (('isolated', 'isolate_request.json', {'isolation_type': 'Full'}),
-                               ('unisolated', 'unisolate_request.json', {})):
+    for state, name in (('isolated', 'isolate_request.json'), ('unisolated', 'unisolate_request.json')):
         with open(os.path.join(fixtures, name)) as handle:
             documented = json.load(handle)
-        params = dict(comment=documented['Comment'], isolation_type='Full')
-        params.update(extra)
-        job = atp_machine_isolate.write_job(entry, state, params)
-        assert sorted(job.body) == sorted(documented)
-        assert job.body['Comment'] == documented['Comment']
+        path, body, action_type = IsolationSpec(state, documented['Comment'], 'Full').request(result)
+        assert sorted(body) == sorted(documented)
+        assert body['Comment'] == documented['Comment']
         if 'IsolationType' in documented:
-            assert job.body['IsolationType'] == documented['IsolationType'].strip()
-        assert job.path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_', maxsplit=1)[0]
-        assert job.known_action_ids == {'known'}
+            assert body['IsolationType'] == documented['IsolationType'].strip()
+        assert path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_', maxsplit=1)[0]
+        assert action_type == {'isolated': 'Isolate', 'unisolated': 'Unisolate'}[state]
