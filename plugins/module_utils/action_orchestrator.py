@@ -55,7 +55,7 @@ from ansible_collections.defender.atp.plugins.module_utils import actions as act
 from ansible_collections.defender.atp.plugins.module_utils.actions import CONFLICT, ERROR, NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
-    ADOPT, ERROR as RECONCILE_ERROR, RESEND, ActionSender, Job, Pacer)
+    ADOPT, DEFAULT_WORKERS, ERROR as RECONCILE_ERROR, RESEND, ActionSender, Job, Pacer)
 from ansible_collections.defender.atp.plugins.module_utils.machines import MachineDirectory, clean_entries, machine_summary
 
 # Defaults shared by every module built on the orchestrator (their argument specs read them from here).
@@ -66,7 +66,6 @@ DEFAULTS = dict(
     max_machines=25,
     allow_partial=False,
 )
-WORKERS = 10
 MAX_WARNINGS = 10
 
 
@@ -254,7 +253,7 @@ class Orchestrator(object):
 
     def __init__(self, spec, client, max_machines=DEFAULTS['max_machines'], check_mode=False, wait=False,
                  wait_timeout=DEFAULTS['wait_timeout'], poll_interval=DEFAULTS['poll_interval'], diff=False,
-                 allow_partial=False, workers=WORKERS, directory=None, pacer=None, now=None):
+                 allow_partial=False, workers=DEFAULT_WORKERS, directory=None, pacer=None, now=None):
         self.spec = spec
         self.client = client
         self.directory = directory or MachineDirectory(client)
@@ -299,7 +298,9 @@ class Orchestrator(object):
         by_id = dict((r.machine_id, r) for r in to_send)
 
         def read_one(machine_id):
-            return self.spec.read_actions(self.directory, [machine_id]).get(str(machine_id).lower(), [])
+            # Called from a worker thread: read through that worker's own client (its own HTTP session), unpaced.
+            directory = MachineDirectory(sender.worker_client())
+            return self.spec.read_actions(directory, [machine_id]).get(str(machine_id).lower(), [])
 
         def reconcile(job, actions):
             decision = self.spec.reconsider(by_id[job.machine_id].machine, actions)

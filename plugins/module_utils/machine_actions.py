@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sending machine actions (isolate, unisolate, ...) to many machines: concurrently, bounded, safely.
 
-* A bounded pool of workers shares the run's HttpClient (its ``requests.Session`` and counters are
-  thread-safe). A shared ``Pacer`` makes every worker pause when any one is throttled, so a 429
-  storm costs one wait, not one 429 per worker.
+* A bounded pool of workers, each with its own HttpClient (``for_worker()``: its own
+  ``requests.Session``; tokens and counters shared). A shared ``Pacer``, passed with each write,
+  makes every worker pause when any one is throttled, so a 429 storm costs one wait, not one 429
+  per worker; token requests and reads are never paced against the write quota.
 * A write whose outcome is unknown (5xx, timeout, dropped connection: ``AtpWriteOutcomeUnknown``)
   is never re-sent blindly: the machine's actions are read again and the request is sent again
   only when no new action of that type appeared (at most ``max_resends`` times). After a timeout
@@ -22,7 +23,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
 import re
 import threading
 import time
@@ -95,8 +95,8 @@ class Pacer(object):
             known = self.quotas.get(window)
             self.quotas[window] = limit if known is None else min(known, limit)
 
-    def observe(self, method, url, response):
-        """An ``HttpClient.on_response`` callback: learn the quota from a 429 body."""
+    def observe(self, method, url, response, sent_at=None):
+        """Called by ``HttpClient.request(pacer=...)`` with every answer: learn the quota from a 429 body."""
         if getattr(response, 'status_code', None) != 429:
             return
         try:
@@ -233,32 +233,38 @@ class ActionSender(object):
         self.sleep = sleep
         self._abort = None
         self._abort_lock = threading.Lock()
+        self._local = threading.local()
+        self._worker_clients = []
 
     def send_all(self, jobs):
         """Return ``{machine_id: Outcome}`` for every job; never raises for one machine's failure."""
         jobs = list(jobs)
         if not jobs:
             return {}
-        with self._paced_client():
+        try:
             if len(jobs) == 1 or self.workers == 1:
                 return dict((job.machine_id, self._run(job)) for job in jobs)
             with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
                 outcomes = list(pool.map(self._run, jobs))
+        finally:
+            for client in self._worker_clients:
+                client.close()
+            self._worker_clients = []
         return dict((outcome.job.machine_id, outcome) for outcome in outcomes)
 
-    @contextlib.contextmanager
-    def _paced_client(self):
-        """While sending: every retry wait of the client (429 Retry-After, 5xx backoff) pauses all workers, and the
-        quota named in a 429 body paces the rest of the run. The client's own hooks come back afterwards."""
-        if self.pacer is None or not hasattr(self.client, 'on_response'):
-            yield
-            return
-        original_sleep, original_observer = self.client.sleep, self.client.on_response
-        self.client.sleep, self.client.on_response = self.pacer.sleep, self.pacer.observe
-        try:
-            yield
-        finally:
-            self.client.sleep, self.client.on_response = original_sleep, original_observer
+    def worker_client(self):
+        """The calling thread's own client (created on first use): requests does not promise a shared Session is
+        thread-safe. A client without ``for_worker`` (a test double) is used as it is."""
+        client = getattr(self._local, 'client', None)
+        if client is None:
+            if hasattr(self.client, 'for_worker'):
+                client = self.client.for_worker()
+                with self._abort_lock:
+                    self._worker_clients.append(client)
+            else:
+                client = self.client
+            self._local.client = client
+        return client
 
     def _run(self, job):
         outcome = Outcome(job)
@@ -287,8 +293,8 @@ class ActionSender(object):
                 self.pacer.acquire()
             outcome.attempts += 1
             try:
-                action = self.client.post(job.path, job.body, expected=(200, 201),
-                                          what='%s of machine %s' % (job.action_type, job.label))
+                action = self.worker_client().post(job.path, job.body, expected=(200, 201), pacer=self.pacer,
+                                                   what='%s of machine %s' % (job.action_type, job.label))
             except AtpWriteOutcomeUnknown as error:
                 outcome.sent = True
                 actions, new = self._look_for_applied(job, error)

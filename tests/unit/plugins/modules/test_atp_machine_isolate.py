@@ -57,6 +57,14 @@ def by_input(result):
     return dict((m['input'], m) for m in result['machines'])
 
 
+def held_at_the_server(emulator, fault_id):
+    """Return once our request has reached the emulator and is held there by the delay fault ``fault_id``: the other
+    tool then acts while our request is certainly in flight (an event, not a guess at timing)."""
+    def applied():
+        return any(rule['id'] == fault_id and rule['applied'] for rule in emulator._control('GET', 'faults'))
+    emulator.wait_for(applied, timeout=20, interval=0.02)
+
+
 @pytest.fixture
 def fast_actions(fresh_emulator):
     fresh_emulator.set_config(pending_seconds=0.2, inprogress_seconds=0.2)
@@ -178,11 +186,11 @@ def test_an_isolation_of_another_type_is_left_alone_with_a_warning(run_module, c
 def test_active_request_already_exists_is_read_again_and_not_a_failure(run_module, conn, fresh_emulator):
     """Another tool isolates the machine between our read and our request: the API answers 400."""
     target = fresh_emulator.machine_state('ws-finance-01.contoso.com')['machine']['id']
-    fresh_emulator.add_fault(path=ISOLATE_PATH, method='POST', delay=1.0, times=1)
+    fault = fresh_emulator.add_fault(path=ISOLATE_PATH, method='POST', delay=2.0, times=1)
     token = fresh_emulator.token()
 
     def other_tool():
-        time.sleep(0.4)
+        held_at_the_server(fresh_emulator, fault)
         fresh_emulator.call('POST', '/api/machines/%s/isolate' % target, {'Comment': 'SOAR', 'IsolationType': 'Full'},
                             {'Authorization': 'Bearer ' + token})
 
@@ -202,11 +210,11 @@ def test_active_request_already_exists_is_read_again_and_not_a_failure(run_modul
 
 def test_active_request_already_exists_in_the_other_direction_is_a_conflict(run_module, conn, fresh_emulator):
     target = fresh_emulator.machine_state('ws-finance-03.contoso.com')['machine']['id']
-    fresh_emulator.add_fault(path=r'/unisolate$', method='POST', delay=1.0, times=1)
+    fault = fresh_emulator.add_fault(path=r'/unisolate$', method='POST', delay=2.0, times=1)
     token = fresh_emulator.token()
 
     def other_tool():
-        time.sleep(0.4)
+        held_at_the_server(fresh_emulator, fault)
         # Someone releases and immediately re-isolates: an Isolate is pending when our release arrives.
         fresh_emulator.call('POST', '/api/machines/%s/isolate' % target, {'Comment': 'SOAR', 'IsolationType': 'Full'},
                             {'Authorization': 'Bearer ' + token})
