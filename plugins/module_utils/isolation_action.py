@@ -10,19 +10,51 @@ The state model itself (newest Isolate/Unisolate action -> state, and what to do
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
+
+from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils import isolation
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision
 from ansible_collections.defender.atp.plugins.module_utils.actions import ACTIVE_STATUSES, CONFLICT, NOOP, SEND, SUCCEEDED
 from ansible_collections.defender.atp.plugins.module_utils.actions import UNSUCCESSFUL_STATUSES
 
 
-class IsolationSpec(ActionSpec):
-    """``desired``: ``isolated`` or ``unisolated``; ``isolation_type`` for new isolate requests."""
+# Age in days past which the action a state was read from is reported as old (option state_max_age_days).
+DEFAULT_STATE_MAX_AGE_DAYS = 30
 
-    def __init__(self, desired, comment, isolation_type='Full'):
+# Why an old action may not tell the truth (mde-api.md, "Facts added on review"; respond-machine-alerts.md).
+STALE_REASON = ('isolation can end without an Unisolate action (a Linux device released by an iptables change, the '
+                "portal's force-release script, an offline isolation request expiring after three days) and how long "
+                'machine actions are kept is not documented')
+
+
+def state_source(action, now):
+    """The action a state was read from, as returned in ``machines[].state_source`` (None without one)."""
+    if not action:
+        return None
+    age = actions_mod.age_days(action, now)
+    return dict(id=action.get('id'), type=isolation.action_type(action) or action.get('type'),
+                status=isolation.status_of(action), creation_time=action.get('creationDateTimeUtc'),
+                age_days=round(age, 2) if age is not None else None)
+
+
+class IsolationSpec(ActionSpec):
+    """``desired``: ``isolated`` or ``unisolated``; ``isolation_type`` for new isolate requests.
+
+    ``force``: send even when the history says the machine is already in the desired state (a settled
+    state only: an action in the desired direction still under way is adopted, as the API would answer
+    ActiveRequestAlreadyExists). ``max_age_days``: warn when a machine is left as it is on the word of
+    an action older than that. ``now``: the time ages are measured from (aware UTC).
+    """
+
+    def __init__(self, desired, comment, isolation_type='Full', force=False, max_age_days=DEFAULT_STATE_MAX_AGE_DAYS,
+                 now=None):
         if desired not in (isolation.ISOLATED, isolation.UNISOLATED):
             raise ValueError('desired state must be isolated or unisolated, got %r' % (desired,))
         self.desired = desired
+        self.force = force
+        self.max_age_days = max_age_days
+        self.now = now or datetime.datetime.now(datetime.timezone.utc)
         self.comment = comment
         self.isolation_type = isolation_type if desired == isolation.ISOLATED else None
         self.action_type = isolation.ACTION_FOR_STATE[desired]
@@ -35,10 +67,21 @@ class IsolationSpec(ActionSpec):
     def read_actions(self, directory, machine_ids):
         return directory.isolation_actions(machine_ids)
 
-    def decide(self, machine, actions):
+    def decide(self, machine, actions, force=None):
+        force = self.force if force is None else force
         info = isolation.evaluate(actions)
         plan = isolation.plan(info, self.desired, self.isolation_type)
-        fields = dict(isolation_type=info.isolation_type)
+        source = state_source(info.basis, self.now)
+        fields = dict(isolation_type=info.isolation_type, state_source=source)
+        if force and plan.op == NOOP and info.state == self.desired:
+            plan = isolation.plan(info, self.desired)  # without the "left as it is" warning of another isolation type
+            return Decision(SEND, state=info.state, warnings=plan.warnings, fields=fields,
+                            reason='force: sent although the history says %s' % info.state)
+        if plan.op != SEND and source and source['age_days'] is not None and source['age_days'] > self.max_age_days:
+            plan.warnings.append(
+                'the state %s was read from the %s, %d days old (more than state_max_age_days, %s): %s. If the machine '
+                'may have changed since, run with force: true' % (info.state, isolation.describe_action(info.basis),
+                                                                  int(source['age_days']), self.max_age_days, STALE_REASON))
         if plan.op == NOOP:
             active = info.active
             return Decision(NOOP, state=info.state, action=info.basis or info.newest,
@@ -48,6 +91,10 @@ class IsolationSpec(ActionSpec):
             return Decision(CONFLICT, state=info.state, action=info.basis, warnings=plan.warnings, fields=fields,
                             reason=plan.reason)
         return Decision(SEND, state=info.state, warnings=plan.warnings, fields=fields, reason=plan.reason)
+
+    def reconsider(self, machine, actions):
+        # After ActiveRequestAlreadyExists, an action in the desired direction exists: adopt it, even with force.
+        return self.decide(machine, actions, force=False)
 
     def request(self, result):
         if self.desired == isolation.ISOLATED:
@@ -112,4 +159,5 @@ class IsolationSpec(ActionSpec):
 
     def result_fields(self, result):
         in_force = result.state in (isolation.ISOLATED, isolation.ISOLATING)
-        return dict(isolation_type=result.fields.get('isolation_type') if in_force else None)
+        return dict(isolation_type=result.fields.get('isolation_type') if in_force else None,
+                    state_source=result.fields.get('state_source'))

@@ -20,7 +20,9 @@ description:
     candidate with its C(lastSeen) and C(healthStatus); the module never picks one.
   - Idempotent. The current state of each machine is read from its newest Isolate or Unisolate machine action (see
     the notes). A machine already in the desired state, or with an action in the desired direction still under way,
-    gets no request. A second run of the same task changes nothing.
+    gets no request. A second run of the same task changes nothing. Each result says which action the state was read
+    from and how old it is (RV(machines[].state_source)); O(force=true) sends the request anyway where that history
+    may be wrong.
   - Reads are batched (one filtered request serves dozens of machines, one paged listing serves large fleets); the
     isolate and unisolate requests run concurrently, bounded, and pause together when the API throttles them.
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
@@ -113,6 +115,28 @@ options:
       - Applies in check mode too, so a check run shows the same refusal.
     type: int
     default: 25
+  force:
+    description:
+      - Send the request even to machines whose history says they are already in the desired state, for when the
+        history may be wrong (see the notes on isolation that ends outside the API). Those machines are reported with
+        RV(machines[].changed=true).
+      - Still one request per machine and run (a name and the id of the same machine count once), and never to a machine
+        whose action in the desired direction is still Pending or InProgress (the API would answer
+        C(ActiveRequestAlreadyExists); that action is taken, as without O(force)). A pending action in the opposite
+        direction is still a conflict.
+      - Counts against O(max_machines) like any other request.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  state_max_age_days:
+    description:
+      - A machine left as it is on the word of an action older than this many days gets a warning (and the task's
+        warnings say so), since the history may no longer tell the truth. The age is in each
+        RV(machines[].state_source.age_days).
+      - Must be more than 0; fractions are allowed.
+    type: float
+    default: 30
+    version_added: 0.2.0
   allow_partial:
     description:
       - With V(false), the task fails when any machine failed (unknown, ambiguous, conflicting action, API error), and
@@ -150,6 +174,12 @@ notes:
     saying so; raise O(max_retry_wait) to wait for the quota instead."
   - "Actions started from the Defender portal are assumed to show in the machine-actions API, as the API and the
     portal share isolation state."
+  - "Limits of the history: Microsoft documents releases that create no Unisolate action - a Linux device is released
+    when an administrator changes its iptables rules, the portal offers a script that force-releases a device, and an
+    isolation request for an offline device is retried for three days and then expires - and does not document how
+    long machine actions are kept. So the newest action can say V(isolated) for a machine that is not. Check
+    RV(machines[].state_source) (the action the state was read from, and its age); O(state_max_age_days) warns about
+    old ones, and O(force=true) sends the request regardless."
 seealso:
   - module: defender.atp.atp_machine_info
   - module: defender.atp.atp_token
@@ -214,6 +244,12 @@ EXAMPLES = r'''
     - name: List the entries that could not be acted on
       ansible.builtin.debug:
         msg: "{{ fleet.machines | selectattr('error') | map(attribute='input') | list }}"
+
+    - name: Isolate again machines that may have been released outside the API (the history still says isolated)
+      defender.atp.atp_machine_isolate:
+        machines: "{{ suspicious_hosts }}"
+        comment: "IR-1234: re-apply containment"
+        force: true
 
     - name: Release the machines after remediation
       defender.atp.atp_machine_isolate:
@@ -290,6 +326,34 @@ machines:
       sample: {"id": "b89eb834-4578-496c-8be0-03f004061435", "type": "Isolate", "status": "Pending", "scope": "Full",
                "requestor": "3a1f5c2e-8a7b-4a0d-9a57-2f1e0c6d7b11", "requestor_comment": "IR-1234: contain",
                "creation_date_time_utc": "2026-01-05T08:12:44.1234567Z", "last_update_date_time_utc": "2026-01-05T08:12:44.1234567Z"}
+    state_source:
+      description:
+        - The Isolate or Unisolate action the state before this task (RV(machines[].previous_state)) was read from - the
+          newest one, or the newest Succeeded one behind a Failed, TimeOut or Cancelled one - with its age in days when
+          the task ran.
+        - Null when the machine has no such action (its state is then V(unisolated)) and for an entry that was not
+          resolved.
+      type: dict
+      returned: always
+      version_added: 0.2.0
+      sample: {"id": "b89eb834-4578-496c-8be0-03f004061435", "type": "Isolate", "status": "Succeeded",
+               "creation_time": "2026-01-05T08:12:44.1234567Z", "age_days": 41.52}
+      contains:
+        id:
+          description: The machine action's id.
+          type: str
+        type:
+          description: V(Isolate) or V(Unisolate).
+          type: str
+        status:
+          description: Its status (V(Succeeded), V(Pending), V(InProgress)).
+          type: str
+        creation_time:
+          description: Its C(creationDateTimeUtc).
+          type: str
+        age_days:
+          description: Days from its creation to this task (two decimals), or null when the API gave no creation time.
+          type: float
     error:
       description: Why this machine failed (unknown, ambiguous, conflicting action, API error, action Failed), else null.
       type: str
@@ -302,7 +366,7 @@ machines:
       returned: when the name was ambiguous
     warnings:
       description: Things to know about this machine (an isolation type different from the one asked for, an older
-        action still pending, an offline machine).
+        action still pending, an offline machine, a state read from an action older than O(state_max_age_days)).
       type: list
       elements: str
 summary:
@@ -354,12 +418,16 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.isolation import ISOLATION_TYPES
-from ansible_collections.defender.atp.plugins.module_utils.isolation_action import IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.isolation_action import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
 
 
 def run_module(module):
     params = module.params
-    spec = IsolationSpec(params['state'], params['comment'], params['isolation_type'])
+    if params['state_max_age_days'] <= 0:
+        raise AtpOptionError('state_max_age_days must be more than 0 days, got %s.' % params['state_max_age_days'])
+    spec = IsolationSpec(params['state'], params['comment'], params['isolation_type'], force=params['force'],
+                         max_age_days=params['state_max_age_days'])
     run_action_module(module, spec)
 
 
@@ -368,6 +436,8 @@ def main():
         argument_spec=machine_argument_spec(
             state=dict(type='str', default='isolated', choices=['isolated', 'unisolated']),
             isolation_type=dict(type='str', default='Full', choices=list(ISOLATION_TYPES)),
+            force=dict(type='bool', default=False),
+            state_max_age_days=dict(type='float', default=DEFAULT_STATE_MAX_AGE_DAYS),
         ),
         supports_check_mode=True,
     )

@@ -200,3 +200,51 @@ def test_a_one_shot_action_uses_the_same_orchestrator():
     assert not by_name['isolated']['changed'] and by_name['isolated']['action']['status'] == 'InProgress'
     assert report.result['summary'] == dict(total=2, changed=1, unchanged=1, failed=0, pending=2)
     assert report.msg == 'sent antivirus scan request for 1 machine, 1 already done or under way, 2 still pending.'
+
+
+# -- force and the age of the history (issue 12, section 5) --------------------------------------------------------------
+
+NOW = __import__('datetime').datetime(2026, 3, 1, 8, 0, tzinfo=__import__('datetime').timezone.utc)
+
+
+def test_state_source_names_the_action_and_its_age():
+    spec = IsolationSpec('isolated', 'c', now=NOW)
+    history = [action('isolated', 'Isolate', 'Succeeded', 1, 'Full', action_id='old-isolate'),
+               action('isolated', 'Unisolate', 'Failed', 2)]
+    decision = spec.decide(machine('isolated'), history)
+    assert decision.op == NOOP
+    assert decision.fields['state_source'] == dict(id='old-isolate', type='Isolate', status='Succeeded',
+                                                   creation_time='2026-01-05T08:01:00Z', age_days=55.0)
+    assert any('55 days old (more than state_max_age_days, 30)' in w and 'force: true' in w and 'iptables' in w
+               for w in decision.warnings)
+    assert spec.decide(machine('idle'), []).fields['state_source'] is None
+
+
+def test_a_recent_source_or_a_sent_request_gives_no_age_warning():
+    history = [action('isolated', 'Isolate', 'Succeeded', 1, 'Full')]
+    assert not IsolationSpec('isolated', 'c', now=NOW, max_age_days=60).decide(machine('isolated'), history).warnings
+    # Releasing it sends a request: an old history does not matter then.
+    decision = IsolationSpec('unisolated', 'c', now=NOW).decide(machine('isolated'), history)
+    assert decision.op == SEND and not decision.warnings
+
+
+def test_force_sends_to_a_machine_the_history_says_is_done_but_adopts_one_under_way():
+    forced = IsolationSpec('isolated', 'c', isolation_type='Selective', force=True, now=NOW)
+    done = forced.decide(machine('isolated'), [action('isolated', 'Isolate', 'Succeeded', 1, 'Full')])
+    assert done.op == SEND and 'force' in done.reason and not done.warnings  # no "left as it is" for the other type
+    under_way = forced.decide(machine('isolating'), [action('isolating', 'Isolate', 'InProgress', 3, 'Full')])
+    assert under_way.op == NOOP
+    conflict = forced.decide(machine('releasing'), HISTORY[IDS['releasing']])
+    assert conflict.op == 'conflict'
+    # After ActiveRequestAlreadyExists the existing action is taken, force or not.
+    assert forced.reconsider(machine('isolated'), [action('isolated', 'Isolate', 'Succeeded', 1, 'Full')]).op == NOOP
+
+
+def test_force_through_the_orchestrator_sends_once_per_machine_and_reports_a_change():
+    spec = IsolationSpec('isolated', 'c', force=True, now=NOW)
+    report, by_name, client, _d = orchestrate(spec, ['isolated', 'isolating', 'idle'])
+    assert sorted(p for p, _b in client.posts) == sorted('/api/machines/%s/isolate' % IDS[n] for n in ('isolated', 'idle'))
+    assert by_name['isolated']['changed'] and by_name['isolated']['previous_state'] == 'isolated'
+    assert by_name['isolated']['state'] == 'isolating' and by_name['isolated']['state_source']['type'] == 'Isolate'
+    assert not by_name['isolating']['changed']
+    assert report.result['changed'] and report.result['summary']['changed'] == 2

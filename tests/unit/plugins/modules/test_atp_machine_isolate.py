@@ -231,6 +231,33 @@ def test_active_request_already_exists_in_the_other_direction_is_a_conflict(run_
     assert sorted(w['status'] for w in writes(fresh_emulator)) == [201, 400]
 
 
+def test_force_isolates_a_machine_the_history_says_is_isolated_once(run_module, conn, fresh_emulator):
+    """Issue 12 section 5: isolation can end outside the API, so force sends anyway; once per run, and a second forced
+    run adopts the action still under way instead of sending again."""
+    name = 'ws-finance-03.contoso.com'
+    machine_id = fresh_emulator.machine_state(name)['machine']['id']
+    first = run(run_module, conn, machines=[name, machine_id.upper(), 'WS-FINANCE-03'], force=True)
+    entry = first['machines'][0]
+    assert first['changed'] is True and entry['changed'] and entry['previous_state'] == 'isolated'
+    assert entry['state'] == 'isolating' and entry['action']['status'] == 'Pending'
+    assert entry['state_source']['type'] == 'Isolate' and entry['state_source']['status'] == 'Succeeded'
+    assert entry['state_source']['age_days'] >= 0 and entry['state_source']['id'] != entry['action']['id']
+    assert len(writes(fresh_emulator, 'isolate')) == 1
+    second = run(run_module, conn, machines=[name], force=True)
+    assert second['changed'] is False and second['machines'][0]['action']['id'] == entry['action']['id']
+    assert second['machines'][0]['state_source']['id'] == entry['action']['id']
+    assert len(writes(fresh_emulator, 'isolate')) == 1
+
+
+def test_an_old_state_source_is_a_warning(run_module, conn, fresh_emulator):
+    result = run(run_module, conn, machines=['ws-finance-03.contoso.com', 'ws-it-01.contoso.com'], state_max_age_days=0.0001)
+    entries = by_input(result)
+    old = entries['ws-finance-03.contoso.com']
+    assert not old['changed'] and any('state_max_age_days' in w and 'force: true' in w for w in old['warnings'])
+    assert entries['ws-it-01.contoso.com']['state_source'] is None  # no history: nothing to be old
+    assert run(run_module, conn, machines=['ws-1'], state_max_age_days=0)['msg'].startswith('state_max_age_days must be')
+
+
 # -- resolution ------------------------------------------------------------------------------------------------------------------
 
 def test_ambiguous_name_fails_that_entry_with_candidates(run_module, conn, fresh_emulator):
