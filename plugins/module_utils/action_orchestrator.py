@@ -55,8 +55,9 @@ from ansible_collections.defender.atp.plugins.module_utils import actions as act
 from ansible_collections.defender.atp.plugins.module_utils.actions import CONFLICT, ERROR, NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
-    ADOPT, DEFAULT_WORKERS, ERROR as RECONCILE_ERROR, RESEND, ActionSender, Job, Pacer)
+    ADOPT, DEFAULT_WORKERS, ERROR as RECONCILE_ERROR, RESEND, ActionSender, Job)
 from ansible_collections.defender.atp.plugins.module_utils.machines import MachineDirectory, clean_entries, machine_summary
+from ansible_collections.defender.atp.plugins.module_utils.pacing import Pacer
 
 # Defaults shared by every module built on the orchestrator (their argument specs read them from here).
 DEFAULTS = dict(

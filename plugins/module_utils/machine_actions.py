@@ -23,7 +23,6 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
 import threading
 import time
 
@@ -42,131 +41,6 @@ UNKNOWN_OUTCOME_SETTLE = 1.0
 ADOPT = 'adopt'
 RESEND = 'resend'
 ERROR = 'error'
-
-
-_QUOTA_RE = re.compile(r'maximum allowed\s+(\d+)\s+per\s+(\d+):(\d{1,2}):(\d{1,2})', re.IGNORECASE)
-
-
-def parse_quota(message):
-    """``(limit, window_seconds)`` from a 429 message such as "maximum allowed 100 per 00:01:00", else None."""
-    match = _QUOTA_RE.search(message or '')
-    if not match:
-        return None
-    limit = int(match.group(1))
-    window = int(match.group(2)) * 3600 + int(match.group(3)) * 60 + int(match.group(4))
-    if limit < 1 or window < 1:
-        return None
-    return limit, float(window)
-
-
-class Pacer(object):
-    """Pacing shared by every worker of a run.
-
-    * ``hold(seconds)``: after a 429 (or a retry wait) nobody sends until it has passed: a 429 storm costs one wait
-      for the whole pool, not one 429 per worker.
-    * ``learn(limit, window)``: Defender's 429 body names the quota that was hit ("maximum allowed 100 per
-      00:01:00"). From then on ``acquire()`` keeps this run's own requests within it (a sliding window over the
-      send times, with a small margin for the time a request takes to reach the server), so the run goes at the
-      pace the quota allows instead of bouncing off it. The quota is shared with every other user of the
-      application: their requests still cause 429s, which are honoured as before.
-    """
-
-    def __init__(self, clock=time.time, sleep=time.sleep, margin=0.1, margin_ratio=0.02, max_wait=None):
-        self.max_wait = max_wait
-        self._lock = threading.Lock()
-        self._resume_at = 0.0
-        self.clock = clock
-        self._sleep = sleep
-        self.margin = margin
-        self.margin_ratio = margin_ratio
-        self.holds = 0
-        self.quotas = {}  # window seconds -> limit
-        self._sent = []  # send times, oldest first
-
-    def hold(self, seconds):
-        with self._lock:
-            until = self.clock() + max(0.0, seconds)
-            if until > self._resume_at:
-                self._resume_at = until
-                self.holds += 1
-
-    def learn(self, limit, window):
-        with self._lock:
-            known = self.quotas.get(window)
-            self.quotas[window] = limit if known is None else min(known, limit)
-
-    def observe(self, method, url, response, sent_at=None):
-        """Called by ``HttpClient.request(pacer=...)`` with every answer: learn the quota from a 429 body."""
-        if getattr(response, 'status_code', None) != 429:
-            return
-        try:
-            body = response.json()
-            message = (body.get('error') or {}).get('message') if isinstance(body, dict) else None
-        except (ValueError, AttributeError):
-            message = None
-        quota = parse_quota(message or getattr(response, 'text', '') or '')
-        if quota:
-            self.learn(*quota)
-
-    def _delay(self, now):
-        delay = self._resume_at - now
-        for window, limit in self.quotas.items():
-            span = window + max(self.margin, window * self.margin_ratio)
-            if len(self._sent) >= limit:
-                oldest = self._sent[-limit]
-                delay = max(delay, oldest + span - now)
-        return delay
-
-    def acquire(self):
-        """Block until this run may send one more request, and count it.
-
-        Raises QuotaExhausted instead of blocking longer than ``max_wait`` (the hourly quota can be used up
-        for most of an hour).
-        """
-        while True:
-            with self._lock:
-                now = self.clock()
-                delay = self._delay(now)
-                if self.max_wait is not None and delay > self.max_wait:
-                    raise QuotaExhausted(
-                        'not sent: the API quota (%s) is used up for the next %.0f seconds, longer than max_retry_wait '
-                        '(%s); raise max_retry_wait to wait for it, or run again later' % (
-                            ', '.join('%d requests per %s' % (limit, _window_text(window))
-                                      for window, limit in sorted(self.quotas.items())) or 'Retry-After',
-                            delay, self.max_wait))
-                if delay <= 0:
-                    self._sent.append(now)
-                    if len(self._sent) > 20000:  # quotas are far smaller; keep what any window can need
-                        del self._sent[:-10000]
-                    return
-            self._sleep(delay)
-
-    def wait(self):
-        """Block until no hold is in force (does not count a request)."""
-        while True:
-            with self._lock:
-                remaining = self._resume_at - self.clock()
-            if remaining <= 0:
-                return
-            self._sleep(remaining)
-
-    def sleep(self, seconds):
-        """A retry wait: everyone pauses at least ``seconds``; the retry then takes its turn like any request."""
-        self.hold(seconds)
-        self.acquire()
-
-
-class QuotaExhausted(AtpError):
-    """The next request would have to wait longer than allowed for the quota to free up."""
-
-
-def _window_text(seconds):
-    seconds = int(round(seconds))
-    if seconds % 3600 == 0:
-        return '%d hour%s' % (seconds // 3600, '' if seconds == 3600 else 's')
-    if seconds % 60 == 0:
-        return '%d minute%s' % (seconds // 60, '' if seconds == 60 else 's')
-    return '%d seconds' % seconds
 
 
 def is_active_request_error(error):

@@ -168,8 +168,10 @@ notes:
     receive the release either. Prefer V(Selective) isolation or check the VPN before isolating remote machines."
   - "Rate limits: isolate, unisolate and machine-action reads are limited to 100 requests a minute and 1,500 an hour
     per application and tenant, shared by every run that uses the same app. The module honours C(429) and
-    C(Retry-After) (all workers pause together), learns the quota named in the 429 answer and keeps its own
-    requests within it, so one task isolating a fleet runs at the pace the quota allows. A machine whose request
+    C(Retry-After) (all workers pause together), then learns the quota from what the API does - how many requests it
+    accepted before the first 429, and when C(Retry-After) and later answers say the window frees up - and keeps its
+    own requests within it, so one task isolating a fleet runs at the pace the quota allows. The 429 message is only
+    a hint (Microsoft documents error messages as free text that can change); when it names the quota, that is used. A machine whose request
     would have to wait longer than O(max_retry_wait) (the hourly quota used up) is not sent and fails with a message
     saying so; raise O(max_retry_wait) to wait for the quota instead."
   - "Actions started from the Defender portal are assumed to show in the machine-actions API, as the API and the

@@ -14,6 +14,9 @@ DEFAULT_RATE_LIMITS = {
     "token": {"per_minute": 200, "per_hour": 6000},
 }
 SCHEMA_CASES = ("default", "lower", "upper")
+# The wording of 429 messages: "quota" names the limit and window (as observed from the service), "plain" names no
+# numbers at all. Microsoft documents the message as free text that can change, so clients must cope with both.
+THROTTLE_MESSAGES = ("quota", "plain")
 
 
 class ConfigError(ValueError):
@@ -31,9 +34,10 @@ class Config:
         self.rate_limits_enabled = True
         self.schema_case = "default"
         self.max_result_bytes = 124 * 1024 * 1024
+        self.throttle_message = "quota"
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
-            "rate_limits_enabled", "schema_case", "max_result_bytes")
+            "rate_limits_enabled", "schema_case", "max_result_bytes", "throttle_message")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -82,6 +86,9 @@ class Config:
         elif key == "schema_case":
             if value not in SCHEMA_CASES:
                 raise ConfigError("schema_case must be one of %s" % ", ".join(SCHEMA_CASES))
+        elif key == "throttle_message":
+            if value not in THROTTLE_MESSAGES:
+                raise ConfigError("throttle_message must be one of %s" % ", ".join(THROTTLE_MESSAGES))
         elif key == "max_result_bytes":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("max_result_bytes must be a positive integer")

@@ -12,7 +12,8 @@ import pytest
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpWriteOutcomeUnknown
 from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
-    ADOPT, ERROR, RESEND, ActionSender, Job, Pacer, is_active_request_error)
+    ADOPT, ERROR, RESEND, ActionSender, Job, is_active_request_error)
+from ansible_collections.defender.atp.plugins.module_utils.pacing import Pacer
 
 
 class Settings(object):
@@ -267,7 +268,7 @@ def test_after_a_timeout_the_write_is_sent_again_when_nothing_showed_within_the_
 
 
 def test_parse_quota():
-    from ansible_collections.defender.atp.plugins.module_utils.machine_actions import parse_quota
+    from ansible_collections.defender.atp.plugins.module_utils.pacing import parse_quota
     assert parse_quota('API calls quota exceeded! maximum allowed 100 per 00:01:00. Try again in 5 seconds.') == (100, 60.0)
     assert parse_quota('maximum allowed 1500 per 01:00:00') == (1500, 3600.0)
     assert parse_quota('maximum allowed 45 per 00:00:02') == (45, 2.0)
@@ -320,7 +321,7 @@ def test_pacer_learns_several_windows():
 
 
 def test_pacer_refuses_to_wait_longer_than_allowed():
-    from ansible_collections.defender.atp.plugins.module_utils.machine_actions import QuotaExhausted
+    from ansible_collections.defender.atp.plugins.module_utils.pacing import QuotaExhausted
     time = FakeTime()
     pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0, margin_ratio=0, max_wait=300)
     pacer.learn(2, 3600.0)
