@@ -49,8 +49,6 @@ through ``MachineDirectory.isolation_actions``.) A tag module, whose state is th
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
-
 from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils.actions import CONFLICT, ERROR, NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
@@ -254,7 +252,7 @@ class Orchestrator(object):
 
     def __init__(self, spec, client, max_machines=DEFAULTS['max_machines'], check_mode=False, wait=False,
                  wait_timeout=DEFAULTS['wait_timeout'], poll_interval=DEFAULTS['poll_interval'], diff=False,
-                 allow_partial=False, workers=DEFAULT_WORKERS, directory=None, pacer=None, now=None):
+                 allow_partial=False, workers=DEFAULT_WORKERS, directory=None, pacer=None):
         self.spec = spec
         self.client = client
         self.directory = directory or MachineDirectory(client)
@@ -267,7 +265,7 @@ class Orchestrator(object):
         self.allow_partial = allow_partial
         self.workers = workers
         self.pacer = pacer
-        self.now = now or (lambda: datetime.datetime.now(datetime.timezone.utc))
+        self.wait_error = None  # why waiting stopped early, if it did
 
     def run(self, entries):
         results = [MachineResult(r) for r in self.directory.resolve(entries)]
@@ -344,8 +342,6 @@ class Orchestrator(object):
             result.apply(self.spec.after_wait(result, actions, actions_mod.find_action(actions, action_id)))
 
     # -- the report -----------------------------------------------------------------------------
-
-    wait_error = None
 
     def summarize(self, results):
         summary = dict(total=len(results), changed=0, unchanged=0, failed=0, pending=0)

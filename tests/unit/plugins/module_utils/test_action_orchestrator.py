@@ -180,8 +180,8 @@ class ScanSpec(ActionSpec):
     def read_actions(self, directory, machine_ids):
         return directory.machine_actions(machine_ids)
 
-    def decide(self, machine, history):
-        running = [a for a in history if a['type'] == 'RunAntiVirusScan' and actions_mod.is_active(a)]
+    def decide(self, machine, actions):
+        running = [a for a in actions if a['type'] == 'RunAntiVirusScan' and actions_mod.is_active(a)]
         if running:
             return Decision(NOOP, action=running[0], track=running[0]['id'])
         return Decision(SEND)
