@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one HTTP client every plugin uses: TLS, timeouts, retries, token refresh, paging, errors.
 
-One ``requests.Session`` per plugin run keeps connections alive across pages and machines.
-Writes are never retried blindly: when a write may have been applied (timeout, dropped
+One ``requests.Session`` per plugin run keeps connections alive across pages and machines; a
+worker thread gets its own (``for_worker()``), since requests does not promise that a Session is
+thread-safe. Writes are never retried blindly: when a write may have been applied (timeout, dropped
 connection, 5xx), ``AtpWriteOutcomeUnknown`` tells the caller to re-read state first.
 """
 
@@ -64,24 +65,26 @@ class HttpClient(object):
     authenticator itself uses this client to reach the token endpoint.
     """
 
-    def __init__(self, settings, token_source=None, sleep=time.sleep, rng=None):
+    def __init__(self, settings, token_source=None, sleep=time.sleep, rng=None, stats=None, policy=None):
         if not HAS_REQUESTS:
             raise AtpTransportError('The Python library requests is required: %s' % REQUESTS_IMPORT_ERROR)
         self.settings = settings
         self.token_source = token_source
         self.sleep = sleep
-        # Optional callback(method, url, response), called with every HTTP answer before it is handled (for example
-        # to learn a rate limit from a 429 body). It must not consume a streamed body it does not need.
-        self.on_response = None
-        self.stats = HttpStats()
-        self.policy = RetryPolicy(max_retries=settings.max_retries, max_wait=settings.max_retry_wait, rng=rng)
+        self.stats = stats if stats is not None else HttpStats()
+        self.policy = policy or RetryPolicy(max_retries=settings.max_retries, max_wait=settings.max_retry_wait, rng=rng)
         self.session = requests.Session()
         self.session.verify = settings.verify
         self.session.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
-        # Sessions are thread-safe enough for concurrent requests, but the pool must fit the workers.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=4)
         self.session.mount('https://', adapter)
         self.session.mount('http://', adapter)
+
+    def for_worker(self):
+        """A client for one worker thread: its own ``requests.Session`` (and connection pool), the same settings,
+        token source (tokens are shared and renewed once for all) and counters (``http_stats`` counts every worker)."""
+        return HttpClient(self.settings, token_source=self.token_source, sleep=self.sleep, stats=self.stats,
+                          policy=self.policy)
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -93,8 +96,14 @@ class HttpClient(object):
     # -- requests -----------------------------------------------------------------------------
 
     def request(self, method, path, api='defender', params=None, json_body=None, form=None, auth=True,
-                idempotent=None, expected=(200, 201, 204), what=None, timeout=None, basic_auth=None, stream=False):
+                idempotent=None, expected=(200, 201, 204), what=None, timeout=None, basic_auth=None, stream=False,
+                pacer=None):
         """Send one request with retries; return the ``requests.Response`` of an expected status.
+
+        ``pacer`` (machine_actions.Pacer), for requests of a rate-limited family sent by several workers: it
+        sees every answer (``observe``, to learn the quota) and every retry wait goes through it (``sleep``: all
+        workers pause together). Only this request is paced: token requests and other reads keep the client's own
+        waits, so they never count against the family's quota.
 
         ``idempotent`` defaults to True for GET-like methods. A non-idempotent request is retried only
         where the server certainly did not act on it (429, a connection that never opened).
@@ -106,6 +115,7 @@ class HttpClient(object):
             idempotent = method in IDEMPOTENT_METHODS
         url = self.url(api, path)
         what = what or '%s %s' % (method, _path_of(url))
+        sleep = pacer.sleep if pacer is not None else self.sleep
         attempt = 0
         waited = 0.0
         refreshed = False
@@ -114,6 +124,7 @@ class HttpClient(object):
             if auth:
                 headers['Authorization'] = 'Bearer ' + self.token_source.token(api)
             self.stats.add(requests=1)
+            sent_at = time.time()
             try:
                 response = self.session.request(
                     method, url, params=params, json=json_body, data=form, headers=headers, auth=basic_auth,
@@ -135,14 +146,14 @@ class HttpClient(object):
                     attempt += 1
                     waited += delay
                     self.stats.add(retries=1, waited_seconds=delay)
-                    self.sleep(delay)
+                    sleep(delay)
                     continue
                 raise AtpTransportError('%s failed after %d attempt(s): %s. Check the URL, proxy settings and network, '
                                         'or raise timeout/max_retries.' % (what, attempt + 1, reason), url=_origin(url))
 
             status = response.status_code
-            if self.on_response is not None:
-                self.on_response(method, url, response)
+            if pacer is not None:
+                pacer.observe(method, url, response, sent_at=sent_at)
             if status == 401 and auth and not refreshed and self.token_source.can_refresh(api):
                 # An expired or revoked token: get a fresh one once, then retry immediately.
                 refreshed = True
@@ -160,7 +171,7 @@ class HttpClient(object):
                     waited += delay
                     self.stats.add(retries=1, waited_seconds=delay, throttled=1 if status == 429 else 0)
                     response.close()
-                    self.sleep(delay)
+                    sleep(delay)
                     continue
                 raise self._error(what, response, api, attempts=attempt + 1, retry_after=retry_after, waited=waited)
             if status in expected:

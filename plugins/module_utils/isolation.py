@@ -16,18 +16,16 @@ derived from the machine's action history:
 Statuses are compared case-insensitively and both ``Cancelled`` and ``Canceled`` are understood;
 both ``lastUpdateDateTimeUtc`` and ``lastUpdateTimeUtc`` are read.
 
-``plan()`` turns a state and a desired state into what to do, and ``wait_for_actions()`` polls
-actions until they are final or a deadline passes. Nothing here sends a request by itself.
+``plan()`` turns a state and a desired state into what to do (``isolation_action.IsolationSpec``
+turns that into the orchestrator's decisions). Nothing here sends a request by itself.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import datetime
-import re
-import time
-
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError
+from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
+from ansible_collections.defender.atp.plugins.module_utils.actions import (
+    ACTIVE_STATUSES, CONFLICT, NOOP, SEND, SUCCEEDED, UNSUCCESSFUL_STATUSES, status_of)
 
 ISOLATED = 'isolated'
 UNISOLATED = 'unisolated'
@@ -39,28 +37,8 @@ ISOLATE = 'Isolate'
 UNISOLATE = 'Unisolate'
 ACTION_TYPES = (ISOLATE, UNISOLATE)
 
-PENDING = 'Pending'
-IN_PROGRESS = 'InProgress'
-SUCCEEDED = 'Succeeded'
-FAILED = 'Failed'
-TIMEOUT = 'TimeOut'
-CANCELLED = 'Cancelled'
-ACTIVE_STATUSES = frozenset((PENDING, IN_PROGRESS))
-UNSUCCESSFUL_STATUSES = frozenset((FAILED, TIMEOUT, CANCELLED))
-FINAL_STATUSES = frozenset((SUCCEEDED,)) | UNSUCCESSFUL_STATUSES
-
 ISOLATION_TYPES = ('Full', 'Selective', 'UnManagedDevice')
 
-_STATUS_ALIASES = {
-    'pending': PENDING,
-    'inprogress': IN_PROGRESS,
-    'succeeded': SUCCEEDED,
-    'failed': FAILED,
-    'timeout': TIMEOUT,
-    'timedout': TIMEOUT,
-    'cancelled': CANCELLED,
-    'canceled': CANCELLED,
-}
 _TYPE_ALIASES = {'isolate': ISOLATE, 'unisolate': UNISOLATE}
 
 # What each direction is called, per action type.
@@ -68,21 +46,8 @@ TARGET_STATE = {ISOLATE: ISOLATED, UNISOLATE: UNISOLATED}
 TRANSITIONAL_STATE = {ISOLATE: ISOLATING, UNISOLATE: UNISOLATING}
 ACTION_FOR_STATE = {ISOLATED: ISOLATE, UNISOLATED: UNISOLATE}
 
-_TIME_RE = re.compile(
-    r'^\s*(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*'
-    r'(Z|z|[+-]\d{2}(?::?\d{2})?)?\s*$')
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-
 
 # -- reading one action ------------------------------------------------------------------------
-
-def normalize_status(value):
-    """The canonical spelling of an action status (``Canceled`` -> ``Cancelled``); unknown ones unchanged."""
-    if value is None:
-        return None
-    key = re.sub(r'[\s_-]', '', str(value)).lower()
-    return _STATUS_ALIASES.get(key, str(value))
-
 
 def action_type(action):
     """``Isolate``, ``Unisolate`` or None for any other action type."""
@@ -91,67 +56,14 @@ def action_type(action):
     return _TYPE_ALIASES.get(str(action.get('type') or '').strip().lower())
 
 
-def parse_time(value):
-    """An aware UTC datetime from an ISO 8601 string (any number of fraction digits), or None."""
-    if isinstance(value, datetime.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
-    if not value:
-        return None
-    match = _TIME_RE.match(str(value))
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    micro = int((fraction or '0')[:6].ljust(6, '0'))
-    try:
-        parsed = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                                   micro, tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
-    if zone and zone not in ('Z', 'z'):
-        sign = 1 if zone[0] == '+' else -1
-        digits = zone[1:].replace(':', '')
-        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        parsed -= sign * offset
-    return parsed
-
-
-def created(action):
-    return parse_time(action.get('creationDateTimeUtc'))
-
-
-def last_updated(action):
-    return parse_time(action.get('lastUpdateDateTimeUtc') or action.get('lastUpdateTimeUtc'))
-
-
-def status_of(action):
-    return normalize_status(action.get('status'))
-
-
-def _sort_key(action):
-    # Actions without a creation time sort as the oldest; ties are broken by the last update time.
-    return (created(action) or EPOCH, last_updated(action) or EPOCH, str(action.get('id') or ''))
-
-
 def isolation_actions(actions):
     """The Isolate/Unisolate actions of ``actions``, newest first (by creation time, whatever the input order)."""
-    relevant = [a for a in (actions or []) if action_type(a) is not None]
-    return sorted(relevant, key=_sort_key, reverse=True)
+    return actions_mod.newest_first(actions, action_type)
 
 
 def summarize_action(action):
     """The action as a module returns it: snake_case keys, canonical status, both update-time spellings read."""
-    if not action:
-        return None
-    return dict(
-        id=action.get('id'),
-        type=action_type(action) or action.get('type'),
-        status=status_of(action),
-        scope=action.get('scope'),
-        requestor=action.get('requestor'),
-        requestor_comment=action.get('requestorComment'),
-        creation_date_time_utc=action.get('creationDateTimeUtc'),
-        last_update_date_time_utc=action.get('lastUpdateDateTimeUtc') or action.get('lastUpdateTimeUtc'),
-    )
+    return actions_mod.summarize(action, action_type(action))
 
 
 # -- the state model ---------------------------------------------------------------------------
@@ -221,11 +133,6 @@ def direction(state):
 
 # -- deciding what to do -----------------------------------------------------------------------
 
-NOOP = 'none'
-SEND = 'send'
-CONFLICT = 'conflict'
-
-
 class Plan(object):
     """What to do for one machine: ``op`` (none, send or conflict), why, and warnings."""
 
@@ -239,10 +146,7 @@ class Plan(object):
 
 
 def describe_action(action):
-    if not action:
-        return 'no action'
-    return '%s action %s (%s, created %s)' % (action_type(action) or action.get('type'), action.get('id'),
-                                              status_of(action), action.get('creationDateTimeUtc') or 'at an unknown time')
+    return actions_mod.describe(action, action_type(action))
 
 
 def plan(info, desired, isolation_type=None):
@@ -280,53 +184,3 @@ def _scope_warning(info, desired, isolation_type, warnings):
         warnings.append('the machine is %s with isolation type %s, not %s; it was left as it is. To change the type, '
                         'release it (state: unisolated) and isolate it again'
                         % (info.state, current_type, isolation_type))
-
-
-# -- waiting -----------------------------------------------------------------------------------
-
-def wait_for_actions(read_actions, tracked, timeout, interval, clock=time.time, sleep=time.sleep):
-    """Poll until every tracked action is final, or ``timeout`` seconds pass.
-
-    ``tracked`` maps a machine id to the id of the action to wait for. ``read_actions(machine_ids)``
-    returns ``{machine_id: [actions]}`` (one batched read for all machines still waiting).
-
-    Returns ``(latest, error)``: ``{machine_id: [actions]}`` as last read for every tracked machine,
-    and the message of the AtpError that stopped the waiting early (None when it did not). Machines
-    whose action is still Pending at the deadline simply keep that status (an offline machine can
-    stay Pending for days): the caller reports them as pending, never as done.
-    """
-    deadline = clock() + max(0.0, float(timeout))
-    interval = max(0.1, float(interval))
-    latest = {}
-    waiting = dict(tracked)
-    while waiting:
-        now = clock()
-        pause = min(interval, max(0.0, deadline - now))
-        if pause <= 0:
-            break
-        sleep(pause)
-        try:
-            read = read_actions(sorted(waiting))
-        except AtpError as error:
-            return latest, error.message
-        for machine_id in list(waiting):
-            actions = read.get(machine_id)
-            if actions is None:
-                continue
-            latest[machine_id] = actions
-            found = find_action(actions, waiting[machine_id])
-            if found is not None and status_of(found) in FINAL_STATUSES:
-                del waiting[machine_id]
-        if clock() >= deadline:
-            break
-    return latest, None
-
-
-def find_action(actions, action_id):
-    if not action_id:
-        return None
-    wanted = str(action_id).lower()
-    for action in actions or []:
-        if str(action.get('id') or '').lower() == wanted:
-            return action
-    return None

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Sending machine actions (isolate, unisolate, ...) to many machines: concurrently, bounded, safely.
 
-* A bounded pool of workers shares the run's HttpClient (its ``requests.Session`` and counters are
-  thread-safe). A shared ``Pacer`` makes every worker pause when any one is throttled, so a 429
-  storm costs one wait, not one 429 per worker.
+* A bounded pool of workers, each with its own HttpClient (``for_worker()``: its own
+  ``requests.Session``; tokens and counters shared). A shared ``Pacer``, passed with each write,
+  makes every worker pause when any one is throttled, so a 429 storm costs one wait, not one 429
+  per worker; token requests and reads are never paced against the write quota.
 * A write whose outcome is unknown (5xx, timeout, dropped connection: ``AtpWriteOutcomeUnknown``)
   is never re-sent blindly: the machine's actions are read again and the request is sent again
   only when no new action of that type appeared (at most ``max_resends`` times). After a timeout
@@ -22,15 +23,13 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import contextlib
-import re
 import threading
 import time
 
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpWriteOutcomeUnknown
-from ansible_collections.defender.atp.plugins.module_utils.isolation import EPOCH, created as created_at
+from ansible_collections.defender.atp.plugins.module_utils.actions import EPOCH, created as created_at
 
 ACTIVE_REQUEST_CODE = 'ActiveRequestAlreadyExists'
 DEFAULT_WORKERS = 10
@@ -42,131 +41,6 @@ UNKNOWN_OUTCOME_SETTLE = 1.0
 ADOPT = 'adopt'
 RESEND = 'resend'
 ERROR = 'error'
-
-
-_QUOTA_RE = re.compile(r'maximum allowed\s+(\d+)\s+per\s+(\d+):(\d{1,2}):(\d{1,2})', re.IGNORECASE)
-
-
-def parse_quota(message):
-    """``(limit, window_seconds)`` from a 429 message such as "maximum allowed 100 per 00:01:00", else None."""
-    match = _QUOTA_RE.search(message or '')
-    if not match:
-        return None
-    limit = int(match.group(1))
-    window = int(match.group(2)) * 3600 + int(match.group(3)) * 60 + int(match.group(4))
-    if limit < 1 or window < 1:
-        return None
-    return limit, float(window)
-
-
-class Pacer(object):
-    """Pacing shared by every worker of a run.
-
-    * ``hold(seconds)``: after a 429 (or a retry wait) nobody sends until it has passed: a 429 storm costs one wait
-      for the whole pool, not one 429 per worker.
-    * ``learn(limit, window)``: Defender's 429 body names the quota that was hit ("maximum allowed 100 per
-      00:01:00"). From then on ``acquire()`` keeps this run's own requests within it (a sliding window over the
-      send times, with a small margin for the time a request takes to reach the server), so the run goes at the
-      pace the quota allows instead of bouncing off it. The quota is shared with every other user of the
-      application: their requests still cause 429s, which are honoured as before.
-    """
-
-    def __init__(self, clock=time.time, sleep=time.sleep, margin=0.1, margin_ratio=0.02, max_wait=None):
-        self.max_wait = max_wait
-        self._lock = threading.Lock()
-        self._resume_at = 0.0
-        self.clock = clock
-        self._sleep = sleep
-        self.margin = margin
-        self.margin_ratio = margin_ratio
-        self.holds = 0
-        self.quotas = {}  # window seconds -> limit
-        self._sent = []  # send times, oldest first
-
-    def hold(self, seconds):
-        with self._lock:
-            until = self.clock() + max(0.0, seconds)
-            if until > self._resume_at:
-                self._resume_at = until
-                self.holds += 1
-
-    def learn(self, limit, window):
-        with self._lock:
-            known = self.quotas.get(window)
-            self.quotas[window] = limit if known is None else min(known, limit)
-
-    def observe(self, method, url, response):
-        """An ``HttpClient.on_response`` callback: learn the quota from a 429 body."""
-        if getattr(response, 'status_code', None) != 429:
-            return
-        try:
-            body = response.json()
-            message = (body.get('error') or {}).get('message') if isinstance(body, dict) else None
-        except (ValueError, AttributeError):
-            message = None
-        quota = parse_quota(message or getattr(response, 'text', '') or '')
-        if quota:
-            self.learn(*quota)
-
-    def _delay(self, now):
-        delay = self._resume_at - now
-        for window, limit in self.quotas.items():
-            span = window + max(self.margin, window * self.margin_ratio)
-            if len(self._sent) >= limit:
-                oldest = self._sent[-limit]
-                delay = max(delay, oldest + span - now)
-        return delay
-
-    def acquire(self):
-        """Block until this run may send one more request, and count it.
-
-        Raises QuotaExhausted instead of blocking longer than ``max_wait`` (the hourly quota can be used up
-        for most of an hour).
-        """
-        while True:
-            with self._lock:
-                now = self.clock()
-                delay = self._delay(now)
-                if self.max_wait is not None and delay > self.max_wait:
-                    raise QuotaExhausted(
-                        'not sent: the API quota (%s) is used up for the next %.0f seconds, longer than max_retry_wait '
-                        '(%s); raise max_retry_wait to wait for it, or run again later' % (
-                            ', '.join('%d requests per %s' % (limit, _window_text(window))
-                                      for window, limit in sorted(self.quotas.items())) or 'Retry-After',
-                            delay, self.max_wait))
-                if delay <= 0:
-                    self._sent.append(now)
-                    if len(self._sent) > 20000:  # quotas are far smaller; keep what any window can need
-                        del self._sent[:-10000]
-                    return
-            self._sleep(delay)
-
-    def wait(self):
-        """Block until no hold is in force (does not count a request)."""
-        while True:
-            with self._lock:
-                remaining = self._resume_at - self.clock()
-            if remaining <= 0:
-                return
-            self._sleep(remaining)
-
-    def sleep(self, seconds):
-        """A retry wait: everyone pauses at least ``seconds``; the retry then takes its turn like any request."""
-        self.hold(seconds)
-        self.acquire()
-
-
-class QuotaExhausted(AtpError):
-    """The next request would have to wait longer than allowed for the quota to free up."""
-
-
-def _window_text(seconds):
-    seconds = int(round(seconds))
-    if seconds % 3600 == 0:
-        return '%d hour%s' % (seconds // 3600, '' if seconds == 3600 else 's')
-    if seconds % 60 == 0:
-        return '%d minute%s' % (seconds // 60, '' if seconds == 60 else 's')
-    return '%d seconds' % seconds
 
 
 def is_active_request_error(error):
@@ -233,32 +107,38 @@ class ActionSender(object):
         self.sleep = sleep
         self._abort = None
         self._abort_lock = threading.Lock()
+        self._local = threading.local()
+        self._worker_clients = []
 
     def send_all(self, jobs):
         """Return ``{machine_id: Outcome}`` for every job; never raises for one machine's failure."""
         jobs = list(jobs)
         if not jobs:
             return {}
-        with self._paced_client():
+        try:
             if len(jobs) == 1 or self.workers == 1:
                 return dict((job.machine_id, self._run(job)) for job in jobs)
             with ThreadPoolExecutor(max_workers=min(self.workers, len(jobs))) as pool:
                 outcomes = list(pool.map(self._run, jobs))
+        finally:
+            for client in self._worker_clients:
+                client.close()
+            self._worker_clients = []
         return dict((outcome.job.machine_id, outcome) for outcome in outcomes)
 
-    @contextlib.contextmanager
-    def _paced_client(self):
-        """While sending: every retry wait of the client (429 Retry-After, 5xx backoff) pauses all workers, and the
-        quota named in a 429 body paces the rest of the run. The client's own hooks come back afterwards."""
-        if self.pacer is None or not hasattr(self.client, 'on_response'):
-            yield
-            return
-        original_sleep, original_observer = self.client.sleep, self.client.on_response
-        self.client.sleep, self.client.on_response = self.pacer.sleep, self.pacer.observe
-        try:
-            yield
-        finally:
-            self.client.sleep, self.client.on_response = original_sleep, original_observer
+    def worker_client(self):
+        """The calling thread's own client (created on first use): requests does not promise a shared Session is
+        thread-safe. A client without ``for_worker`` (a test double) is used as it is."""
+        client = getattr(self._local, 'client', None)
+        if client is None:
+            if hasattr(self.client, 'for_worker'):
+                client = self.client.for_worker()
+                with self._abort_lock:
+                    self._worker_clients.append(client)
+            else:
+                client = self.client
+            self._local.client = client
+        return client
 
     def _run(self, job):
         outcome = Outcome(job)
@@ -287,8 +167,8 @@ class ActionSender(object):
                 self.pacer.acquire()
             outcome.attempts += 1
             try:
-                action = self.client.post(job.path, job.body, expected=(200, 201),
-                                          what='%s of machine %s' % (job.action_type, job.label))
+                action = self.worker_client().post(job.path, job.body, expected=(200, 201), pacer=self.pacer,
+                                                   what='%s of machine %s' % (job.action_type, job.label))
             except AtpWriteOutcomeUnknown as error:
                 outcome.sent = True
                 actions, new = self._look_for_applied(job, error)

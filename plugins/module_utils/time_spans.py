@@ -33,7 +33,7 @@ _DURATION_RE = re.compile(
 _INSTANT_RE = re.compile(
     r'^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})'
     r'(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?)?'
-    r'(?P<offset>Z|[+-]\d{2}:?\d{2})?$', re.IGNORECASE)
+    r'\s*(?P<offset>Z|[+-]\d{2}(?::?\d{2})?)?$', re.IGNORECASE)
 
 SINCE_FORMS = ('a span such as 30m, 24h, 7d, 2w or 1d12h; an ISO 8601 duration such as PT12H or P7D; '
                'or an ISO 8601 time such as 2026-01-31, 2026-01-31T08:00:00Z or 2026-01-31T10:00:00+02:00')
@@ -103,12 +103,27 @@ def parse_instant(text):
     return value.astimezone(UTC)
 
 
+def parse_api_time(value):
+    """A time the API wrote (``creationDateTimeUtc``, ``lastSeen``...) -> aware UTC ``datetime``, or None.
+
+    The same parser as ``parse_instant`` (one ISO 8601 reader for the collection), but lenient: API data is
+    untrusted, so an unreadable or impossible value is unknown (None), never an error. A ``datetime`` is
+    returned as it is (naive ones taken as UTC).
+    """
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        return parse_instant(value)
+    except (TimeSpanError, OverflowError):
+        return None
+
+
 def _offset(text):
     if not text or text.upper() == 'Z':
         return UTC
     sign = -1 if text[0] == '-' else 1
     digits = text[1:].replace(':', '')
-    hours, minutes = int(digits[:2]), int(digits[2:])
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
     if hours > 23 or minutes > 59:
         raise TimeSpanError('%r is not a valid UTC offset.' % text)
     return datetime.timezone(sign * datetime.timedelta(hours=hours, minutes=minutes))

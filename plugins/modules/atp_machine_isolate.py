@@ -20,7 +20,9 @@ description:
     candidate with its C(lastSeen) and C(healthStatus); the module never picks one.
   - Idempotent. The current state of each machine is read from its newest Isolate or Unisolate machine action (see
     the notes). A machine already in the desired state, or with an action in the desired direction still under way,
-    gets no request. A second run of the same task changes nothing.
+    gets no request. A second run of the same task changes nothing. Each result says which action the state was read
+    from and how old it is (RV(machines[].state_source)); O(force=true) sends the request anyway where that history
+    may be wrong.
   - Reads are batched (one filtered request serves dozens of machines, one paged listing serves large fleets); the
     isolate and unisolate requests run concurrently, bounded, and pause together when the API throttles them.
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
@@ -113,6 +115,28 @@ options:
       - Applies in check mode too, so a check run shows the same refusal.
     type: int
     default: 25
+  force:
+    description:
+      - Send the request even to machines whose history says they are already in the desired state, for when the
+        history may be wrong (see the notes on isolation that ends outside the API). Those machines are reported with
+        RV(machines[].changed=true).
+      - Still one request per machine and run (a name and the id of the same machine count once), and never to a machine
+        whose action in the desired direction is still Pending or InProgress (the API would answer
+        C(ActiveRequestAlreadyExists); that action is taken, as without O(force)). A pending action in the opposite
+        direction is still a conflict.
+      - Counts against O(max_machines) like any other request.
+    type: bool
+    default: false
+    version_added: 0.2.0
+  state_max_age_days:
+    description:
+      - A machine left as it is on the word of an action older than this many days gets a warning (and the task's
+        warnings say so), since the history may no longer tell the truth. The age is in each
+        RV(machines[].state_source.age_days).
+      - Must be more than 0; fractions are allowed.
+    type: float
+    default: 30
+    version_added: 0.2.0
   allow_partial:
     description:
       - With V(false), the task fails when any machine failed (unknown, ambiguous, conflicting action, API error), and
@@ -144,12 +168,20 @@ notes:
     receive the release either. Prefer V(Selective) isolation or check the VPN before isolating remote machines."
   - "Rate limits: isolate, unisolate and machine-action reads are limited to 100 requests a minute and 1,500 an hour
     per application and tenant, shared by every run that uses the same app. The module honours C(429) and
-    C(Retry-After) (all workers pause together), learns the quota named in the 429 answer and keeps its own
-    requests within it, so one task isolating a fleet runs at the pace the quota allows. A machine whose request
+    C(Retry-After) (all workers pause together), then learns the quota from what the API does - how many requests it
+    accepted before the first 429, and when C(Retry-After) and later answers say the window frees up - and keeps its
+    own requests within it, so one task isolating a fleet runs at the pace the quota allows. The 429 message is only
+    a hint (Microsoft documents error messages as free text that can change); when it names the quota, that is used. A machine whose request
     would have to wait longer than O(max_retry_wait) (the hourly quota used up) is not sent and fails with a message
     saying so; raise O(max_retry_wait) to wait for the quota instead."
   - "Actions started from the Defender portal are assumed to show in the machine-actions API, as the API and the
     portal share isolation state."
+  - "Limits of the history: Microsoft documents releases that create no Unisolate action - a Linux device is released
+    when an administrator changes its iptables rules, the portal offers a script that force-releases a device, and an
+    isolation request for an offline device is retried for three days and then expires - and does not document how
+    long machine actions are kept. So the newest action can say V(isolated) for a machine that is not. Check
+    RV(machines[].state_source) (the action the state was read from, and its age); O(state_max_age_days) warns about
+    old ones, and O(force=true) sends the request regardless."
 seealso:
   - module: defender.atp.atp_machine_info
   - module: defender.atp.atp_token
@@ -214,6 +246,12 @@ EXAMPLES = r'''
     - name: List the entries that could not be acted on
       ansible.builtin.debug:
         msg: "{{ fleet.machines | selectattr('error') | map(attribute='input') | list }}"
+
+    - name: Isolate again machines that may have been released outside the API (the history still says isolated)
+      defender.atp.atp_machine_isolate:
+        machines: "{{ suspicious_hosts }}"
+        comment: "IR-1234: re-apply containment"
+        force: true
 
     - name: Release the machines after remediation
       defender.atp.atp_machine_isolate:
@@ -290,6 +328,34 @@ machines:
       sample: {"id": "b89eb834-4578-496c-8be0-03f004061435", "type": "Isolate", "status": "Pending", "scope": "Full",
                "requestor": "3a1f5c2e-8a7b-4a0d-9a57-2f1e0c6d7b11", "requestor_comment": "IR-1234: contain",
                "creation_date_time_utc": "2026-01-05T08:12:44.1234567Z", "last_update_date_time_utc": "2026-01-05T08:12:44.1234567Z"}
+    state_source:
+      description:
+        - The Isolate or Unisolate action the state before this task (RV(machines[].previous_state)) was read from - the
+          newest one, or the newest Succeeded one behind a Failed, TimeOut or Cancelled one - with its age in days when
+          the task ran.
+        - Null when the machine has no such action (its state is then V(unisolated)) and for an entry that was not
+          resolved.
+      type: dict
+      returned: always
+      version_added: 0.2.0
+      sample: {"id": "b89eb834-4578-496c-8be0-03f004061435", "type": "Isolate", "status": "Succeeded",
+               "creation_time": "2026-01-05T08:12:44.1234567Z", "age_days": 41.52}
+      contains:
+        id:
+          description: The machine action's id.
+          type: str
+        type:
+          description: V(Isolate) or V(Unisolate).
+          type: str
+        status:
+          description: Its status (V(Succeeded), V(Pending), V(InProgress)).
+          type: str
+        creation_time:
+          description: Its C(creationDateTimeUtc).
+          type: str
+        age_days:
+          description: Days from its creation to this task (two decimals), or null when the API gave no creation time.
+          type: float
     error:
       description: Why this machine failed (unknown, ambiguous, conflicting action, API error, action Failed), else null.
       type: str
@@ -302,7 +368,7 @@ machines:
       returned: when the name was ambiguous
     warnings:
       description: Things to know about this machine (an isolation type different from the one asked for, an older
-        action still pending, an offline machine).
+        action still pending, an offline machine, a state read from an action older than O(state_max_age_days)).
       type: list
       elements: str
 summary:
@@ -351,311 +417,33 @@ http_stats:
   sample: {"requests": 5, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import isolation
+from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.isolation import ISOLATION_TYPES
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
-    ADOPT, ERROR, RESEND, ActionSender, Job, Pacer)
-from ansible_collections.defender.atp.plugins.module_utils.machines import MachineDirectory, clean_entries, machine_summary
-
-WORKERS = 10
+from ansible_collections.defender.atp.plugins.module_utils.isolation_action import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
 
 
-class MachineResult(object):
-    """Everything known about one machine (or one unresolved entry) during a run."""
-
-    def __init__(self, resolution):
-        self.resolution = resolution
-        self.machine = resolution.machine
-        self.machine_id = str(resolution.machine_id or '').lower() or None
-        self.info = None
-        self.plan = None
-        self.previous_state = None
-        self.state = None
-        self.action = None
-        self.changed = False
-        self.error = resolution.error
-        self.warnings = []
-        self.isolation_type = None
-        self.track_action_id = None
-
-    @property
-    def label(self):
-        return (self.machine or {}).get('computerDnsName') or self.machine_id or self.resolution.input
-
-    def as_dict(self):
-        result = dict(input=self.resolution.input, inputs=list(self.resolution.inputs))
-        result.update(machine_summary(self.machine))
-        result['machine_id'] = (self.machine or {}).get('id')
-        result.update(matched_by=self.resolution.matched_by, previous_state=self.previous_state, state=self.state,
-                      isolation_type=self.isolation_type if self.state in (isolation.ISOLATED, isolation.ISOLATING) else None,
-                      changed=self.changed, action=isolation.summarize_action(self.action), error=self.error,
-                      warnings=list(self.warnings))
-        if self.resolution.candidates:
-            result['candidates'] = [machine_summary(c) for c in self.resolution.candidates]
-        return result
-
-
-def validate_options(params):
-    entries, invalid = clean_entries(params['machines'])
-    if invalid:
-        raise AtpOptionError('machines has invalid entries: %s. Give machine ids or computer DNS names.' % ', '.join(
-            'item %d (%r: %s)' % (position + 1, value, reason) for position, value, reason in invalid))
-    if not entries:
-        raise AtpOptionError('machines is empty: give at least one machine id or computer DNS name.')
-    if not (params['comment'] or '').strip():
-        raise AtpOptionError('comment must not be empty: say why (it is recorded with the action in Defender).')
-    if params['max_machines'] < 1:
-        raise AtpOptionError('max_machines must be 1 or more, got %d.' % params['max_machines'])
-    if params['wait_timeout'] < 0:
-        raise AtpOptionError('wait_timeout must be 0 or more seconds, got %d.' % params['wait_timeout'])
-    if params['poll_interval'] <= 0:
-        raise AtpOptionError('poll_interval must be more than 0 seconds, got %s.' % params['poll_interval'])
-    return entries
-
-
-def write_job(entry, desired, params):
-    action_type = isolation.ACTION_FOR_STATE[desired]
-    machine_id = entry.machine.get('id')
-    if desired == isolation.ISOLATED:
-        path = '/api/machines/%s/isolate' % machine_id
-        body = {'Comment': params['comment'], 'IsolationType': params['isolation_type']}
-    else:
-        path = '/api/machines/%s/unisolate' % machine_id
-        body = {'Comment': params['comment']}
-    known = [a.get('id') for a in entry.info.actions]
-    return Job(entry.machine_id, path, body, action_type, known_action_ids=known, label=entry.label)
-
-
-def make_reconcile(desired, isolation_type):
-    """After ActiveRequestAlreadyExists: re-classify the machine from its actions read again."""
-
-    def reconcile(job, actions):
-        info = isolation.evaluate(actions)
-        decision = isolation.plan(info, desired, isolation_type)
-        if decision.op == isolation.NOOP:
-            return ADOPT, info.basis or info.newest
-        if decision.op == isolation.CONFLICT:
-            return ERROR, decision.reason
-        return RESEND, None
-
-    return reconcile
-
-
-def run(module):
+def run_module(module):
     params = module.params
-    desired = params['state']
-    isolation_type = params['isolation_type'] if desired == isolation.ISOLATED else None
-    entries = validate_options(params)
-    client = module.prepare()
-    directory = MachineDirectory(client)
-
-    results = [MachineResult(r) for r in directory.resolve(entries)]
-    resolved = [r for r in results if r.machine_id]
-    history = directory.isolation_actions([r.machine_id for r in resolved])
-    for entry in resolved:
-        entry.info = isolation.evaluate(history.get(entry.machine_id, []))
-        entry.plan = isolation.plan(entry.info, desired, isolation_type)
-        entry.previous_state = entry.info.state
-        entry.warnings.extend(entry.plan.warnings)
-        entry.isolation_type = entry.info.isolation_type
-        if entry.plan.op == isolation.NOOP:
-            entry.state = entry.info.state
-            entry.action = entry.info.basis or entry.info.newest
-            active = entry.info.active
-            if active is not None:
-                entry.track_action_id = active.get('id')
-        elif entry.plan.op == isolation.CONFLICT:
-            entry.state = entry.info.state
-            entry.action = entry.info.basis
-            entry.error = entry.plan.reason
-
-    to_send = [r for r in resolved if r.plan.op == isolation.SEND]
-    if len(to_send) > params['max_machines']:
-        for entry in to_send:
-            entry.state = entry.previous_state
-        summary = summarize(results)
-        module.fail_json(
-            msg='Refusing to act: %d machines would be %s, more than max_machines (%d). Nothing was changed. Raise '
-                'max_machines if this is intended, or narrow the list.' % (len(to_send), desired, params['max_machines']),
-            changed=False, machines=[r.as_dict() for r in results], summary=summary)
-
-    for entry in to_send:
-        entry.changed = True
-        entry.state = isolation.TRANSITIONAL_STATE[isolation.ACTION_FOR_STATE[desired]]
-        if desired == isolation.ISOLATED:
-            entry.isolation_type = isolation_type
-
-    if not module.check_mode and to_send:
-        send(module, directory, to_send, desired, isolation_type)
-
-    if params['wait'] and not module.check_mode:
-        wait(module, directory, resolved, desired)
-
-    finish(module, results, desired)
-
-
-def send(module, directory, to_send, desired, isolation_type):
-    client = module.client
-    pacer = Pacer(max_wait=client.settings.max_retry_wait)
-
-    def read_one(machine_id):
-        return directory.isolation_actions([machine_id]).get(str(machine_id).lower(), [])
-
-    sender = ActionSender(client, read_one, make_reconcile(desired, isolation_type), workers=WORKERS, pacer=pacer)
-    jobs = [write_job(entry, desired, module.params) for entry in to_send]
-    outcomes = sender.send_all(jobs)
-    by_id = dict((entry.machine_id, entry) for entry in to_send)
-    for machine_id, outcome in outcomes.items():
-        entry = by_id[machine_id]
-        entry.warnings.extend(outcome.notes)
-        if outcome.error:
-            entry.error = outcome.error
-            entry.changed = outcome.sent and outcome.action is not None
-            entry.state = entry.previous_state
-            if outcome.actions is not None:
-                entry.state = isolation.evaluate(outcome.actions).state
-            continue
-        action = outcome.action
-        entry.action = action
-        entry.changed = outcome.created
-        status = isolation.status_of(action)
-        kind = isolation.action_type(action) or isolation.ACTION_FOR_STATE[desired]
-        if kind != isolation.ACTION_FOR_STATE[desired]:
-            # The API has been seen to hand back an existing action instead of creating one: here, one in the other
-            # direction. That is the same conflict as a pending action found before sending.
-            entry.state = isolation.TRANSITIONAL_STATE[kind] if status in isolation.ACTIVE_STATUSES else entry.previous_state
-            entry.error = 'the API answered the %s request with an existing %s' % (
-                isolation.ACTION_FOR_STATE[desired], isolation.describe_action(action))
-        elif status in isolation.ACTIVE_STATUSES:
-            entry.state = isolation.TRANSITIONAL_STATE[kind]
-            entry.track_action_id = action.get('id')
-        elif status == isolation.SUCCEEDED:
-            entry.state = isolation.TARGET_STATE[kind]
-        else:
-            entry.state = entry.previous_state
-            entry.error = 'the %s was answered with status %s' % (isolation.describe_action(action), status)
-        if action.get('scope') and desired == isolation.ISOLATED:
-            entry.isolation_type = action.get('scope')
-
-
-def wait(module, directory, resolved, desired):
-    tracked = dict((r.machine_id, r.track_action_id) for r in resolved if r.track_action_id and not r.error)
-    if not tracked:
-        return
-    latest, error = isolation.wait_for_actions(directory.isolation_actions, tracked, module.params['wait_timeout'],
-                                               module.params['poll_interval'])
-    if error:
-        module.warn('Waiting for the actions stopped early, so some machines may be reported as pending although their '
-                    'action has completed since: %s' % error)
-    by_id = dict((r.machine_id, r) for r in resolved)
-    for machine_id, action_id in tracked.items():
-        entry = by_id[machine_id]
-        actions = latest.get(machine_id)
-        if actions is None:
-            continue
-        action = isolation.find_action(actions, action_id)
-        if action is not None:
-            entry.action = action
-        info = isolation.evaluate(actions)
-        status = isolation.status_of(action) if action else None
-        if status in isolation.UNSUCCESSFUL_STATUSES:
-            entry.state = info.state
-            entry.error = 'the %s ended with status %s' % (isolation.describe_action(action), status)
-        elif status == isolation.SUCCEEDED:
-            entry.state = info.state
-            if info.state != desired:
-                entry.warnings.append('the action succeeded, but a newer action has since changed the state to %s'
-                                      % info.state)
-        else:
-            entry.state = info.state if isolation.direction(info.state) == desired else entry.state
-
-
-MAX_WARNINGS = 10
-
-
-def emit_warnings(module, results):
-    """Each machine's warnings as task warnings; past MAX_WARNINGS one line says how many more are in the result."""
-    lines = ['%s: %s' % (entry.label, warning) for entry in results for warning in entry.warnings]
-    for line in lines[:MAX_WARNINGS]:
-        module.warn(line)
-    if len(lines) > MAX_WARNINGS:
-        module.warn('%d more warnings are in machines[].warnings.' % (len(lines) - MAX_WARNINGS))
-
-
-def summarize(results):
-    summary = dict(total=len(results), changed=0, unchanged=0, failed=0, pending=0)
-    for entry in results:
-        if entry.error:
-            summary['failed'] += 1
-        elif entry.changed:
-            summary['changed'] += 1
-        else:
-            summary['unchanged'] += 1
-        if not entry.error and entry.state in (isolation.ISOLATING, isolation.UNISOLATING):
-            summary['pending'] += 1
-    return summary
-
-
-def finish(module, results, desired):
-    params = module.params
-    for entry in results:
-        if entry.machine and entry.state in (isolation.ISOLATING, isolation.UNISOLATING) and not entry.error:
-            health = entry.machine.get('healthStatus')
-            if health and health != 'Active':
-                entry.warnings.append('the machine is %s: its action stays Pending until it connects to Defender '
-                                      '(Defender retries for up to three days)' % health)
-    summary = summarize(results)
-    failed = [r for r in results if r.error]
-    changed = any(r.changed for r in results)
-    result = dict(changed=changed, machines=[r.as_dict() for r in results], summary=summary)
-    if module.diff_mode:
-        before = {}
-        after = {}
-        for entry in results:
-            if entry.machine_id:
-                before[entry.label] = entry.previous_state
-                after[entry.label] = entry.state
-        result['diff'] = dict(before=before, after=after)
-    emit_warnings(module, results)
-    message = describe(summary, failed, desired, module.check_mode)
-    if failed and not params['allow_partial']:
-        module.fail_json(msg=message, **result)
-    module.exit_json(msg=message, **result)
-
-
-def describe(summary, failed, desired, check_mode):
-    parts = []
-    request = 'isolate' if desired == isolation.ISOLATED else 'unisolate'
-    count = summary['changed']
-    if count:
-        plural = '' if count == 1 else 's'
-        parts.append('%s %s request%s for %d machine%s' % ('would send' if check_mode else 'sent', request, plural, count, plural))
-    if summary['unchanged']:
-        parts.append('%d already %s or under way' % (summary['unchanged'], desired))
-    if summary['pending'] and not check_mode:
-        parts.append('%d still pending' % summary['pending'])
-    if failed:
-        parts.append('%d failed: %s' % (len(failed), '; '.join('%s (%s)' % (r.label, r.error) for r in failed)))
-    return (', '.join(parts) or 'nothing to do') + '.'
+    if params['state_max_age_days'] <= 0:
+        raise AtpOptionError('state_max_age_days must be more than 0 days, got %s.' % params['state_max_age_days'])
+    spec = IsolationSpec(params['state'], params['comment'], params['isolation_type'], force=params['force'],
+                         max_age_days=params['state_max_age_days'])
+    run_action_module(module, spec)
 
 
 def main():
     module = AtpModule(
-        argument_spec=dict(
-            machines=dict(type='list', elements='str', required=True),
+        argument_spec=machine_argument_spec(
             state=dict(type='str', default='isolated', choices=['isolated', 'unisolated']),
-            isolation_type=dict(type='str', default='Full', choices=list(isolation.ISOLATION_TYPES)),
-            comment=dict(type='str', required=True),
-            wait=dict(type='bool', default=False),
-            wait_timeout=dict(type='int', default=300),
-            poll_interval=dict(type='float', default=10),
-            max_machines=dict(type='int', default=25),
-            allow_partial=dict(type='bool', default=False),
+            isolation_type=dict(type='str', default='Full', choices=list(ISOLATION_TYPES)),
+            force=dict(type='bool', default=False),
+            state_max_age_days=dict(type='float', default=DEFAULT_STATE_MAX_AGE_DAYS),
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,9 @@ DEFAULT_RATE_LIMITS = {
     "token": {"per_minute": 200, "per_hour": 6000},
 }
 SCHEMA_CASES = ("default", "lower", "upper")
+# The wording of 429 messages: "quota" names the limit and window (as observed from the service), "plain" names no
+# numbers at all. Microsoft documents the message as free text that can change, so clients must cope with both.
+THROTTLE_MESSAGES = ("quota", "plain")
 
 
 class ConfigError(ValueError):
@@ -36,9 +39,11 @@ class Config:
         # Longest request target (path and query) the Defender API accepts before 414 (0: no limit). Not documented
         # for Defender; 8,192 is ASP.NET Core Kestrel's default MaxRequestLineSize.
         self.max_url_length = 8192
+        self.throttle_message = "quota"
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
-            "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length")
+            "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
+            "throttle_message")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -90,6 +95,9 @@ class Config:
         elif key in ("max_node_count", "max_url_length"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError("%s must be an integer >= 0 (0: no limit)" % key)
+        elif key == "throttle_message":
+            if value not in THROTTLE_MESSAGES:
+                raise ConfigError("throttle_message must be one of %s" % ", ".join(THROTTLE_MESSAGES))
         elif key == "max_result_bytes":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("max_result_bytes must be a positive integer")

@@ -16,9 +16,12 @@ class Throttled:
         self.limit = limit
         self.window_seconds = window_seconds
         self.retry_after = retry_after  # whole seconds, >= 1
+        self.plain = False  # config throttle_message "plain": a message that names no numbers
 
     @property
     def message(self):
+        if self.plain:
+            return "Rate limit is exceeded. Try again later."
         return "API calls quota exceeded! maximum allowed %d per %s. Try again in %d seconds." % (
             self.limit, format_window(self.window_seconds), self.retry_after)
 

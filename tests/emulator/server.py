@@ -148,7 +148,10 @@ class Emulator:
             if not self.config.rate_limits_enabled:
                 return None
             limits = self.config.rate_limits.get(family)
-            return self.ratelimiter.check(key, limits, self.config.rate_scale, time.monotonic())
+            throttled = self.ratelimiter.check(key, limits, self.config.rate_scale, time.monotonic())
+            if throttled:
+                throttled.plain = self.config.throttle_message == "plain"
+            return throttled
 
     def refresh(self, state):
         with self.lock:

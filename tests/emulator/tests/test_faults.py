@@ -50,11 +50,13 @@ def test_slow_answer(api, emulator):
 
 def test_slow_answer_does_not_stall_other_clients(api, emulator):
     import threading
-    emulator.add_fault(path="^/api/alerts$", delay=1.5, times=1)
+    fault = emulator.add_fault(path="^/api/alerts$", delay=1.5, times=1)
     slow = threading.Thread(target=lambda: requests.get(api.url + "/api/alerts", verify=api.info["ca_path"],
                                                         headers={"Authorization": "Bearer " + api.token()}, timeout=10))
     slow.start()
-    time.sleep(0.2)
+    # Once the rule is applied, the slow request is being held by the server (an event, not a guess at timing).
+    emulator.wait_for(lambda: any(r["id"] == fault and r["applied"] for r in emulator._control("GET", "faults")),
+                      interval=0.01)
     started = time.monotonic()
     assert api.get("/api/machines?$top=1").status_code == 200
     assert time.monotonic() - started < 1.0  # the slow answer still has 1.3 s to go

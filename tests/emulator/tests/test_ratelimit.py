@@ -44,6 +44,22 @@ def test_429_with_retry_after_then_recovers(limited, emulator):
     assert limited.get("/api/machines?$top=1", token=token).status_code == 200
 
 
+def test_a_plain_429_message_names_no_numbers(limited, emulator):
+    """throttle_message: plain - Microsoft's messages are free text: the same 429 and Retry-After, no quota in words."""
+    emulator.set_config(rate_limits={"machines": {"per_minute": 2}}, throttle_message="plain")
+    token = limited.token()
+    assert [limited.get("/api/machines?$top=1", token=token).status_code for attempt in range(2)] == [200, 200]
+    throttled = limited.get("/api/machines?$top=1", token=token)
+    error = assert_defender_error(throttled, 429, "TooManyRequests")
+    assert not any(char.isdigit() for char in error["message"]), error["message"]
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 4
+    emulator.set_config(throttle_message="quota")
+    assert "maximum allowed 2 per 00:00:04" in limited.get("/api/machines?$top=1", token=token).json()["error"]["message"]
+    with pytest.raises(Exception) as caught:
+        emulator.set_config(throttle_message="sometimes")
+    assert "throttle_message must be one of quota, plain" in str(caught.value)
+
+
 def test_hour_window_is_named(limited, emulator):
     emulator.set_config(rate_limits={"alerts": {"per_minute": 100, "per_hour": 3}})
     for attempt in range(3):

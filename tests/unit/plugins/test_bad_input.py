@@ -250,6 +250,10 @@ MODULE_CASES = [
     ('atp_machine_isolate', 'max-machines-zero', {'max_machines': 0}, ['max_machines']),
     ('atp_machine_isolate', 'max-machines-not-int', {'max_machines': 'few'}, ['max_machines']),
     ('atp_machine_isolate', 'allow-partial-not-bool', {'allow_partial': 'sure'}, ['allow_partial']),
+    ('atp_machine_isolate', 'force-not-bool', {'force': 'sometimes'}, ['force']),
+    ('atp_machine_isolate', 'state-max-age-zero', {'state_max_age_days': 0}, ['state_max_age_days']),
+    ('atp_machine_isolate', 'state-max-age-negative', {'state_max_age_days': -3}, ['state_max_age_days']),
+    ('atp_machine_isolate', 'state-max-age-not-number', {'state_max_age_days': 'old'}, ['state_max_age_days']),
     # atp_query
     ('atp_query', 'query-missing', {'query': None}, ['query']),
     ('atp_query', 'query-empty', {'query': ''}, ['query']),
@@ -304,6 +308,9 @@ def test_every_option_of_every_module_is_in_a_table():
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg == 'argument_spec' and isinstance(node.value, ast.Call):
                 options.update(k.arg for k in node.value.keywords)
+                if getattr(node.value.func, 'id', None) == 'machine_argument_spec':  # the options shared by action modules
+                    from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec
+                    options.update(machine_argument_spec())
         cased = set()
         for module_name, _case_id, given, _fragments in MODULE_CASES:
             if module_name == name:

@@ -184,3 +184,40 @@ def test_connection_refused_is_retried_then_reported(conn):
     with pytest.raises(AtpTransportError) as caught:
         client.get('/api/machines', auth=False)
     assert 'failed after 2 attempt(s)' in caught.value.message
+
+
+class RecordingPacer(object):
+    def __init__(self):
+        self.sleeps = []
+        self.observed = []
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+
+    def observe(self, method, url, response, sent_at=None):
+        self.observed.append((method, response.status_code, sent_at is not None))
+
+
+def test_a_worker_client_has_its_own_session_and_shares_tokens_and_counters(emulator, conn):
+    client = make_client(conn)
+    worker = client.for_worker()
+    assert worker.session is not client.session
+    assert worker.token_source is client.token_source and worker.stats is client.stats
+    client.get('/api/machines', params={'$top': 1})
+    worker.get('/api/machines', params={'$top': 1})
+    assert client.stats.requests == 3 and client.stats.token_requests == 1  # two reads and one token for both
+    worker.close()
+
+
+def test_only_the_paced_request_waits_through_the_pacer(emulator, conn):
+    """The pacer is an argument of the request, not a hook of the client: retries of a token request (or of any
+    request sent without it) never pause the workers or count against the write quota."""
+    emulator.add_fault(path='/oauth2/', status=429, retry_after='1', times=1)
+    emulator.add_fault(path='^/api/machines$', method='GET', status=429, retry_after='2', times=1)
+    own_sleeps = []
+    pacer = RecordingPacer()
+    client = make_client(conn, sleeps=own_sleeps)
+    client.request('GET', '/api/machines', params={'$top': 1}, pacer=pacer)
+    assert own_sleeps == [1.0]  # the token request's retry: the client's own wait
+    assert pacer.sleeps == [2.0]  # the paced request's retry
+    assert [(m, s) for m, s, _t in pacer.observed] == [('GET', 429), ('GET', 200)] and all(t for _m, _s, t in pacer.observed)

@@ -15,7 +15,8 @@ import random
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import isolation
+from ansible_collections.defender.atp.plugins.module_utils import actions, isolation
+from ansible_collections.defender.atp.plugins.module_utils.time_spans import parse_api_time
 from ansible_collections.defender.atp.plugins.module_utils.isolation import (
     CONFLICT, ISOLATED, ISOLATING, NOOP, SEND, UNISOLATED, UNISOLATING)
 
@@ -46,7 +47,7 @@ def action(kind, status, minute, scope=None, update_key='lastUpdateDateTimeUtc',
     ('Cancelled', 'Cancelled'), ('Canceled', 'Cancelled'), ('CANCELED', 'Cancelled'), ('Weird', 'Weird'), (None, None),
 ])
 def test_status_normalisation(raw, canonical):
-    assert isolation.normalize_status(raw) == canonical
+    assert actions.normalize_status(raw) == canonical
 
 
 def test_action_types_are_case_insensitive_and_others_ignored():
@@ -66,13 +67,13 @@ def test_action_types_are_case_insensitive_and_others_ignored():
     ('not a date', None), ('', None), (None, None), ('2017-13-45T00:00:00Z', None),
 ])
 def test_parse_time(text, expected):
-    assert isolation.parse_time(text) == expected
+    assert parse_api_time(text) == expected
 
 
 def test_seven_fraction_digits_order_correctly():
     early = {'creationDateTimeUtc': '2026-01-05T08:00:00.1234567Z'}
     late = {'creationDateTimeUtc': '2026-01-05T08:00:00.1234571Z'}
-    assert isolation.created(early) < isolation.created(late)
+    assert actions.created(early) < actions.created(late)
 
 
 # -- the state table --------------------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ STATUSES = ['Pending', 'InProgress', 'Succeeded', 'Failed', 'TimeOut', 'Cancelle
 
 def expected_state(newest_type, newest_status, earlier):
     """The documented model, written independently of the implementation."""
-    status = isolation.normalize_status(newest_status)
+    status = actions.normalize_status(newest_status)
     if status in ('Pending', 'InProgress'):
         return ISOLATING if newest_type == 'Isolate' else UNISOLATING
     if status == 'Succeeded':
@@ -252,7 +253,7 @@ def test_wait_until_every_action_is_final():
             b['status'] = 'Failed'
         return {MACHINE: [a], 'b' * 40: [b]}
 
-    latest, error = isolation.wait_for_actions(read, {MACHINE: a['id'], 'b' * 40: b['id']}, 60, 5, clock.clock, clock.sleep)
+    latest, error = actions.wait_for_actions(read, {MACHINE: a['id'], 'b' * 40: b['id']}, 60, 5, clock.clock, clock.sleep)
     assert error is None
     assert calls == [sorted([MACHINE, 'b' * 40])] * 2 + [['b' * 40]]  # one batched read per round, only the waiting ones
     assert clock.sleeps == [5, 5, 5]
@@ -268,7 +269,7 @@ def test_wait_stops_at_the_deadline_and_keeps_pending():
         reads.append(clock.now)
         return {MACHINE: [pending]}
 
-    latest, error = isolation.wait_for_actions(read, {MACHINE: pending['id']}, 12, 5, clock.clock, clock.sleep)
+    latest, error = actions.wait_for_actions(read, {MACHINE: pending['id']}, 12, 5, clock.clock, clock.sleep)
     assert error is None
     assert clock.sleeps == [5, 5, 2]  # never sleeps past the deadline
     assert reads == [1005.0, 1010.0, 1012.0]
@@ -277,7 +278,7 @@ def test_wait_stops_at_the_deadline_and_keeps_pending():
 
 def test_wait_with_zero_timeout_reads_nothing():
     clock = FakeClock()
-    assert isolation.wait_for_actions(lambda ids: pytest.fail('read'), {MACHINE: 'x'}, 0, 5, clock.clock, clock.sleep) == ({}, None)
+    assert actions.wait_for_actions(lambda ids: pytest.fail('read'), {MACHINE: 'x'}, 0, 5, clock.clock, clock.sleep) == ({}, None)
 
 
 def test_wait_keeps_waiting_when_the_action_is_not_listed_yet():
@@ -289,7 +290,7 @@ def test_wait_keeps_waiting_when_the_action_is_not_listed_yet():
         rounds.append(1)
         return {MACHINE: [target] if len(rounds) > 1 else []}
 
-    latest, _error = isolation.wait_for_actions(read, {MACHINE: target['id'].upper()}, 30, 1, clock.clock, clock.sleep)
+    latest, _error = actions.wait_for_actions(read, {MACHINE: target['id'].upper()}, 30, 1, clock.clock, clock.sleep)
     assert len(rounds) == 2 and latest[MACHINE] == [target]
 
 
@@ -305,5 +306,5 @@ def test_a_read_error_stops_waiting_and_keeps_what_was_read():
             raise AtpApiError('GET /api/machineactions: HTTP 429 TooManyRequests', status=429)
         return {MACHINE: [pending]}
 
-    latest, error = isolation.wait_for_actions(read, {MACHINE: pending['id']}, 60, 1, clock.clock, clock.sleep)
+    latest, error = actions.wait_for_actions(read, {MACHINE: pending['id']}, 60, 1, clock.clock, clock.sleep)
     assert latest == {MACHINE: [pending]} and 'HTTP 429' in error

@@ -12,7 +12,8 @@ import pytest
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpWriteOutcomeUnknown
 from ansible_collections.defender.atp.plugins.module_utils.machine_actions import (
-    ADOPT, ERROR, RESEND, ActionSender, Job, Pacer, is_active_request_error)
+    ADOPT, ERROR, RESEND, ActionSender, Job, is_active_request_error)
+from ansible_collections.defender.atp.plugins.module_utils.pacing import Pacer
 
 
 class Settings(object):
@@ -171,25 +172,27 @@ def test_unexpected_exceptions_stay_with_their_machine():
 
 
 def test_many_jobs_run_concurrently_but_bounded():
+    """Deterministic: each post waits at a barrier of 4, so the run only completes if 4 posts are in flight at once;
+    a fifth concurrent post would show in the peak."""
     active = []
     peak = []
     lock = threading.Lock()
-    gate = threading.Event()
+    barrier = threading.Barrier(4, timeout=10)
 
     class SlowClient(ScriptedClient):
         def post(self, path, body=None, **kwargs):
             with lock:
                 active.append(1)
                 peak.append(len(active))
-            gate.wait(0.05)
+            barrier.wait()
             with lock:
                 active.pop()
             return new_action(path.split('/')[3])
 
     client = SlowClient({})
     outcomes = ActionSender(client, lambda mid: [], no_reconcile, workers=4).send_all([job('m%d' % n) for n in range(20)])
-    assert len(outcomes) == 20 and all(o.action for o in outcomes.values())
-    assert 1 < max(peak) <= 4
+    assert len(outcomes) == 20 and all(o.action and o.error is None for o in outcomes.values())
+    assert max(peak) == 4
 
 
 class FakeTime(object):
@@ -265,7 +268,7 @@ def test_after_a_timeout_the_write_is_sent_again_when_nothing_showed_within_the_
 
 
 def test_parse_quota():
-    from ansible_collections.defender.atp.plugins.module_utils.machine_actions import parse_quota
+    from ansible_collections.defender.atp.plugins.module_utils.pacing import parse_quota
     assert parse_quota('API calls quota exceeded! maximum allowed 100 per 00:01:00. Try again in 5 seconds.') == (100, 60.0)
     assert parse_quota('maximum allowed 1500 per 01:00:00') == (1500, 3600.0)
     assert parse_quota('maximum allowed 45 per 00:00:02') == (45, 2.0)
@@ -318,7 +321,7 @@ def test_pacer_learns_several_windows():
 
 
 def test_pacer_refuses_to_wait_longer_than_allowed():
-    from ansible_collections.defender.atp.plugins.module_utils.machine_actions import QuotaExhausted
+    from ansible_collections.defender.atp.plugins.module_utils.pacing import QuotaExhausted
     time = FakeTime()
     pacer = Pacer(clock=time.clock, sleep=time.sleep, margin=0, margin_ratio=0, max_wait=300)
     pacer.learn(2, 3600.0)
@@ -341,27 +344,56 @@ def test_a_used_up_quota_fails_the_remaining_machines_without_sending():
     assert client.posts == ['m1']
 
 
-def test_the_client_waits_through_the_pacer_while_sending_and_gets_its_hooks_back():
+def test_the_pacer_is_passed_with_each_write_and_the_client_is_left_alone():
+    """The pacer goes with the write (the client paces that request only); nothing of the client is swapped, so a
+    token request or a read made meanwhile is never paced against the write quota."""
     time = FakeTime()
     pacer = Pacer(clock=time.clock, sleep=time.sleep)
-    client = ScriptedClient({'m1': [new_action('a1')]})
-    own_sleep, own_observer = object(), object()
-    client.sleep, client.on_response = own_sleep, own_observer
     seen = []
 
-    def read_actions(machine_id):
-        seen.append((client.sleep, client.on_response))
-        return []
+    class Recorder(ScriptedClient):
+        def post(self, path, body=None, **kwargs):
+            seen.append(kwargs.get('pacer'))
+            return ScriptedClient.post(self, path, body)
 
-    sender = ActionSender(client, read_actions, no_reconcile, workers=1, pacer=pacer)
-    original_send = sender._send
-
-    def spy(job, outcome):
-        seen.append((client.sleep, client.on_response))
-        return original_send(job, outcome)
-
-    sender._send = spy
-    outcomes = sender.send_all([job('m1')])
+    client = Recorder({'m1': [new_action('a1')]})
+    own_sleep = object()
+    client.sleep = own_sleep
+    outcomes = ActionSender(client, lambda mid: [], no_reconcile, workers=1, pacer=pacer).send_all([job('m1')])
     assert outcomes['m1'].action['id'] == 'a1'
-    assert seen[0] == (pacer.sleep, pacer.observe)
-    assert (client.sleep, client.on_response) == (own_sleep, own_observer)
+    assert seen == [pacer] and client.sleep is own_sleep
+
+
+def test_each_worker_thread_gets_its_own_client_and_they_are_closed():
+    """requests does not promise that a Session is thread-safe: every worker thread sends through its own client."""
+    made = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(3, timeout=10)
+
+    class WorkerClient(object):
+        def __init__(self):
+            self.threads = set()
+            self.closed = False
+
+        def post(self, path, body=None, **kwargs):
+            self.threads.add(threading.current_thread().ident)
+            barrier.wait()  # the three workers are busy at once, so each must have taken its own client
+            return new_action(path.split('/')[3])
+
+        def close(self):
+            self.closed = True
+
+    class Parent(ScriptedClient):
+        def for_worker(self):
+            with lock:
+                made.append(WorkerClient())
+                return made[-1]
+
+        def post(self, path, body=None, **kwargs):
+            raise AssertionError('the shared client must not send')
+
+    outcomes = ActionSender(Parent({}), lambda mid: [], no_reconcile, workers=3).send_all([job('m%d' % n) for n in range(9)])
+    assert all(o.action for o in outcomes.values())
+    assert len(made) == 3 and all(len(c.threads) == 1 for c in made)
+    assert len(set().union(*(c.threads for c in made))) == 3
+    assert all(c.closed for c in made)

@@ -11,7 +11,7 @@ import pytest
 
 from ansible_collections.defender.atp.plugins.module_utils import time_spans
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import (
-    TimeSpanError, normalize_timespan, parse_span, resolve_since, span_to_iso_duration)
+    TimeSpanError, normalize_timespan, parse_api_time, parse_instant, parse_span, resolve_since, span_to_iso_duration)
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
@@ -131,3 +131,24 @@ def test_error_messages_list_the_accepted_forms():
     with pytest.raises(TimeSpanError) as caught:
         normalize_timespan('soon')
     assert time_spans.TIMESPAN_FORMS in str(caught.value)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('2017-12-04T12:12:18.9725659Z', datetime.datetime(2017, 12, 4, 12, 12, 18, 972565, tzinfo=UTC)),
+    ('2017-12-04t12:12:18z', datetime.datetime(2017, 12, 4, 12, 12, 18, tzinfo=UTC)),
+    (' 2017-12-04T14:12:18+02 ', datetime.datetime(2017, 12, 4, 12, 12, 18, tzinfo=UTC)),
+    ('2017-12-04T12:12:18 Z', datetime.datetime(2017, 12, 4, 12, 12, 18, tzinfo=UTC)),
+    ('2017-13-45T00:00:00Z', None), ('2017-12-04T12:12:18+25:00', None), ('yesterday', None), ('', None), (None, None),
+    (12, None),
+])
+def test_parse_api_time_is_the_lenient_form_of_the_one_parser(text, expected):
+    """API data is untrusted: anything unreadable is unknown (None), never an error; the same forms as parse_instant."""
+    assert parse_api_time(text) == expected
+    if expected is not None:
+        assert parse_instant(text) == expected
+
+
+def test_parse_api_time_keeps_datetimes():
+    aware = datetime.datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    assert parse_api_time(aware) is aware
+    assert parse_api_time(datetime.datetime(2026, 1, 5, 8, 0)) == aware

@@ -20,6 +20,7 @@ import types
 
 import pytest
 
+from ansible_collections.defender.atp.plugins.module_utils.isolation_action import IsolationSpec
 from ansible_collections.defender.atp.plugins.modules import atp_machine_isolate
 
 ISOLATE_PATH = r'^/api/machines/[0-9a-f]{40}/isolate$'
@@ -54,6 +55,14 @@ def machine_state(emulator, name_or_id):
 
 def by_input(result):
     return dict((m['input'], m) for m in result['machines'])
+
+
+def held_at_the_server(emulator, fault_id):
+    """Return once our request has reached the emulator and is held there by the delay fault ``fault_id``: the other
+    tool then acts while our request is certainly in flight (an event, not a guess at timing)."""
+    def applied():
+        return any(rule['id'] == fault_id and rule['applied'] for rule in emulator._control('GET', 'faults'))
+    emulator.wait_for(applied, timeout=20, interval=0.02)
 
 
 @pytest.fixture
@@ -177,11 +186,11 @@ def test_an_isolation_of_another_type_is_left_alone_with_a_warning(run_module, c
 def test_active_request_already_exists_is_read_again_and_not_a_failure(run_module, conn, fresh_emulator):
     """Another tool isolates the machine between our read and our request: the API answers 400."""
     target = fresh_emulator.machine_state('ws-finance-01.contoso.com')['machine']['id']
-    fresh_emulator.add_fault(path=ISOLATE_PATH, method='POST', delay=1.0, times=1)
+    fault = fresh_emulator.add_fault(path=ISOLATE_PATH, method='POST', delay=2.0, times=1)
     token = fresh_emulator.token()
 
     def other_tool():
-        time.sleep(0.4)
+        held_at_the_server(fresh_emulator, fault)
         fresh_emulator.call('POST', '/api/machines/%s/isolate' % target, {'Comment': 'SOAR', 'IsolationType': 'Full'},
                             {'Authorization': 'Bearer ' + token})
 
@@ -201,11 +210,11 @@ def test_active_request_already_exists_is_read_again_and_not_a_failure(run_modul
 
 def test_active_request_already_exists_in_the_other_direction_is_a_conflict(run_module, conn, fresh_emulator):
     target = fresh_emulator.machine_state('ws-finance-03.contoso.com')['machine']['id']
-    fresh_emulator.add_fault(path=r'/unisolate$', method='POST', delay=1.0, times=1)
+    fault = fresh_emulator.add_fault(path=r'/unisolate$', method='POST', delay=2.0, times=1)
     token = fresh_emulator.token()
 
     def other_tool():
-        time.sleep(0.4)
+        held_at_the_server(fresh_emulator, fault)
         # Someone releases and immediately re-isolates: an Isolate is pending when our release arrives.
         fresh_emulator.call('POST', '/api/machines/%s/isolate' % target, {'Comment': 'SOAR', 'IsolationType': 'Full'},
                             {'Authorization': 'Bearer ' + token})
@@ -220,6 +229,33 @@ def test_active_request_already_exists_in_the_other_direction_is_a_conflict(run_
     assert entry['state'] == 'isolating' and not entry['changed']
     assert result['summary']['failed'] == 1 and not result.get('failed')  # allow_partial
     assert sorted(w['status'] for w in writes(fresh_emulator)) == [201, 400]
+
+
+def test_force_isolates_a_machine_the_history_says_is_isolated_once(run_module, conn, fresh_emulator):
+    """Issue 12 section 5: isolation can end outside the API, so force sends anyway; once per run, and a second forced
+    run adopts the action still under way instead of sending again."""
+    name = 'ws-finance-03.contoso.com'
+    machine_id = fresh_emulator.machine_state(name)['machine']['id']
+    first = run(run_module, conn, machines=[name, machine_id.upper(), 'WS-FINANCE-03'], force=True)
+    entry = first['machines'][0]
+    assert first['changed'] is True and entry['changed'] and entry['previous_state'] == 'isolated'
+    assert entry['state'] == 'isolating' and entry['action']['status'] == 'Pending'
+    assert entry['state_source']['type'] == 'Isolate' and entry['state_source']['status'] == 'Succeeded'
+    assert entry['state_source']['age_days'] >= 0 and entry['state_source']['id'] != entry['action']['id']
+    assert len(writes(fresh_emulator, 'isolate')) == 1
+    second = run(run_module, conn, machines=[name], force=True)
+    assert second['changed'] is False and second['machines'][0]['action']['id'] == entry['action']['id']
+    assert second['machines'][0]['state_source']['id'] == entry['action']['id']
+    assert len(writes(fresh_emulator, 'isolate')) == 1
+
+
+def test_an_old_state_source_is_a_warning(run_module, conn, fresh_emulator):
+    result = run(run_module, conn, machines=['ws-finance-03.contoso.com', 'ws-it-01.contoso.com'], state_max_age_days=0.0001)
+    entries = by_input(result)
+    old = entries['ws-finance-03.contoso.com']
+    assert not old['changed'] and any('state_max_age_days' in w and 'force: true' in w for w in old['warnings'])
+    assert entries['ws-it-01.contoso.com']['state_source'] is None  # no history: nothing to be old
+    assert run(run_module, conn, machines=['ws-1'], state_max_age_days=0)['msg'].startswith('state_max_age_days must be')
 
 
 # -- resolution ------------------------------------------------------------------------------------------------------------------
@@ -484,19 +520,15 @@ def test_request_bodies_have_the_documented_shape():
     fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
 
     machine_id = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
-    entry = types.SimpleNamespace(machine={'id': machine_id}, machine_id=machine_id, label='mymachine1.contoso.com',
-                                  info=types.SimpleNamespace(actions=[{'id': 'known'}]))
+    result = types.SimpleNamespace(machine={'id': machine_id}, machine_id=machine_id, label='mymachine1.contoso.com')
 
-    for state, name, extra in (('isolated', 'isolate_request.json', {'isolation_type': 'Full'}),
-                               ('unisolated', 'unisolate_request.json', {})):
+    for state, name in (('isolated', 'isolate_request.json'), ('unisolated', 'unisolate_request.json')):
         with open(os.path.join(fixtures, name)) as handle:
             documented = json.load(handle)
-        params = dict(comment=documented['Comment'], isolation_type='Full')
-        params.update(extra)
-        job = atp_machine_isolate.write_job(entry, state, params)
-        assert sorted(job.body) == sorted(documented)
-        assert job.body['Comment'] == documented['Comment']
+        path, body, action_type = IsolationSpec(state, documented['Comment'], 'Full').request(result)
+        assert sorted(body) == sorted(documented)
+        assert body['Comment'] == documented['Comment']
         if 'IsolationType' in documented:
-            assert job.body['IsolationType'] == documented['IsolationType'].strip()
-        assert job.path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_', maxsplit=1)[0]
-        assert job.known_action_ids == {'known'}
+            assert body['IsolationType'] == documented['IsolationType'].strip()
+        assert path == '/api/machines/1e5bc9d7e413ddd7902c2932e418702b84d0cc07/%s' % name.split('_', maxsplit=1)[0]
+        assert action_type == {'isolated': 'Isolate', 'unisolated': 'Unisolate'}[state]
