@@ -91,16 +91,22 @@ options:
     description:
       - Base URL of the Defender API, overriding O(cloud) and O(region) (private endpoints, proxies, test servers).
         A trailing C(/api) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
       - If not set, the environment variable E(DEFENDER_ATP_API_URL) is used.
     type: str
   login_url:
     description:
       - Base URL of the Entra ID authority, overriding O(cloud), for example V(https://login.microsoftonline.com).
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
       - If not set, the environment variables E(DEFENDER_ATP_LOGIN_URL) and E(AZURE_AUTHORITY_HOST) are used.
     type: str
   graph_url:
     description:
       - Base URL of Microsoft Graph, overriding O(cloud). A trailing C(/v1.0) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
       - If not set, the environment variable E(DEFENDER_ATP_GRAPH_URL) is used.
     type: str
   api_audience:
@@ -254,12 +260,16 @@ options:
     description:
       - Base URL of the Defender API, overriding O(cloud) and O(region) (private endpoints, proxies, test servers).
         A trailing C(/api) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
     type: str
     env:
       - name: DEFENDER_ATP_API_URL
   login_url:
     description:
       - Base URL of the Entra ID authority, overriding O(cloud), for example V(https://login.microsoftonline.com).
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
     type: str
     env:
       - name: DEFENDER_ATP_LOGIN_URL
@@ -267,6 +277,8 @@ options:
   graph_url:
     description:
       - Base URL of Microsoft Graph, overriding O(cloud). A trailing C(/v1.0) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
     type: str
     env:
       - name: DEFENDER_ATP_GRAPH_URL

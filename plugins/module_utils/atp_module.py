@@ -54,6 +54,8 @@ class AtpModule(object):
     def settings(self):
         if self._settings is None:
             self._settings = ConnectionSettings(self.params)
+            for warning in self._settings.warnings:
+                self.warn(warning)
             if not self._settings.validate_certs:
                 self.warn('validate_certs is false: TLS certificates of the login and API servers are not verified, so '
                           'credentials and tokens could be intercepted. Prefer ca_path.')

@@ -90,6 +90,15 @@ class HttpClient(object):
             return path
         return self.settings.base_url(api) + '/' + path.lstrip('/')
 
+    def _check_token_destination(self, url, api, what):
+        """Send the bearer token only to the configured base of ``api`` (an absolute URL from API data, such as
+        a download link, must not collect it), so only over https or to a loopback host the options allowed."""
+        base = urlparse(self.settings.base_url(api))
+        target = urlparse(url)
+        if (target.scheme.lower(), (target.netloc or '').lower()) != (base.scheme.lower(), base.netloc.lower()):
+            raise AtpTransportError('%s: refusing to send the access token to %s, which is not the configured %s base %s.'
+                                    % (what, _origin(url), api, _origin(self.settings.base_url(api))))
+
     # -- requests -----------------------------------------------------------------------------
 
     def request(self, method, path, api='defender', params=None, json_body=None, form=None, auth=True,
@@ -106,6 +115,8 @@ class HttpClient(object):
             idempotent = method in IDEMPOTENT_METHODS
         url = self.url(api, path)
         what = what or '%s %s' % (method, _path_of(url))
+        if auth:
+            self._check_token_destination(url, api, what)
         attempt = 0
         waited = 0.0
         refreshed = False
@@ -247,12 +258,17 @@ class HttpClient(object):
 
 def _path_of(url):
     parsed = urlparse(url)
-    return '%s://%s%s' % (parsed.scheme, parsed.netloc, parsed.path)
+    return '%s://%s%s' % (parsed.scheme, _host_port(parsed), parsed.path)
 
 
 def _origin(url):
     parsed = urlparse(url)
-    return '%s://%s' % (parsed.scheme, parsed.netloc)
+    return '%s://%s' % (parsed.scheme, _host_port(parsed))
+
+
+def _host_port(parsed):
+    """The netloc without any ``user:password@`` (never shown in a message)."""
+    return parsed.netloc.rsplit('@', 1)[-1]
 
 
 def _never_sent(exc):

@@ -155,6 +155,8 @@ class PluginConnection(object):
             self.authenticator = Authenticator(self.settings)
             self.client = HttpClient(self.settings, token_source=self.authenticator)
         self.authenticator.attach(self.client)
+        for warning in self.settings.warnings if warn is not None else ():
+            warn('%s: %s' % (what, warning))
         if not self.settings.validate_certs:
             if warn is not None:
                 warn('%s: validate_certs is false: TLS certificates of the login and API servers are not verified, so '

@@ -184,3 +184,15 @@ def test_connection_refused_is_retried_then_reported(conn):
     with pytest.raises(AtpTransportError) as caught:
         client.get('/api/machines', auth=False)
     assert 'failed after 2 attempt(s)' in caught.value.message
+
+
+@pytest.mark.parametrize('url', ['https://collector.example.com/api/machines', 'http://127.0.0.1:1/api/machines'])
+def test_the_token_goes_only_to_the_configured_api_base(emulator, conn, url):
+    """An absolute URL (from API data, say) must not collect the bearer token: 0.1.0 sent it anywhere."""
+    client = make_client(conn)
+    before = len(emulator.requests_log())
+    with pytest.raises(AtpTransportError, match='refusing to send the access token to'):
+        client.get(url)
+    # Refused before any request, even before asking for a token.
+    assert len(emulator.requests_log()) == before
+    assert client.stats.requests == 0
