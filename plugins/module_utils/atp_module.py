@@ -65,7 +65,7 @@ class AtpModule(object):
     @property
     def authenticator(self):
         if self._authenticator is None:
-            self._authenticator = Authenticator(self.settings)
+            self._authenticator = Authenticator(self.settings, warn=self.warn)
         return self._authenticator
 
     @property

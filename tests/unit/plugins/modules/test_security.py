@@ -28,3 +28,21 @@ def test_module_warns_about_plain_http_to_loopback(run_module, emulator, conn, m
     result = run_module(atp_alert_info.main, dict(conn, api_url='http://127.0.0.1:9', max_retries=0))
     assert result['failed'] and 'plain http is refused' not in result['msg']
     assert any(m.startswith("api_url is 'http://127.0.0.1:9': plain http to a loopback host") for m in messages), messages
+
+
+def test_symlinked_token_cache_falls_back_to_no_cache_with_a_warning(run_module, conn, tmp_path, monkeypatch):
+    """issue 11 section 3: a cache directory planted as a symlink is never followed; the module still works."""
+    from ansible_collections.defender.atp.plugins.modules import atp_token
+    real = tmp_path / 'elsewhere'
+    real.mkdir(mode=0o700)
+    link = tmp_path / 'cache-link'
+    link.symlink_to(real)
+    monkeypatch.setenv('DEFENDER_ATP_TOKEN_CACHE_DIR', str(link))
+    messages = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, message: messages.append(message))
+    for _ in range(2):
+        result = run_module(atp_token.main, dict(conn, token_cache=True))
+        assert not result.get('failed'), result.get('msg')
+        assert result['token_source'] == 'endpoint'
+    assert list(real.iterdir()) == []
+    assert any('symbolic link' in m and 'fresh token' in m for m in messages), messages
