@@ -28,6 +28,7 @@ from ansible.module_utils.six.moves.urllib.parse import urlparse
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
     AtpApiError, AtpTransportError, AtpWriteOutcomeUnknown)
 from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
+from ansible_collections.defender.atp.plugins.module_utils.resource_ids import check_request_path
 from ansible_collections.defender.atp.plugins.module_utils.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 USER_AGENT = 'defender.atp-ansible-collection/0.1.0'
@@ -88,6 +89,8 @@ class HttpClient(object):
     def url(self, api, path):
         if path.startswith('https://') or path.startswith('http://'):
             return path
+        # Ids from the API or the options end up in paths: nothing that could change the endpoint passes.
+        check_request_path('/' + path.lstrip('/'))
         return self.settings.base_url(api) + '/' + path.lstrip('/')
 
     def _check_token_destination(self, url, api, what):
