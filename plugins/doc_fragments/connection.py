@@ -91,16 +91,22 @@ options:
     description:
       - Base URL of the Defender API, overriding O(cloud) and O(region) (private endpoints, proxies, test servers).
         A trailing C(/api) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
       - If not set, the environment variable E(DEFENDER_ATP_API_URL) is used.
     type: str
   login_url:
     description:
       - Base URL of the Entra ID authority, overriding O(cloud), for example V(https://login.microsoftonline.com).
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
       - If not set, the environment variables E(DEFENDER_ATP_LOGIN_URL) and E(AZURE_AUTHORITY_HOST) are used.
     type: str
   graph_url:
     description:
       - Base URL of Microsoft Graph, overriding O(cloud). A trailing C(/v1.0) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
       - If not set, the environment variable E(DEFENDER_ATP_GRAPH_URL) is used.
     type: str
   api_audience:
@@ -151,8 +157,11 @@ options:
     description:
       - Reuse tokens across tasks, so a playbook costs one token request per credential and audience.
       - Tokens are cached on the host that runs the module, under C(~/.cache/defender.atp/tokens) (or
-        E(DEFENDER_ATP_TOKEN_CACHE_DIR)), in a directory private to the user, each entry encrypted with a key
-        derived from the credential itself.
+        E(DEFENDER_ATP_TOKEN_CACHE_DIR)), in a directory private to the user (0700). A random per-user key
+        (C(cache.key), 0600) names and encrypts the entries. A file name is a keyed hash of the tenant, client, user,
+        auth method, login URL, API base and audience, never of the credential, and an entry opens only with that key
+        and the credential it was obtained with. A cache directory or key file that is a symlink, owned by another
+        user or open to group or others is not used (warning); see the README section Security.
       - Set to V(false) to always request a fresh token, for example right after granting new permissions.
       - If not set, the environment variable E(DEFENDER_ATP_TOKEN_CACHE) is used.
     type: bool
@@ -254,12 +263,16 @@ options:
     description:
       - Base URL of the Defender API, overriding O(cloud) and O(region) (private endpoints, proxies, test servers).
         A trailing C(/api) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
     type: str
     env:
       - name: DEFENDER_ATP_API_URL
   login_url:
     description:
       - Base URL of the Entra ID authority, overriding O(cloud), for example V(https://login.microsoftonline.com).
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
     type: str
     env:
       - name: DEFENDER_ATP_LOGIN_URL
@@ -267,6 +280,8 @@ options:
   graph_url:
     description:
       - Base URL of Microsoft Graph, overriding O(cloud). A trailing C(/v1.0) is removed.
+      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
+        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
     type: str
     env:
       - name: DEFENDER_ATP_GRAPH_URL
@@ -322,7 +337,8 @@ options:
     description:
       - Reuse tokens across runs and with the modules, so a playbook costs one token request per credential and
         audience. Tokens are cached under C(~/.cache/defender.atp/tokens) (or E(DEFENDER_ATP_TOKEN_CACHE_DIR)), in a
-        directory private to the user, each entry encrypted with a key derived from the credential itself.
+        directory private to the user (0700), named and encrypted with a random per-user key (C(cache.key), 0600) and
+        bound to the credential; see the O(token_cache) option of the modules and the README section Security.
     type: bool
     default: true
     env:

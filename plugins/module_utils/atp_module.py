@@ -54,6 +54,8 @@ class AtpModule(object):
     def settings(self):
         if self._settings is None:
             self._settings = ConnectionSettings(self.params)
+            for warning in self._settings.warnings:
+                self.warn(warning)
             if not self._settings.validate_certs:
                 self.warn('validate_certs is false: TLS certificates of the login and API servers are not verified, so '
                           'credentials and tokens could be intercepted. Prefer ca_path.')
@@ -63,7 +65,7 @@ class AtpModule(object):
     @property
     def authenticator(self):
         if self._authenticator is None:
-            self._authenticator = Authenticator(self.settings)
+            self._authenticator = Authenticator(self.settings, warn=self.warn)
         return self._authenticator
 
     @property

@@ -47,13 +47,8 @@ class AuthMethod(object):
     def basic_auth(self):
         return None
 
-    def cache_identity(self):
-        """Who the token is for: stable, non-secret fields that key the token cache."""
-        return '|'.join([self.NAME, self.params.get('tenant_id') or '', self.params.get('client_id') or '',
-                         self.params.get('username') or ''])
-
     def secret_material(self):
-        """Bytes only the credential holder knows; they key and encrypt the token cache entry."""
+        """Bytes only the credential holder knows: with the per-user cache key, they encrypt the token cache entry."""
         raise NotImplementedError
 
     @staticmethod

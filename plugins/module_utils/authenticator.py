@@ -21,7 +21,7 @@ from ansible_collections.defender.atp.plugins.module_utils.auth_method_client_se
 from ansible_collections.defender.atp.plugins.module_utils.auth_method_password import PasswordAuth
 from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpAuthError, AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.token_cache import TokenCache
+from ansible_collections.defender.atp.plugins.module_utils.token_cache import TokenCache, identity_label
 
 METHODS = dict((cls.NAME, cls) for cls in (ClientSecretAuth, CertificateAuth, PasswordAuth, AccessTokenAuth))
 CREDENTIAL_METHODS = ('client_secret', 'certificate', 'password')
@@ -80,7 +80,7 @@ def select_methods(params):
 class Authenticator(object):
     """Hands out tokens per API (``defender`` or ``graph``) for one plugin run."""
 
-    def __init__(self, settings, http=None, cache=None, clock=time.time):
+    def __init__(self, settings, http=None, cache=None, clock=time.time, warn=None):
         self.settings = settings
         self.params = dict(settings.auth_params)
         self.clock = clock
@@ -91,7 +91,7 @@ class Authenticator(object):
         if self.fallback:
             self.fallback.validate()
         self.http = http
-        self.cache = cache if cache is not None else (TokenCache() if settings.token_cache else None)
+        self.cache = cache if cache is not None else (TokenCache(warn=warn) if settings.token_cache else None)
         self._tokens = {}
         self._given_rejected = set()
         self.sources = {}
@@ -126,13 +126,23 @@ class Authenticator(object):
                 self._given_rejected.add(api)
             acquirer = self._acquirer()
             if acquirer and self.cache:
-                self.cache.drop(acquirer.cache_identity(), self.settings.audience(api), acquirer.secret_material())
+                self.cache.drop(self.cache_identity(acquirer, api))
 
     def granted(self, api):
         info = self._tokens.get(api)
         return claims_util.granted_permissions(info['claims']) if info else None
 
     # -- token acquisition ------------------------------------------------------------------
+
+    def cache_identity(self, acquirer, api):
+        """Who the token is for and who issued it: the token cache's key (never a secret).
+
+        The authority and the API base are part of it, so a token issued by one login URL is never served for
+        another (a test server, another cloud) that happens to see the same tenant and client ids.
+        """
+        return identity_label(method=acquirer.NAME, tenant=self.params.get('tenant_id'), client=self.params.get('client_id'),
+                              user=self.params.get('username'), authority=self.settings.endpoints['login_url'],
+                              api_base=self.settings.base_url(api), audience=self.settings.audience(api))
 
     def _acquirer(self):
         return self.method if self.method.CAN_ACQUIRE else self.fallback
@@ -174,7 +184,7 @@ class Authenticator(object):
                                'a new one. Give client_id with client_secret, certificate_path or username/password.' % api)
         audience = self.settings.audience(api)
         if self.cache and not fresh:
-            cached = self.cache.get(acquirer.cache_identity(), audience, acquirer.secret_material())
+            cached = self.cache.get(self.cache_identity(acquirer, api), acquirer.secret_material())
             if cached:
                 token, _expires_on = cached
                 claims = claims_util.decode_claims(token)
@@ -183,7 +193,7 @@ class Authenticator(object):
                     return info
         info = self._request_token(acquirer, api, audience)
         if self.cache:
-            self.cache.put(acquirer.cache_identity(), audience, acquirer.secret_material(), info['access_token'], info['expires_on'])
+            self.cache.put(self.cache_identity(acquirer, api), acquirer.secret_material(), info['access_token'], info['expires_on'])
         return info
 
     def _request_token(self, acquirer, api, audience):

@@ -12,8 +12,10 @@ __metaclass__ = type
 
 import os
 import re
+import socket
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound
+from ansible.module_utils.six import string_types
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils.clouds import CLOUDS, REGIONS, resolve_endpoints
@@ -82,24 +84,85 @@ _TENANT_RE = re.compile(r'^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$')
 PEM_CERTIFICATE_MARKERS = (b'-----BEGIN CERTIFICATE-----', b'-----BEGIN TRUSTED CERTIFICATE-----')
 
 
-def _check_url(name, value):
-    example = 'an absolute http(s) URL such as https://api.security.microsoft.com'
+# Options that carry credentials or tokens over the wire (the login authority gets the secret, password or
+# assertion; the API and Graph bases get the bearer token), and the environment variables that set them.
+URL_OPTIONS = ('api_url', 'login_url', 'graph_url')
+_USERINFO_RE = re.compile(r'^((?:[A-Za-z][A-Za-z0-9+.-]*:)?//)?([^/?#]*)@')
+
+
+def redact_url(value):
+    """``value`` fit for an error message: no ``user:password@`` and no query string or fragment.
+
+    Works on text that does not parse as a URL too, because it runs before any check that could fail.
+    """
+    text = value if isinstance(value, string_types) else repr(value)
+    text = _USERINFO_RE.sub(lambda m: (m.group(1) or '') + '<redacted>@', text, count=1)
+    for mark in ('?', '#'):
+        if mark in text:
+            text = text.split(mark, 1)[0] + mark + '<redacted>'
+    return text
+
+
+def option_env_names(name):
+    """The environment variables an option falls back to (``AZURE_AUTHORITY_HOST`` for ``login_url``)."""
+    fallback = CONNECTION_ARGSPEC.get(name, {}).get('fallback')
+    return list(fallback[1]) if fallback else []
+
+
+def is_loopback_host(host):
+    """True for localhost, 127.0.0.0/8 (dotted quad only) and ::1: traffic that never leaves the machine."""
+    host = (host or '').lower().rstrip('.')
+    if host == 'localhost':
+        return True
+    parts = host.split('.')
+    if len(parts) == 4 and all(part.isdigit() and len(part) <= 3 and int(part) <= 255 for part in parts):
+        return parts[0] == '127'
+    if ':' in host:
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, host)
+        except (socket.error, ValueError, OSError):
+            return False
+        return packed == b'\x00' * 15 + b'\x01'
+    return False
+
+
+def _check_url(name, value, warnings=None):
+    """Refuse a URL option that is not an absolute https URL (http only on a loopback host, with a warning).
+
+    Every message shows the value through ``redact_url``: a ``user:password@`` must not be echoed by the very
+    check that refuses it.
+    """
+    example = 'an absolute https URL such as https://api.security.microsoft.com'
+    label = name
+    shown = redact_url(value)
     if any(char.isspace() for char in value.strip()):
-        raise AtpOptionError('%s must be %s, without spaces; got %r.' % (name, example, value))
+        raise AtpOptionError('%s must be %s, without spaces; got %r.' % (label, example, shown))
     try:
         parsed = urlparse(value.strip())
         parsed.port  # pylint: disable=pointless-statement  # raises ValueError for a port out of range
     except ValueError as exc:
-        raise AtpOptionError('%s must be %s; %r cannot be parsed (%s).' % (name, example, value, exc))
-    if parsed.scheme not in ('https', 'http') or not parsed.netloc:
-        raise AtpOptionError('%s must be %s, got %r.' % (name, example, value))
+        raise AtpOptionError('%s must be %s; %r cannot be parsed (%s).' % (label, example, shown, redact_url(str(exc))))
     if parsed.username is not None or parsed.password is not None:
         raise AtpOptionError('%s must not contain a user name or password (user:password@host), got a URL for host %r.'
-                             % (name, parsed.hostname))
+                             % (label, parsed.hostname))
+    scheme = (parsed.scheme or '').lower()
+    if scheme not in ('https', 'http') or not parsed.netloc:
+        raise AtpOptionError('%s must be %s, got %r.' % (label, example, shown))
     if not _valid_host(parsed.hostname):
-        raise AtpOptionError('%s has an invalid host name %r; it must be %s.' % (name, parsed.hostname, example))
+        raise AtpOptionError('%s has an invalid host name %r; it must be %s.' % (label, parsed.hostname, example))
     if parsed.query or parsed.fragment:
-        raise AtpOptionError('%s must not contain a query string or fragment, got %r.' % (name, value))
+        raise AtpOptionError('%s must not contain a query string or fragment, got %r.' % (label, shown))
+    if scheme == 'http':
+        if not is_loopback_host(parsed.hostname):
+            raise AtpOptionError(
+                '%s is %r: plain http is refused, because the %s would travel unencrypted. Use https (with ca_path for a '
+                'private CA) in the option or in its environment variable (%s). Plain http is accepted only for a loopback '
+                'host (localhost, 127.0.0.0/8, ::1).'
+                % (name, shown, 'client secret, password or assertion' if name == 'login_url' else 'access token',
+                   ', '.join(option_env_names(name))))
+        if warnings is not None:
+            warnings.append('%s is %r: plain http to a loopback host; credentials and tokens are sent unencrypted on this '
+                            'machine. Use https outside of local tests.' % (name, shown))
 
 
 def _valid_host(host):
@@ -138,10 +201,12 @@ class ConnectionSettings(object):
         self.auth_params = dict((k, params.get(k)) for k in (
             'tenant_id', 'client_id', 'client_secret', 'certificate_path', 'certificate_password',
             'username', 'password', 'access_token', 'auth_method'))
+        # Warnings for the caller to show (a module's warn(), an inventory plugin's display): plain http to loopback.
+        self.warnings = []
         _check_tenant(params.get('tenant_id'))
-        for name in ('api_url', 'login_url', 'graph_url'):
+        for name in URL_OPTIONS:
             if params.get(name):
-                _check_url(name, params[name])
+                _check_url(name, params[name], self.warnings)
         try:
             self.endpoints = resolve_endpoints(
                 cloud=params.get('cloud') or 'commercial', region=params.get('region'),

@@ -29,6 +29,7 @@ from ansible.module_utils.six.moves.urllib.parse import urlparse
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
     AtpApiError, AtpTransportError, AtpWriteOutcomeUnknown)
 from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
+from ansible_collections.defender.atp.plugins.module_utils.resource_ids import check_request_path
 from ansible_collections.defender.atp.plugins.module_utils.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
 USER_AGENT = 'defender.atp-ansible-collection/0.1.0'
@@ -91,7 +92,18 @@ class HttpClient(object):
     def url(self, api, path):
         if path.startswith('https://') or path.startswith('http://'):
             return path
+        # Ids from the API or the options end up in paths: nothing that could change the endpoint passes.
+        check_request_path('/' + path.lstrip('/'))
         return self.settings.base_url(api) + '/' + path.lstrip('/')
+
+    def _check_token_destination(self, url, api, what):
+        """Send the bearer token only to the configured base of ``api`` (an absolute URL from API data, such as
+        a download link, must not collect it), so only over https or to a loopback host the options allowed."""
+        base = urlparse(self.settings.base_url(api))
+        target = urlparse(url)
+        if (target.scheme.lower(), (target.netloc or '').lower()) != (base.scheme.lower(), base.netloc.lower()):
+            raise AtpTransportError('%s: refusing to send the access token to %s, which is not the configured %s base %s.'
+                                    % (what, _origin(url), api, _origin(self.settings.base_url(api))))
 
     # -- requests -----------------------------------------------------------------------------
 
@@ -116,6 +128,8 @@ class HttpClient(object):
         url = self.url(api, path)
         what = what or '%s %s' % (method, _path_of(url))
         sleep = pacer.sleep if pacer is not None else self.sleep
+        if auth:
+            self._check_token_destination(url, api, what)
         attempt = 0
         waited = 0.0
         refreshed = False
@@ -258,12 +272,17 @@ class HttpClient(object):
 
 def _path_of(url):
     parsed = urlparse(url)
-    return '%s://%s%s' % (parsed.scheme, parsed.netloc, parsed.path)
+    return '%s://%s%s' % (parsed.scheme, _host_port(parsed), parsed.path)
 
 
 def _origin(url):
     parsed = urlparse(url)
-    return '%s://%s' % (parsed.scheme, parsed.netloc)
+    return '%s://%s' % (parsed.scheme, _host_port(parsed))
+
+
+def _host_port(parsed):
+    """The netloc without any ``user:password@`` (never shown in a message)."""
+    return parsed.netloc.rsplit('@', 1)[-1]
 
 
 def _never_sent(exc):

@@ -39,6 +39,7 @@ from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.batched_reads import (
     MAX_FILTER_CHARS, MAX_FILTER_NODES, FilterBatcher)
 from ansible_collections.defender.atp.plugins.module_utils.isolation import ACTION_TYPES
+from ansible_collections.defender.atp.plugins.module_utils import resource_ids
 
 MACHINE_ID_RE = re.compile(r'^[0-9a-fA-F]{40}$')
 MACHINES_PATH = '/api/machines'
@@ -301,6 +302,11 @@ class MachineDirectory(object):
                     resolution = Resolution(entry, candidates=candidates, matched_by=matched_by, error=(
                         '%d machines match the name %s, so none was chosen: %s. Give the machine id of the one to act on.'
                         % (len(candidates), entry.input, describe_candidates(candidates))))
+                elif not resource_ids.is_machine_id(candidates[0].get('id')):
+                    # API data goes into URL paths (/api/machines/{id}/isolate): an id of another shape is never used.
+                    resolution = Resolution(entry, error='the API returned the machine named %s with an id that is not 40 '
+                                                         'hexadecimal characters (%s), so it is not acted on'
+                                                         % (entry.input, resource_ids.shown(candidates[0].get('id'))))
                 else:
                     resolution = Resolution(entry, machine=candidates[0], matched_by=matched_by)
             key = str(resolution.machine_id or '').lower()

@@ -152,9 +152,11 @@ class PluginConnection(object):
         check_requirements(what)
         with ansible_errors(what):
             self.settings = ConnectionSettings(params)
-            self.authenticator = Authenticator(self.settings)
+            self.authenticator = Authenticator(self.settings, warn=warn)
             self.client = HttpClient(self.settings, token_source=self.authenticator)
         self.authenticator.attach(self.client)
+        for warning in self.settings.warnings if warn is not None else ():
+            warn('%s: %s' % (what, warning))
         if not self.settings.validate_certs:
             if warn is not None:
                 warn('%s: validate_certs is false: TLS certificates of the login and API servers are not verified, so '

@@ -31,7 +31,7 @@ CASES = [
     ('a huge list with a bad entry', 'atp_machine_info', {'machines': "{{ range(5000) | map('string') | list + [''] }}"},
      ['machines', 'item 5001']),
     ('ca_path missing', 'atp_token', {'ca_path': '/nonexistent/ca.pem'}, ['ca_path', 'does not exist']),
-    ('api_url not a URL', 'atp_machine_info', {'api_url': 'api.security.microsoft.com'}, ['api_url', 'absolute http(s) URL']),
+    ('api_url not a URL', 'atp_machine_info', {'api_url': 'api.security.microsoft.com'}, ['api_url', 'absolute https URL']),
     ('certificate not PEM', 'atp_token', {'certificate_path': '{{ playbook_dir }}/not-a-cert.pem',
                                           'client_secret': '{{ omit }}'}, ['certificate_path']),
     ('certificate password wrong', 'atp_token', {'certificate_path': '{{ emulator.encrypted_certificate_path }}',

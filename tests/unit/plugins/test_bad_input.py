@@ -111,7 +111,7 @@ CONNECTION_CASES = [
     ('access-token-expired', {'access_token': 'token:' + EXPIRED}, ('client_secret',), ['expiry']),
     ('access-token-other-tenant', {'access_token': 'token:' + OTHER_TENANT}, ('client_secret',), ['tenant']),
     # URLs
-    ('api-url-not-a-url', {'api_url': 'not a url'}, (), ['api_url', 'absolute http(s) URL']),
+    ('api-url-not-a-url', {'api_url': 'not a url'}, (), ['api_url', 'absolute https URL']),
     ('api-url-ftp', {'api_url': 'ftp://api.example.com'}, (), ['api_url']),
     ('api-url-no-host', {'api_url': 'https://'}, (), ['api_url']),
     ('api-url-with-query', {'api_url': 'https://api.example.com/?x=1'}, (), ['api_url', 'query']),

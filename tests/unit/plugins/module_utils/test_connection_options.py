@@ -62,7 +62,7 @@ def test_bad_urls_are_rejected_before_any_request(name, value):
 
 
 @pytest.mark.parametrize('value', ['https://127.0.0.1:8443', 'https://[::1]:8443', 'https://api.security.microsoft.com/',
-                                   'http://proxy_host.local:8080/api', 'https://xn--bcher-kva.example'])
+                                   'https://proxy_host.local:8080/api', 'https://xn--bcher-kva.example'])
 def test_good_urls_pass(value):
     assert settings(api_url=value).base_url('defender')
 
@@ -101,3 +101,62 @@ def test_secrets_are_no_log_and_module_can_override_defaults():
     assert spec['timeout'] == dict(type='float', default=210, fallback=CONNECTION_ARGSPEC['timeout']['fallback'])
     assert spec['query']['required'] is True
     assert CONNECTION_ARGSPEC['timeout']['default'] == 60
+
+
+# -- issue 11, section 2: no secret or token over plain http (these failed on 0.1.0, which accepted any http URL) --
+
+@pytest.mark.parametrize('name', ['api_url', 'login_url', 'graph_url'])
+@pytest.mark.parametrize('value', ['http://login.example.com', 'HTTP://api.example.com/api', 'http://10.0.0.5:8080',
+                                   'http://127.example.com', 'http://127.0.0.1.nip.io', 'http://[::ffff:8.8.8.8]',
+                                   'http://localhost.example.com'])
+def test_plain_http_is_refused_naming_the_option(name, value):
+    with pytest.raises(AtpOptionError) as caught:
+        settings(**{name: value})
+    message = caught.value.message
+    assert message.startswith(name + ' ')
+    assert 'plain http is refused' in message and 'https' in message
+
+
+def test_authority_host_environment_variable_is_checked_too(monkeypatch):
+    """AZURE_AUTHORITY_HOST reaches login_url through its fallback; the error names both."""
+    from ansible.module_utils.basic import AnsibleFallbackNotFound
+    fallback, names = CONNECTION_ARGSPEC['login_url']['fallback']
+    monkeypatch.setenv('AZURE_AUTHORITY_HOST', 'http://login.example.com')
+    try:
+        value = fallback(*names)
+    except AnsibleFallbackNotFound:  # pragma: no cover
+        pytest.fail('AZURE_AUTHORITY_HOST is not a fallback of login_url')
+    with pytest.raises(AtpOptionError, match='login_url is .* plain http is refused.*AZURE_AUTHORITY_HOST'):
+        settings(login_url=value)
+
+
+@pytest.mark.parametrize('value', ['http://localhost:8080', 'http://LOCALHOST', 'http://127.0.0.1:8443',
+                                   'http://127.10.20.30', 'http://[::1]:8443', 'http://[0:0:0:0:0:0:0:1]'])
+def test_plain_http_to_loopback_is_accepted_with_a_warning(value):
+    result = settings(api_url=value, login_url=value, graph_url=value)
+    assert len(result.warnings) == 3
+    assert all('plain http to a loopback host' in warning for warning in result.warnings)
+    assert [w.split(' ', 1)[0] for w in result.warnings] == ['api_url', 'login_url', 'graph_url']
+
+
+def test_https_gives_no_warning():
+    assert settings(api_url='https://127.0.0.1:8443', login_url='https://login.example.com').warnings == []
+
+
+@pytest.mark.parametrize('value', ['https://user:s3cr3t-pw@api example.com', 'https://user:s3cr3t-pw@[::1',
+                                   'ftp://user:s3cr3t-pw@x', 'https://user:s3cr3t-pw@x:99999', 'https://x/?sig=s3cr3t-pw',
+                                   'http://user:s3cr3t-pw@api.example.com', 'user:s3cr3t-pw@api.example.com',
+                                   'https://x/#s3cr3t-pw'])
+def test_errors_never_echo_a_password_or_query_from_the_url(value):
+    """0.1.0 echoed the whole value in every check that ran before the user:password@ check."""
+    with pytest.raises(AtpOptionError) as caught:
+        settings(api_url=value)
+    assert 's3cr3t-pw' not in caught.value.message
+    assert 'api_url' in caught.value.message
+
+
+def test_redact_url():
+    from ansible_collections.defender.atp.plugins.module_utils.connection_options import redact_url
+    assert redact_url('https://u:p@host:1/path?x=1#f') == 'https://<redacted>@host:1/path?<redacted>'
+    assert redact_url('u:p@host/a') == '<redacted>@host/a'
+    assert redact_url('https://host/a') == 'https://host/a'

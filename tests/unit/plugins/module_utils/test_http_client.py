@@ -221,3 +221,15 @@ def test_only_the_paced_request_waits_through_the_pacer(emulator, conn):
     assert own_sleeps == [1.0]  # the token request's retry: the client's own wait
     assert pacer.sleeps == [2.0]  # the paced request's retry
     assert [(m, s) for m, s, _t in pacer.observed] == [('GET', 429), ('GET', 200)] and all(t for _m, _s, t in pacer.observed)
+
+
+@pytest.mark.parametrize('url', ['https://collector.example.com/api/machines', 'http://127.0.0.1:1/api/machines'])
+def test_the_token_goes_only_to_the_configured_api_base(emulator, conn, url):
+    """An absolute URL (from API data, say) must not collect the bearer token: 0.1.0 sent it anywhere."""
+    client = make_client(conn)
+    before = len(emulator.requests_log())
+    with pytest.raises(AtpTransportError, match='refusing to send the access token to'):
+        client.get(url)
+    # Refused before any request, even before asking for a token.
+    assert len(emulator.requests_log()) == before
+    assert client.stats.requests == 0

@@ -122,3 +122,16 @@ def test_missing_libraries_name_the_controller_python(monkeypatch):
     monkeypatch.setattr(plugin_connection, 'HAS_REQUESTS', False)
     with pytest.raises(AnsibleError, match='requests.*controller.*python'):
         plugin_connection.check_requirements('defender.atp.fake')
+
+
+def test_plain_http_is_refused_for_plugins_and_warned_for_loopback():
+    """The inventory shares the modules' URL check (issue 11 section 2; 0.1.0 accepted any http URL)."""
+    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
+    params.update(tenant_id='t', client_id='c', client_secret='s', login_url='http://login.example.com')
+    with pytest.raises(AnsibleParserError, match='login_url is .*plain http is refused'):
+        plugin_connection.PluginConnection(params, 'defender.atp.fake')
+    params.update(login_url='http://127.0.0.1:8080')
+    warnings = []
+    plugin_connection.PluginConnection(params, 'defender.atp.fake', warn=warnings.append).close()
+    assert warnings == ['defender.atp.fake: login_url is \'http://127.0.0.1:8080\': plain http to a loopback host; credentials '
+                        'and tokens are sent unencrypted on this machine. Use https outside of local tests.']
