@@ -123,8 +123,8 @@ def resolve_endpoints(cloud='commercial', region=None, api_url=None, login_url=N
     reason = wrong_audience_reason('defender', defender_audience)
     if reason:
         raise ValueError('api_audience %s is %s. Leave api_audience unset (cloud %s asks for %s), or give another '
-                         'identifier of the WindowsDefenderATP app.' % (defender_audience, reason, cloud,
-                                                                         endpoints['defender_audience']))
+                         'identifier of the WindowsDefenderATP app.'
+                         % (defender_audience, reason, cloud, endpoints['defender_audience']))
     overrides = dict(api_url=api_url, login_url=login_url, graph_url=graph_url,
                      defender_audience=defender_audience, graph_audience=graph_audience)
     for key, value in overrides.items():

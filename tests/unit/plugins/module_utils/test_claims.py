@@ -200,4 +200,3 @@ def test_a_graph_token_with_a_header_nonce_is_not_called_forged():
     message = str(caught.value)
     assert message.startswith('signature: the token has a nonce in its header, as Microsoft Graph access tokens do')
     assert 'this does not mean it is forged' in message and 'invalid' not in message
-

@@ -247,10 +247,10 @@ def test_a_symlink_at_dest_is_replaced_not_followed(tmp_path):
     assert target.read_text(encoding='utf-8') == 'untouched'
 
 
-def commit_rows(dest, file_format='csv', rows=ROWS, mode=0o600):
+def commit_rows(dest, file_format='csv', rows=None, mode=0o600):
     with row_files.AtomicRowFile(str(dest), file_format, mode=mode) as output:
         output.writer.schema(SCHEMA)
-        for row in rows:
+        for row in ROWS if rows is None else rows:
             output.writer.row(row)
         return output.commit()
 
