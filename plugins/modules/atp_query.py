@@ -33,7 +33,14 @@ extends_documentation_fragment:
   - defender.atp.connection
   - defender.atp.attributes
   - defender.atp.attributes.action_group
-  - defender.atp.attributes.check_mode_read_only
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The query runs in check mode (it only reads Defender). With O(dest) the file is not written, and C(changed)
+        predicts whether it would be (the rows are hashed and compared with the existing file).
+  diff_mode:
+    support: none
 options:
   query:
     description:
