@@ -30,7 +30,10 @@ options:
   certificate_path:
     description:
       - Path to one PEM file holding the app's certificate and its private key. The key signs a client
-        assertion (PS256, with the certificate's C(x5t#S256) and C(x5t) thumbprints), so no secret leaves the host.
+        assertion, so no secret leaves the host. The assertion is PS256 with the certificate's SHA-256 thumbprint
+        (C(x5t#S256)), the form Entra ID documents and MSAL sends; set the environment variable
+        E(DEFENDER_ATP_CERTIFICATE_ALGORITHM) to V(RS256) for the older form (RS256 with the SHA-1 C(x5t)). The two
+        forms are never mixed.
       - The certificate's public part must be uploaded to the app registration (Certificates & secrets).
       - If not set, the environment variable E(AZURE_CLIENT_CERTIFICATE_PATH) is used.
     type: path
@@ -113,6 +116,9 @@ options:
     description:
       - Token audience (resource) for the Defender API, overriding the one O(cloud) picks. Rarely needed, because the API
         answers tokens for another audience with 403.
+      - The escape hatch for the government clouds, whose audiences Microsoft does not document (the defaults of
+        O(cloud) are unconfirmed; V(https://securitycenter.onmicrosoft.us/windowsatpservice) is the other form real
+        clients use). V(https://api.security.microsoft.com) is refused - it is the Defender XDR resource, not this API.
       - If not set, the environment variable E(DEFENDER_ATP_API_AUDIENCE) is used.
     type: str
   graph_audience:

@@ -3,15 +3,21 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Client credentials with a certificate: a client assertion signed with the app's private key.
 
-No secret leaves the host. The assertion follows Entra ID's "certificate credentials" format:
-PS256, with the certificate's SHA-256 thumbprint (``x5t#S256``); the SHA-1 ``x5t`` of older
-documentation is sent too, so either lookup finds the registered certificate.
+No secret leaves the host. The assertion takes one of the two forms MSAL sends, never a mix of their headers:
+
+* ``PS256`` signed (RSA-PSS), with the certificate's SHA-256 thumbprint in ``x5t#S256``: the format Entra ID's
+  "certificate credentials" page documents today (entra-docs certificate-credentials.md), and what MSAL sends
+  when it holds the certificate. It is the default: it is the documented one, and it needs no SHA-1.
+* ``RS256`` signed (PKCS#1 v1.5), with the SHA-1 thumbprint in ``x5t``: the form of older documentation and
+  libraries (MSAL with only a SHA-1 thumbprint, ADFS), kept for an authority that refuses the first
+  (mde-api.md 9.13). Chosen with the environment variable DEFENDER_ATP_CERTIFICATE_ALGORITHM=RS256.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import os
 import time
 import uuid
 
@@ -30,6 +36,10 @@ from ansible_collections.defender.atp.plugins.module_utils.auth_method_base impo
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 
 ASSERTION_LIFETIME = 600
+# algorithm -> the header naming the certificate, and the hash of its thumbprint (MSAL pairs them this way).
+ASSERTION_FORMS = {'PS256': 'x5t#S256', 'RS256': 'x5t'}
+DEFAULT_ALGORITHM = 'PS256'
+ALGORITHM_VARIABLE = 'DEFENDER_ATP_CERTIFICATE_ALGORITHM'
 
 
 def _b64url(data):
@@ -41,16 +51,26 @@ class CertificateAuth(AuthMethod):
     REQUIRED = ('tenant_id', 'client_id', 'certificate_path')
     DISTINCTIVE = ('certificate_path',)
 
-    def __init__(self, params):
+    def __init__(self, params, algorithm=None):
         super(CertificateAuth, self).__init__(params)
         self.certificate = None
         self.private_key = None
         self._pem = None
+        self.algorithm = algorithm
+
+    def _choose_algorithm(self):
+        chosen = self.algorithm or os.environ.get(ALGORITHM_VARIABLE) or DEFAULT_ALGORITHM
+        chosen = chosen.strip().upper()
+        if chosen not in ASSERTION_FORMS:
+            raise AtpOptionError('%s must be PS256 (the default: RSA-PSS with the SHA-256 thumbprint in x5t#S256) or RS256 '
+                                 '(PKCS#1 v1.5 with the SHA-1 thumbprint in x5t); got %r.' % (ALGORITHM_VARIABLE, chosen))
+        return chosen
 
     def validate(self):
         """Load the PEM now, so a wrong file or password fails before any request."""
         if not HAS_CRYPTO:
             raise AtpOptionError('Certificate authentication needs the Python libraries cryptography and PyJWT: %s' % CRYPTO_IMPORT_ERROR)
+        self.algorithm = self._choose_algorithm()
         path = self.params['certificate_path']
         try:
             with open(path, 'rb') as handle:
@@ -94,10 +114,15 @@ class CertificateAuth(AuthMethod):
         return {'x5t': _b64url(self.certificate.fingerprint(hashes.SHA1())),  # a thumbprint, not a signature
                 'x5t#S256': _b64url(self.certificate.fingerprint(hashes.SHA256()))}
 
+    def assertion_header(self):
+        """The header fields besides ``alg``: ``typ`` and the one thumbprint that goes with the algorithm."""
+        algorithm = self.algorithm or self._choose_algorithm()
+        thumbprint = ASSERTION_FORMS[algorithm]
+        return algorithm, {'typ': 'JWT', thumbprint: self.thumbprints()[thumbprint]}
+
     def assertion(self, token_url, now=None):
         now = int(time.time() if now is None else now)
-        headers = dict(self.thumbprints())
-        headers['typ'] = 'JWT'
+        algorithm, headers = self.assertion_header()
         claims = {
             'aud': token_url,
             'iss': self.params['client_id'],
@@ -107,7 +132,7 @@ class CertificateAuth(AuthMethod):
             'nbf': now,
             'exp': now + ASSERTION_LIFETIME,
         }
-        return jwt.encode(claims, self.private_key, algorithm='PS256', headers=headers)
+        return jwt.encode(claims, self.private_key, algorithm=algorithm, headers=headers)
 
     def token_form(self, scope, token_url):
         return {

@@ -21,6 +21,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module with mis
     HAS_JWT = False
     JWT_IMPORT_ERROR = exc
 
+from ansible_collections.defender.atp.plugins.module_utils.clouds import NOT_DEFENDER_AUDIENCES
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError
 
 # Claims worth showing to a user; the token's other claims (oid, aio, uti...) add nothing to a check.
@@ -122,8 +123,14 @@ def check_claims(claims, expected_audiences=None, tenant_id=None, required=None,
     problems = []
     if expected_audiences and not audience_matches(claims, expected_audiences):
         # The first expected audience is the configured one; the others are accepted aliases.
-        problems.append('audience: the token is for %r, but this API needs %r (check cloud, api and where the token came from)'
-                        % (claims.get('aud'), list(expected_audiences)[0]))
+        wanted = list(expected_audiences)[0]
+        reason = _wrong_audience_reason(claims.get('aud'))
+        if reason:
+            problems.append('audience: the token is for %r, %s; ask for a token for %r instead (scope %s/.default)'
+                            % (claims.get('aud'), reason, wanted, wanted.rstrip('/')))
+        else:
+            problems.append('audience: the token is for %r, but this API needs %r (check cloud, api and where the token '
+                            'came from)' % (claims.get('aud'), wanted))
     if tenant_id and _looks_like_guid(tenant_id) and claims.get('tid') and claims['tid'].lower() != tenant_id.lower():
         problems.append('tenant: the token belongs to tenant %s, not %s' % (claims.get('tid'), tenant_id))
     if is_expired(claims, now=now):
@@ -133,6 +140,14 @@ def check_claims(claims, expected_audiences=None, tenant_id=None, required=None,
         problems.append('permissions: missing %s (the token grants %s)'
                         % (', '.join(missing), ', '.join(granted_permissions(claims)) or 'none'))
     return problems
+
+
+def _wrong_audience_reason(aud):
+    for value in (aud if isinstance(aud, list) else [aud]):
+        reason = NOT_DEFENDER_AUDIENCES.get(str(value or '').strip().rstrip('/').lower())
+        if reason:
+            return reason
+    return None
 
 
 def _looks_like_guid(value):
@@ -148,6 +163,13 @@ SIGNATURE_ALGORITHMS = ('RS256',)
 def verify_signature(token, jwks, audiences=None, issuer=None):
     """Verify a token's RS256 signature against a JWKS document (dict with ``keys``)."""
     header = token_header(token)
+    if 'nonce' in header:
+        # Microsoft Graph access tokens carry a nonce in the header and are signed over a transformed header, so no one
+        # but Graph can verify them (entra-docs access-tokens.md; AzureAD identitymodel-extensions #609). A genuine
+        # token would fail the check; say so rather than call it forged.
+        raise AtpAuthError('signature: the token has a nonce in its header, as Microsoft Graph access tokens do; such tokens '
+                           'can only be verified by the service they were issued for, so verify_signature cannot check '
+                           'it (this does not mean it is forged). Verify Defender API tokens only.')
     algorithm = header.get('alg')
     if algorithm not in SIGNATURE_ALGORITHMS:
         raise AtpAuthError('signature: the token says it is signed with %r; Entra ID access tokens are signed with %s, so it '

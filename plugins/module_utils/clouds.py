@@ -13,7 +13,10 @@ __metaclass__ = type
 # Sources: Microsoft "Defender for Endpoint for US Government customers" (API section) and
 # "Supported Microsoft Defender for Endpoint APIs" (service base URI, geo hosts).
 # The token audience stays api.securitycenter.microsoft.com even when calling the
-# api.security.microsoft.com host: tokens for other identifiers are refused with 403.
+# api.security.microsoft.com host: a token for https://api.security.microsoft.com is a Defender XDR token and
+# the MDE API answers it with 403 (mde-api.md "Facts added on review"; TheHive Cortex-Analyzers PR #1480).
+# Government clouds: Microsoft documents the hosts only (defender-docs gov.md). Their token audiences below are
+# UNCONFIRMED: they follow what third parties report (mde-api.md 1.2), and api_audience overrides them.
 CLOUDS = {
     'commercial': {
         'login_url': 'https://login.microsoftonline.com',
@@ -52,16 +55,26 @@ REGIONS = ('us', 'eu', 'uk', 'au', 'swa', 'ina', 'aea')
 APIS = ('defender', 'graph')
 
 # Identifiers the services accept in a token's ``aud``, besides the configured one. The Defender
-# API is one first-party app (WindowsDefenderATP) known under several URIs and its app id.
+# API is one first-party app (WindowsDefenderATP) known under several URIs and its app id
+# (mde-api.md 1.3 and "Facts added on review").
 DEFENDER_AUDIENCE_ALIASES = (
     'https://api.securitycenter.microsoft.com',
     'https://api.securitycenter.windows.com',
     'https://securitycenter.onmicrosoft.com/windowsatpservice',
-    'https://api.security.microsoft.com',
-    'fc780465-2017-40d4-a0c5-307022471b92',
+    'fc780465-2017-40d4-a0c5-307022471b92',  # the WindowsDefenderATP appId; seen in third-party scripts only
+    # Government clouds, UNCONFIRMED by Microsoft: real clients use either the API host or the .us windowsatpservice
+    # URI (mde-api.md 1.2 and "Facts added on review"), so a token for either passes the check.
     'https://api-gcc.securitycenter.microsoft.us',
     'https://api-gov.securitycenter.microsoft.us',
+    'https://securitycenter.onmicrosoft.us/windowsatpservice',
 )
+# Audiences that are not the Defender for Endpoint API although they look like it, and why.
+NOT_DEFENDER_AUDIENCES = {
+    # mde-api.md "Facts added on review": the Defender XDR resource; MDE answers its tokens with 403
+    # (TheHive Cortex-Analyzers PR #1480, tested on a tenant). Only its host is shared with MDE.
+    'https://api.security.microsoft.com': 'the Microsoft Defender XDR resource, which the Defender for Endpoint API '
+                                          'answers with 403 Forbidden',
+}
 GRAPH_AUDIENCE_ALIASES = (
     'https://graph.microsoft.com',
     'https://graph.microsoft.us',
@@ -73,6 +86,17 @@ GRAPH_AUDIENCE_ALIASES = (
 def accepted_audiences(api, configured):
     aliases = GRAPH_AUDIENCE_ALIASES if api == 'graph' else DEFENDER_AUDIENCE_ALIASES
     return (configured,) + tuple(a for a in aliases if a != configured)
+
+
+def _audience_key(value):
+    return str(value or '').strip().rstrip('/').lower()
+
+
+def wrong_audience_reason(api, audience):
+    """Why ``audience`` cannot be used for ``api`` although it looks right, or None."""
+    if api == 'graph':
+        return None
+    return NOT_DEFENDER_AUDIENCES.get(_audience_key(audience))
 
 
 def region_api_url(region):
@@ -96,6 +120,11 @@ def resolve_endpoints(cloud='commercial', region=None, api_url=None, login_url=N
             raise ValueError('region %r only applies to the commercial cloud; the %s cloud has a single API host. '
                              'Remove region, or set api_url explicitly.' % (region, cloud))
         endpoints['api_url'] = region_api_url(region)
+    reason = wrong_audience_reason('defender', defender_audience)
+    if reason:
+        raise ValueError('api_audience %s is %s. Leave api_audience unset (cloud %s asks for %s), or give another '
+                         'identifier of the WindowsDefenderATP app.'
+                         % (defender_audience, reason, cloud, endpoints['defender_audience']))
     overrides = dict(api_url=api_url, login_url=login_url, graph_url=graph_url,
                      defender_audience=defender_audience, graph_audience=graph_audience)
     for key, value in overrides.items():

@@ -19,7 +19,8 @@ description:
     so even 100,000 rows use little memory.
   - A throttled query (HTTP 429, by number of calls or by CPU time) waits as the API's C(Retry-After) says, within
     O(max_retries) and O(max_retry_wait), then fails with the API's own message naming the quota.
-  - The module never changes anything in Defender, so C(changed) is always V(false).
+  - The module never changes anything in Defender. C(changed) is V(true) only when O(dest) was created or its content
+    or mode changed; writing the same rows again reports V(false) and leaves the file as it was.
 author:
   - defender.atp contributors (@defender-atp)
 requirements:
@@ -32,7 +33,14 @@ extends_documentation_fragment:
   - defender.atp.connection
   - defender.atp.attributes
   - defender.atp.attributes.action_group
-  - defender.atp.attributes.check_mode_read_only
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The query runs in check mode (it only reads Defender). With O(dest) the file is not written, and C(changed)
+        predicts whether it would be (the rows are hashed and compared with the existing file).
+  diff_mode:
+    support: none
 options:
   query:
     description:
@@ -73,6 +81,12 @@ options:
       - Write the rows to this file instead of returning them; RV(rows) is then not returned.
       - The file is written on the host that runs the module (use C(delegate_to) to choose it). Its directory must exist.
       - It is replaced only once the whole result has been read, so a failed query leaves the previous file as it was.
+      - The file is created with O(mode) (V(0600), readable by its owner only, unless set) before a row is written.
+      - An existing file is replaced by a new file owned by the user that runs the module; its owner, group and mode are
+        not carried over, so a file that another user owns (or prepared) cannot make the results readable to them, and a
+        symbolic link at O(dest) is replaced, not followed.
+      - The new content is compared with the existing file (by a SHA-256 hash computed while writing); when both are
+        the same and so is the mode, the file is left untouched and C(changed) is V(false).
     type: path
   format:
     description:
@@ -80,11 +94,35 @@ options:
         C(.json)), and is V(json) for any other.
       - V(json) is one array of row objects. V(jsonl) is one row object per line (JSON Lines).
       - V(csv) has a header line with the column names in schema order, then one line per row; values with commas, quotes
-        or line breaks are quoted, empty values are empty, objects and arrays are written as JSON.
+        or line breaks are quoted, empty values are empty, objects and arrays are written as JSON. See
+        O(csv_escape_formulas) for cells a spreadsheet would evaluate.
     type: str
     choices: [json, jsonl, csv]
+  mode:
+    description:
+      - The permissions of O(dest), as in M(ansible.builtin.copy) - an octal string such as V('0640') (quote it, so YAML
+        does not read it as a decimal number), or a symbolic mode such as V(u=rw,g=r,o=) or V(g+r).
+      - A symbolic mode applies to the mode of the existing file when this user owns it, else to V(0600).
+      - The mode is given to the temporary file when it is created, before any row is written, and the file is renamed
+        into place, so the rows are never readable more widely than asked, not even for a moment.
+      - Without it the file is V(0600), also when it replaces a file that had wider permissions.
+    type: raw
+    version_added: 0.2.0
+  csv_escape_formulas:
+    description:
+      - With O(format=csv), a text cell that starts with V(=), V(+), V(-), V(@), a tab or a carriage return gets a
+        leading single quote (V(')), so a spreadsheet shows it as text instead of running it as a formula
+        (OWASP's advice against CSV injection). A cell that is only a number, such as V(-1.5), is left as it is.
+      - Hunting results carry text an attacker chooses (command lines, file names, URLs), so keep this on for files
+        anyone may open in Excel or LibreOffice. Set it to V(false) to get the values exactly as the API returned them,
+        for example for a program that reads the CSV.
+      - JSON and JSON Lines files always hold the values exactly.
+    type: bool
+    default: true
+    version_added: 0.2.0
 notes:
-  - In check mode the query runs (it only reads) and RV(row_count) and RV(schema) are returned, but O(dest) is not written.
+  - In check mode the query runs (it only reads) and RV(row_count) and RV(schema) are returned, but O(dest) is not written;
+    C(changed) predicts whether it would be (the rows are hashed and compared with the existing file).
   - Advanced hunting quotas are per tenant - 45 calls a minute and 1,500 an hour, and a CPU budget (10 minutes an hour,
     3 hours a day on the Defender API). A 429 says which one was exceeded.
   - The APIs only keep the last 30 days of hunting data.
@@ -130,6 +168,7 @@ EXAMPLES = r'''
       | project Timestamp, RemoteIP, RemotePort, RemoteUrl, InitiatingProcessFileName
     timespan: 7d
     dest: "{{ playbook_dir }}/evidence/ws-042-network.csv"
+    mode: "0640"
   delegate_to: localhost
   register: export
 
@@ -189,6 +228,11 @@ format:
   returned: success, with O(dest)
   type: str
   sample: csv
+mode:
+  description: The permissions of O(dest), in octal.
+  returned: success, with O(dest)
+  type: str
+  sample: '0600'
 api:
   description: The API that ran the query.
   returned: success
@@ -225,12 +269,23 @@ def checked_timespan(params):
         raise AtpOptionError(str(exc))
 
 
-def run_to_file(module, query, timespan, dest, file_format):
-    api = module.params['api']
-    with row_files.AtomicRowFile(dest, file_format, move=module.module.atomic_move) as output:
-        extra = hunting.run_query(module.client, api, query, output.writer, timespan=timespan)
-        output.commit()
-    return output.writer, extra
+def run_to_file(module, query, timespan, dest, file_format, mode):
+    """Run the query into ``dest`` (in check mode into a hash only); return the sink, the extra answer and ``changed``."""
+    params = module.params
+    target = row_files.RowFileDigest if module.check_mode else row_files.AtomicRowFile
+    with target(dest, file_format, mode=mode, escape_formulas=params['csv_escape_formulas']) as output:
+        extra = hunting.run_query(module.client, params['api'], query, output.writer, timespan=timespan)
+        changed = output.commit()
+    return output.writer, extra, changed
+
+
+def checked_mode(dest, requested):
+    try:
+        return row_files.target_mode(dest, requested)
+    except AtpOptionError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise AtpOptionError('mode %r cannot be read: %s.' % (requested, exc))
 
 
 def run(module):
@@ -239,23 +294,25 @@ def run(module):
     query = params['query']
     timespan = checked_timespan(params)
     hunting.build_request(api, query, timespan)  # every option error before any request
-    dest = file_format = None
+    dest = file_format = mode = None
     if params['dest'] is not None:
         dest = row_files.check_dest(params['dest'])
         file_format = row_files.format_for(dest, params['format'])
+        mode = checked_mode(dest, params['mode'])
     module.prepare()
 
-    if dest and not module.check_mode:
-        sink, extra = run_to_file(module, query, timespan, dest, file_format)
+    changed = False
+    if dest:
+        sink, extra, changed = run_to_file(module, query, timespan, dest, file_format, mode)
     else:
-        sink = hunting.RowCounter() if dest else hunting.RowCollector()
+        sink = hunting.RowCollector()
         extra = hunting.run_query(module.client, api, query, sink, timespan=timespan)
 
-    result = dict(changed=False, api=api, schema=sink.columns or [], row_count=sink.row_count)
+    result = dict(changed=changed, api=api, schema=sink.columns or [], row_count=sink.row_count)
     if extra.get('stats') is not None:
         result['stats'] = extra['stats']
     if dest:
-        result.update(dest=dest, format=file_format)
+        result.update(dest=dest, format=file_format, mode=row_files.format_mode(mode))
     else:
         result['rows'] = sink.rows
     module.exit_json(**result)
@@ -270,8 +327,10 @@ def main():
             timeout=dict(type='float', default=DEFAULT_TIMEOUT),
             dest=dict(type='path'),
             format=dict(type='str', choices=list(row_files.FORMATS)),
+            mode=dict(type='raw'),
+            csv_escape_formulas=dict(type='bool', default=True),
         ),
-        required_by=dict(format='dest'),
+        required_by=dict(format='dest', mode='dest'),
         supports_check_mode=True,
     )
     module.run(run)

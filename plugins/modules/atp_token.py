@@ -35,6 +35,13 @@ options:
     description:
       - The API the token is for, which picks its audience.
       - V(defender) is the Defender for Endpoint API (C(https://api.securitycenter.microsoft.com) in the commercial cloud).
+        A token for C(https://api.security.microsoft.com) is refused - it is the Microsoft Defender XDR resource,
+        whose tokens the Defender for Endpoint API answers with 403 - with a message naming the resource to ask for.
+      - In the government clouds Microsoft documents the API hosts but not the token audiences. The module asks for
+        C(https://api-gcc.securitycenter.microsoft.us) (GCC) or C(https://api-gov.securitycenter.microsoft.us)
+        (GCC High, DoD) and also accepts tokens for C(https://securitycenter.onmicrosoft.us/windowsatpservice), the
+        other form real clients use. These values are unconfirmed by Microsoft; if your tenant needs another one,
+        set O(api_audience).
       - V(graph) is Microsoft Graph (C(https://graph.microsoft.com)), used by advanced hunting through
         M(defender.atp.atp_query).
     type: str
@@ -59,9 +66,16 @@ options:
     description:
       - Also verify the token's signature against the signing keys the authority publishes
         (C(<login_url>/<tenant>/discovery/v2.0/keys)). The API always verifies it; this catches a forged or foreign token early.
+      - Only for Defender API tokens. Microsoft Graph access tokens carry a C(nonce) in their header and a signature that
+        only Microsoft Graph can verify (Microsoft documents that they cannot be validated by other parties), so
+        V(true) with O(api=graph) is an error before any request, and a given token with a C(nonce) header is refused
+        with that explanation rather than reported as forged.
     type: bool
     default: false
 notes:
+  - Accepted Defender audiences - C(https://api.securitycenter.microsoft.com), C(https://api.securitycenter.windows.com),
+    C(https://securitycenter.onmicrosoft.com/windowsatpservice), the WindowsDefenderATP app id
+    C(fc780465-2017-40d4-a0c5-307022471b92), the government forms above, and O(api_audience) when set.
   - With O(token_cache) enabled, a cached token that lacks a required permission is replaced by a fresh one once before the
     check fails, because new permissions only appear in newly issued tokens.
 seealso:
@@ -248,8 +262,20 @@ def check_required_permissions(names):
     return cleaned
 
 
+# Microsoft Graph access tokens carry a nonce in their header and are signed over a transformed header: Microsoft
+# says they cannot be validated by anyone but Graph (entra-docs access-tokens.md; AzureAD identitymodel-extensions
+# #609; mde-api.md "Facts added on review"). Checking one would call a genuine token forged, so the combination is
+# refused before any request, rather than skipped with a warning: a check the user asked for never silently passes.
+GRAPH_SIGNATURE_MESSAGE = ('verify_signature cannot be used with api=graph: Microsoft Graph access tokens have a nonce in '
+                           'their header and a signature that only Microsoft Graph can verify, so a genuine token would fail '
+                           'the check. Remove verify_signature for Graph tokens (Graph verifies them on every request), and '
+                           'use it with api=defender.')
+
+
 def run(module):
     api = module.params['api']
+    if module.params['verify_signature'] and api == 'graph':
+        raise AtpOptionError(GRAPH_SIGNATURE_MESSAGE)
     module.params['required_permissions'] = check_required_permissions(module.params['required_permissions'])
     module.prepare()
     authenticator = module.authenticator

@@ -5,7 +5,7 @@ import urllib.parse
 
 from .config import ConfigError
 from .data import DataError
-from .directory import DEFENDER_AUDIENCES
+from .directory import DEFENDER_AUDIENCES, GRAPH, resource_kind
 from .faults import FaultError
 from .messages import json_response
 from .tokens import STS, random_claim
@@ -85,6 +85,6 @@ class Control:
         else:
             claims["roles"] = list(body.get("roles", []))
         claims.update(body.get("claims") or {})
-        token = self.emu.signer.issue(claims)
+        token = self.emu.signer.issue(claims, nonce=resource_kind(str(claims.get("aud") or "")) == GRAPH)
         self.emu.remember_secret(token)
         return {"access_token": token, "claims": claims}

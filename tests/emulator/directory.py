@@ -3,16 +3,22 @@
 import secrets
 import uuid
 
-# Identifiers of the WindowsDefenderATP resource (mde-api.md 1.3) plus the US-government hosts; the
-# emulator stands in for every cloud, so it accepts all of them.
+# Identifiers of the WindowsDefenderATP resource (mde-api.md 1.3) plus the US-government forms real clients use
+# (the API hosts and the .us windowsatpservice URI; Microsoft documents none, mde-api.md 1.2); the emulator stands in
+# for every cloud, so it accepts all of them.
 DEFENDER_AUDIENCES = (
     "https://api.securitycenter.microsoft.com",
     "https://api.securitycenter.windows.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice",
-    "https://api.security.microsoft.com",
     "fc780465-2017-40d4-a0c5-307022471b92",
     "https://api-gcc.securitycenter.microsoft.us",
     "https://api-gov.securitycenter.microsoft.us",
+    "https://securitycenter.onmicrosoft.us/windowsatpservice",
+)
+# The Microsoft Defender XDR resource: Entra issues tokens for it, but the MDE API answers them with 403
+# (mde-api.md "Facts added on review"; TheHive Cortex-Analyzers PR #1480). Its host is also an MDE API host.
+XDR_AUDIENCES = (
+    "https://api.security.microsoft.com",
 )
 GRAPH_AUDIENCES = (
     "https://graph.microsoft.com",
@@ -20,7 +26,7 @@ GRAPH_AUDIENCES = (
     "https://dod-graph.microsoft.us",
     "00000003-0000-0000-c000-000000000000",
 )
-DEFENDER, GRAPH = "defender", "graph"
+DEFENDER, GRAPH, XDR = "defender", "graph", "xdr"
 
 DEFENDER_APP_ROLES = (
     "Alert.Read.All", "Alert.ReadWrite.All", "Machine.Read.All", "Machine.ReadWrite.All", "Machine.Isolate",
@@ -45,17 +51,20 @@ OTHER_CLIENT_ID = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 
 
 def resource_kind(identifier):
-    """Which API a v1 ``resource`` / v2 scope prefix names: DEFENDER, GRAPH or None (unknown)."""
+    """Which API a v1 ``resource`` / v2 scope prefix names: DEFENDER, GRAPH, XDR or None (unknown)."""
     key = identifier.rstrip("/").lower()
     if key in _DEFENDER_KEYS:
         return DEFENDER
     if key in _GRAPH_KEYS:
         return GRAPH
+    if key in _XDR_KEYS:
+        return XDR
     return None
 
 
 _DEFENDER_KEYS = frozenset(a.lower() for a in DEFENDER_AUDIENCES)
 _GRAPH_KEYS = frozenset(a.lower() for a in GRAPH_AUDIENCES)
+_XDR_KEYS = frozenset(a.lower() for a in XDR_AUDIENCES)
 
 
 def _object_id(seed):
@@ -72,8 +81,9 @@ class App:
         self.object_id = _object_id("sp/" + client_id)
         self.secrets = [secret] if secret else []
         self.certificates = list(certificates)  # tls.ClientCertificate
-        self.roles = {DEFENDER: list((roles or {}).get(DEFENDER, ())), GRAPH: list((roles or {}).get(GRAPH, ()))}
-        self.delegated = {DEFENDER: list((delegated or {}).get(DEFENDER, ())), GRAPH: list((delegated or {}).get(GRAPH, ()))}
+        # The emulator grants nothing on the XDR resource: it only exists so a token for it can be refused by MDE.
+        self.roles = {kind: list((roles or {}).get(kind, ())) for kind in (DEFENDER, GRAPH, XDR)}
+        self.delegated = {kind: list((delegated or {}).get(kind, ())) for kind in (DEFENDER, GRAPH, XDR)}
 
     def certificate_by_thumbprint(self, x5t=None, x5t_s256=None):
         for cert in self.certificates:

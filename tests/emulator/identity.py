@@ -237,6 +237,9 @@ class Identity:
         except jwt.InvalidTokenError:
             raise bad_assertion("Client assertion is not a well-formed JWT.") from None
         alg = header.get("alg")
+        # Entra documents PS256 with x5t#S256 (certificate-credentials.md) and older docs RS256 with x5t; neither says
+        # what it does with both thumbprints or a crossed pair, so the emulator accepts any and logs the form sent.
+        req.assertion = {"alg": alg, "thumbprints": sorted(k for k in ("x5t", "x5t#S256") if header.get(k))}
         if alg not in ("RS256", "PS256"):
             raise bad_assertion("Client assertion algorithm '%s' is not supported; use RS256 or PS256." % alg)
         cert = app.certificate_by_thumbprint(header.get("x5t"), header.get("x5t#S256"))
@@ -315,7 +318,7 @@ class Identity:
             if app.roles[kind]:  # Entra leaves the claim out when no role was granted (mde-api.md 2.1)
                 claims["roles"] = list(app.roles[kind])
         claims.update({"tid": tenant.tenant_id, "uti": random_claim(), "ver": "1.0"})
-        token = self.emu.signer.issue(claims)
+        token = self.emu.signer.issue(claims, nonce=kind == dirmod.GRAPH)  # Graph tokens carry a header nonce
         self.emu.remember_secret(token)
         if v2:
             body = {"token_type": "Bearer"}

@@ -27,6 +27,9 @@ class Request:
         self.grant_type = None
         # The audience a token request asked for (not a secret), so tests can count tokens per API.
         self.audience = None
+        # The header form of a client assertion ({"alg", "thumbprints"}; thumbprints are public), so tests can check
+        # what a client sends.
+        self.assertion = None
         self.fault = None
 
     def header(self, name, default=None):

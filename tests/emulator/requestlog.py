@@ -29,6 +29,8 @@ class RequestLog:
             entry["grant_type"] = request.grant_type
         if request.audience is not None:
             entry["audience"] = request.audience
+        if getattr(request, "assertion", None) is not None:
+            entry["assertion"] = request.assertion
         if request.fault is not None:
             entry["fault"] = request.fault
         with self._lock:

@@ -1,6 +1,8 @@
 """Access tokens: RS256 JWTs shaped like Entra v1.0 tokens, their signing key, JWKS and validation."""
 
 import base64
+import hashlib
+import json
 import secrets
 import threading
 import time
@@ -45,8 +47,20 @@ class Signer:
             key["issuer"] = issuer
         return key
 
-    def issue(self, claims):
-        return jwt.encode(claims, self.private_pem, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid, "typ": "JWT"})
+    def issue(self, claims, nonce=False):
+        """An RS256 token. With ``nonce`` it is shaped like a Microsoft Graph access token: a ``nonce`` in the header, and
+        a signature over the header with that nonce's SHA-256 instead, so standard JWT verification fails on it
+        (entra-docs access-tokens.md: Graph tokens "cannot be validated"; AzureAD identitymodel-extensions #609)."""
+        headers = {"kid": self.kid, "x5t": self.kid, "typ": "JWT"}
+        if not nonce:
+            return jwt.encode(claims, self.private_pem, algorithm="RS256", headers=headers)
+        value = secrets.token_urlsafe(32)
+        headers["nonce"] = _hashed_nonce(value)
+        signed = jwt.encode(claims, self.private_pem, algorithm="RS256", headers=headers)
+        _header, payload, signature = signed.split(".")
+        shown = jwt.get_unverified_header(signed)
+        shown["nonce"] = value
+        return ".".join((_encode_header(shown), payload, signature))
 
     def verify(self, token, now=None):
         """Claims of a token this emulator signed, else TokenError. Expiry is checked on every call."""
@@ -60,8 +74,12 @@ class Signer:
                 raise TokenError("malformed", "The access token is malformed") from None
             if header.get("alg") != "RS256" or header.get("kid") != self.kid:
                 raise TokenError("signature", "The access token signature is invalid (unknown key or algorithm)")
+            signed = token
+            if isinstance(header.get("nonce"), str):  # a Graph-shaped token: its signature covers the hashed nonce
+                header["nonce"] = _hashed_nonce(header["nonce"])
+                signed = ".".join([_encode_header(header)] + token.split(".")[1:])
             try:
-                claims = jwt.decode(token, self.public_key, algorithms=["RS256"],
+                claims = jwt.decode(signed, self.public_key, algorithms=["RS256"],
                                     options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
                                              "verify_iat": False, "verify_iss": False})
             except jwt.InvalidSignatureError:
@@ -81,6 +99,15 @@ class Signer:
         if not tid or claims.get("iss") != STS.format(tid):
             raise TokenError("issuer", "The access token issuer is invalid")
         return claims
+
+
+def _hashed_nonce(value):
+    return tls.b64url(hashlib.sha256(value.encode("utf-8")).digest())
+
+
+def _encode_header(header):
+    # The serialisation PyJWT signs (sorted keys, no spaces), so a rebuilt header has the signed bytes.
+    return tls.b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
 
 
 def _b64uint(value):

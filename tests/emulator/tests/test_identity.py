@@ -1,6 +1,7 @@
 """Entra ID emulation: token flows, token bodies and claims, JWKS/OpenID metadata, and every AADSTS error."""
 
 import base64
+import json
 import time
 import uuid
 
@@ -117,7 +118,8 @@ def test_client_secret_in_http_basic_auth(api, info):
     "https://api.securitycenter.microsoft.com", "https://api.securitycenter.windows.com",
     "https://securitycenter.onmicrosoft.com/windowsatpservice", "https://api.security.microsoft.com",
     "fc780465-2017-40d4-a0c5-307022471b92", "https://api-gcc.securitycenter.microsoft.us",
-    "https://api-gov.securitycenter.microsoft.us", "https://graph.microsoft.com", "https://graph.microsoft.us",
+    "https://api-gov.securitycenter.microsoft.us", "https://securitycenter.onmicrosoft.us/windowsatpservice",
+    "https://graph.microsoft.com", "https://graph.microsoft.us",
     "https://dod-graph.microsoft.us", "00000003-0000-0000-c000-000000000000"])
 def test_every_documented_audience_is_issued_as_requested(api, info, audience):
     response = api.token_request(secret_form(info, scope=audience + "/.default"))
@@ -349,3 +351,44 @@ def test_password_grant_on_common_is_refused(api, info):
     form = {"grant_type": "password", "client_id": info["public_client_id"], "username": info["username"],
             "password": info["password"], "scope": DEFENDER + "/.default"}
     assert_aad_error(api.token_request(form, tenant="common"), 400, "invalid_request", 9001023)
+
+
+# -- Graph tokens carry a header nonce (entra-docs access-tokens.md; mde-api.md "Facts added on review") ---------------
+
+def test_graph_tokens_have_a_nonce_and_cannot_be_verified_by_a_third_party(api, info):
+    token = api.token_request(secret_form(info, scope=GRAPH + "/.default")).json()["access_token"]
+    header = jwt.get_unverified_header(token)
+    assert isinstance(header.get("nonce"), str) and len(header["nonce"]) >= 40
+    jwks = api.request("GET", "/%s/discovery/v2.0/keys" % info["tenant_id"]).json()
+    key = jwt.PyJWK.from_dict(jwks["keys"][0]).key
+    with pytest.raises(jwt.InvalidSignatureError):  # what any JWT library says about a genuine Graph token
+        jwt.decode(token, key, algorithms=["RS256"], options={"verify_aud": False})
+    # ...while Graph itself takes it.
+    response = api.request("POST", "/v1.0/security/runHuntingQuery", token=token, json={"Query": "DeviceInfo | take 1"})
+    assert response.status_code == 200, response.text
+
+
+def test_graph_tokens_with_a_changed_nonce_are_refused_by_graph(api, info):
+    token = api.token_request(secret_form(info, scope=GRAPH + "/.default")).json()["access_token"]
+    header = jwt.get_unverified_header(token)
+    header["nonce"] = header["nonce"][::-1]
+    forged = ".".join([b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())] + token.split(".")[1:])
+    response = api.request("POST", "/v1.0/security/runHuntingQuery", token=forged, json={"Query": "DeviceInfo | take 1"})
+    assert response.status_code == 401
+
+
+def test_defender_tokens_have_no_nonce_and_verify_with_the_published_keys(api, info):
+    token = api.token_request(secret_form(info)).json()["access_token"]
+    assert "nonce" not in jwt.get_unverified_header(token)
+    jwks = api.request("GET", "/%s/discovery/v2.0/keys" % info["tenant_id"]).json()
+    jwt.decode(token, jwt.PyJWK.from_dict(jwks["keys"][0]).key, algorithms=["RS256"], options={"verify_aud": False})
+
+
+# -- the form of a client assertion is logged (its header holds no secret) ------------------------------------------
+
+@pytest.mark.parametrize("alg,thumb", [("RS256", "x5t"), ("PS256", "x5t#S256")])
+def test_the_request_log_says_which_assertion_form_came(api, emulator, info, alg, thumb):
+    emulator.reset()
+    assert api.token_request(cert_form(info, make_assertion(info, alg=alg, thumb=thumb))).status_code == 200
+    entry = [e for e in emulator.requests_log() if e.get("family") == "token"][-1]
+    assert entry["assertion"] == {"alg": alg, "thumbprints": [thumb]}

@@ -136,9 +136,19 @@ def test_foreign_audience_token_403(api):
 
 @pytest.mark.parametrize("audience", ["https://api.securitycenter.windows.com", "fc780465-2017-40d4-a0c5-307022471b92",
                                       "https://securitycenter.onmicrosoft.com/windowsatpservice",
-                                      "https://api-gov.securitycenter.microsoft.us"])
+                                      "https://api-gov.securitycenter.microsoft.us",
+                                      "https://securitycenter.onmicrosoft.us/windowsatpservice"])
 def test_every_defender_audience_is_accepted(api, audience):
     assert api.get("/api/machines?$top=1", token=api.token("full", audience)).status_code == 200
+
+
+@pytest.mark.parametrize("path,body", ENDPOINTS)
+def test_a_defender_xdr_token_is_forbidden_on_mde(api, path, body):
+    # mde-api.md "Facts added on review": https://api.security.microsoft.com is the Defender XDR resource; Entra issues
+    # tokens for it, and the MDE API answers them with 403 (TheHive Cortex-Analyzers PR #1480).
+    token = api.token("full", "https://api.security.microsoft.com")
+    error = assert_defender_error(call(api, path, body, token), 403, "Forbidden")
+    assert "https://api.securitycenter.microsoft.com" in error["message"]
 
 
 def test_request_log_names_the_client(api, emulator, info):

@@ -268,6 +268,11 @@ MODULE_CASES = [
     ('atp_query', 'dest-in-a-missing-directory', {'dest': '/nonexistent/dir/rows.json'}, ['dest']),
     ('atp_query', 'format-unknown', {'dest': 'file:dir/rows.out', 'format': 'xml'}, ['format', 'xml']),
     ('atp_query', 'format-without-dest', {'format': 'csv'}, ['format', 'dest']),
+    ('atp_query', 'mode-without-dest', {'mode': '0640'}, ['mode', 'dest']),
+    ('atp_query', 'mode-unreadable', {'dest': 'file:dir/rows.csv', 'mode': 'rw-r-----'}, ['mode', 'octal']),
+    ('atp_query', 'mode-out-of-range', {'dest': 'file:dir/rows.csv', 'mode': '17777'}, ['mode', 'out of range']),
+    ('atp_query', 'csv-escape-formulas-not-bool', {'dest': 'file:dir/rows.csv', 'csv_escape_formulas': 'sometimes'},
+     ['csv_escape_formulas']),
 ]
 
 

@@ -98,14 +98,41 @@ def test_certificate_assertion_is_signed_and_shaped(tmp_path, rsa_key):
     assert form['client_assertion_type'] == 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
     assert 'client_secret' not in form
     header = jwt.get_unverified_header(form['client_assertion'])
-    assert header['alg'] == 'PS256'
-    assert header['x5t#S256'] == auth.thumbprints()['x5t#S256'] and len(header['x5t#S256']) == 43
-    assert len(header['x5t']) == 27
+    # What MSAL sends when it has the certificate, and what Entra's certificate-credentials page documents: PS256
+    # with the SHA-256 thumbprint, and no SHA-1 x5t beside it.
+    assert header == {'alg': 'PS256', 'typ': 'JWT', 'x5t#S256': auth.thumbprints()['x5t#S256']}
+    assert len(header['x5t#S256']) == 43
     claims = jwt.decode(form['client_assertion'], rsa_key.public_key(), algorithms=['PS256'], audience=url)
     assert claims['iss'] == claims['sub'] == BASE['client_id']
     assert claims['nbf'] <= time.time() < claims['exp'] <= time.time() + 601
     # A fresh jti per assertion, so it can't be replayed.
     assert jwt.decode(auth.token_form('s', url)['client_assertion'], options={'verify_signature': False})['jti'] != claims['jti']
+
+
+@pytest.mark.parametrize('setting, algorithm, thumbprint, length', [
+    (None, 'PS256', 'x5t#S256', 43), ('PS256', 'PS256', 'x5t#S256', 43), ('RS256', 'RS256', 'x5t', 27),
+    ('rs256', 'RS256', 'x5t', 27),
+])
+def test_each_assertion_form_carries_only_its_own_thumbprint(tmp_path, rsa_key, monkeypatch, setting, algorithm, thumbprint,
+                                                             length):
+    if setting is None:
+        monkeypatch.delenv('DEFENDER_ATP_CERTIFICATE_ALGORITHM', raising=False)
+    else:
+        monkeypatch.setenv('DEFENDER_ATP_CERTIFICATE_ALGORITHM', setting)
+    auth = _auth(tmp_path, _pem(_certificate(rsa_key), rsa_key))
+    url = 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token'
+    assertion = auth.token_form('https://api.securitycenter.microsoft.com/.default', url)['client_assertion']
+    header = jwt.get_unverified_header(assertion)
+    assert header == {'alg': algorithm, 'typ': 'JWT', thumbprint: auth.thumbprints()[thumbprint]}
+    assert len(header[thumbprint]) == length
+    jwt.decode(assertion, rsa_key.public_key(), algorithms=[algorithm], audience=url)  # RS256 is PKCS#1 v1.5, PS256 PSS
+
+
+def test_an_unknown_assertion_algorithm_fails_before_any_request(tmp_path, rsa_key, monkeypatch):
+    monkeypatch.setenv('DEFENDER_ATP_CERTIFICATE_ALGORITHM', 'ES256')
+    with pytest.raises(AtpOptionError) as caught:
+        _auth(tmp_path, _pem(_certificate(rsa_key), rsa_key))
+    assert 'DEFENDER_ATP_CERTIFICATE_ALGORITHM must be PS256' in str(caught.value) and "'ES256'" in str(caught.value)
 
 
 def test_key_before_certificate_is_fine(tmp_path, rsa_key):

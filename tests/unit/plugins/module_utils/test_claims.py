@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
+from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences, resolve_endpoints
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError
 
 TENANT = '6b1e9c5d-2f1f-4a8e-9a57-1f0c0d6f2a11'
@@ -135,3 +136,67 @@ def test_the_token_does_not_choose_how_its_signature_is_checked(algorithm):
     forged_head = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b'=').decode()
     with pytest.raises(AtpAuthError, match='^signature: the token says it is signed with'):
         claims_util.verify_signature('.'.join([forged_head, payload, signature]), jwks())
+
+
+# -- audiences (mde-api.md "Facts added on review") -------------------------------------------------------------------
+
+MDE = 'https://api.securitycenter.microsoft.com'
+XDR = 'https://api.security.microsoft.com'
+
+
+@pytest.mark.parametrize('aud', [XDR, XDR + '/', 'HTTPS://API.SECURITY.MICROSOFT.COM'])
+def test_a_defender_xdr_token_is_not_an_mde_token_and_the_message_names_the_resource_to_ask_for(aud):
+    claims = claims_util.decode_claims(make_token(aud=aud))
+    problems = claims_util.check_claims(claims, expected_audiences=accepted_audiences('defender', MDE))
+    assert len(problems) == 1
+    assert 'Microsoft Defender XDR resource' in problems[0] and '403' in problems[0]
+    assert "ask for a token for '%s' instead (scope %s/.default)" % (MDE, MDE) in problems[0]
+
+
+@pytest.mark.parametrize('aud', [MDE, 'https://api.securitycenter.windows.com',
+                                 'https://securitycenter.onmicrosoft.com/windowsatpservice',
+                                 'fc780465-2017-40d4-a0c5-307022471b92'])
+def test_the_mde_audiences_are_accepted(aud):
+    claims = claims_util.decode_claims(make_token(aud=aud))
+    assert claims_util.check_claims(claims, expected_audiences=accepted_audiences('defender', MDE)) == []
+
+
+@pytest.mark.parametrize('cloud', ['gcc_high', 'dod'])
+@pytest.mark.parametrize('aud', ['https://api-gov.securitycenter.microsoft.us',
+                                 'https://securitycenter.onmicrosoft.us/windowsatpservice'])
+def test_both_government_audience_forms_are_accepted(cloud, aud):
+    configured = resolve_endpoints(cloud)['defender_audience']
+    assert configured == 'https://api-gov.securitycenter.microsoft.us'
+    claims = claims_util.decode_claims(make_token(aud=aud))
+    assert claims_util.check_claims(claims, expected_audiences=accepted_audiences('defender', configured)) == []
+
+
+def test_api_audience_stays_the_escape_hatch_but_not_for_the_xdr_resource():
+    custom = 'https://securitycenter.onmicrosoft.us/windowsatpservice/custom'
+    assert resolve_endpoints('gcc_high', defender_audience=custom)['defender_audience'] == custom
+    claims = claims_util.decode_claims(make_token(aud=custom))
+    assert claims_util.check_claims(claims, expected_audiences=accepted_audiences('defender', custom)) == []
+    with pytest.raises(ValueError) as caught:
+        resolve_endpoints('commercial', defender_audience=XDR + '/')
+    assert 'api_audience %s/ is the Microsoft Defender XDR resource' % XDR in str(caught.value)
+    assert 'asks for %s' % MDE in str(caught.value)
+
+
+def test_a_graph_token_with_a_header_nonce_is_not_called_forged():
+    import base64
+    import hashlib
+    import json
+    # Shaped like a Microsoft Graph token: signed over the hashed nonce, shown with the nonce itself.
+    nonce = 'QkFTRTY0LW5vbmNl'
+    hashed = base64.urlsafe_b64encode(hashlib.sha256(nonce.encode()).digest()).rstrip(b'=').decode()
+    signed = jwt.encode({'aud': 'https://graph.microsoft.com', 'tid': TENANT}, KEY, algorithm='RS256',
+                        headers={'kid': 'k1', 'nonce': hashed})
+    header = jwt.get_unverified_header(signed)
+    header['nonce'] = nonce
+    shown = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b'=').decode()
+    token = '.'.join([shown] + signed.split('.')[1:])
+    with pytest.raises(AtpAuthError) as caught:
+        claims_util.verify_signature(token, jwks())
+    message = str(caught.value)
+    assert message.startswith('signature: the token has a nonce in its header, as Microsoft Graph access tokens do')
+    assert 'this does not mean it is forged' in message and 'invalid' not in message

@@ -10,6 +10,7 @@ import csv
 import datetime
 import json
 import os
+import stat
 import tracemalloc
 
 import pytest
@@ -174,30 +175,110 @@ def test_dest_replaces_an_existing_file(run_module, conn, tmp_path):
     assert os.listdir(str(tmp_path)) == ['out.jsonl']
 
 
-def test_a_new_file_gets_the_usual_permissions_and_an_existing_one_keeps_its_own(run_module, conn, tmp_path):
+def file_mode(path):
+    return stat.S_IMODE(os.lstat(str(path)).st_mode)
+
+
+def test_a_new_file_is_private_whatever_the_umask(run_module, conn, tmp_path):
     umask = os.umask(0o022)
     try:
         new = tmp_path / 'new.csv'
-        ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(new)))
-        assert new.stat().st_mode & 0o777 == 0o644  # not the 0600 of the temporary file
-        private = tmp_path / 'private.csv'
-        private.write_text('x', encoding='utf-8')
-        private.chmod(0o600)
-        ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(private)))
-        assert private.stat().st_mode & 0o777 == 0o600
-        assert private.read_text(encoding='utf-8') != 'x'
+        result = ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(new)))
     finally:
         os.umask(umask)
+    assert file_mode(new) == 0o600 and result['mode'] == '0600'
+
+
+def test_an_existing_file_is_made_private_too(run_module, conn, tmp_path):
+    shared = tmp_path / 'shared.csv'
+    shared.write_text('x', encoding='utf-8')
+    shared.chmod(0o644)
+    ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(shared)))
+    assert file_mode(shared) == 0o600 and shared.read_text(encoding='utf-8') != 'x'
+
+
+@pytest.mark.parametrize('mode, expected', [('0640', 0o640), (0o640, 0o640), ('u=rw,g=r,o=', 0o640), ('g+r', 0o640)])
+def test_mode_option(run_module, conn, tmp_path, mode, expected):
+    dest = tmp_path / 'out.jsonl'
+    result = ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(dest), mode=mode))
+    assert file_mode(dest) == expected and result['mode'] == '%04o' % expected
+
+
+@pytest.mark.skipif(not hasattr(os, 'geteuid') or os.geteuid() != 0, reason='needs root to give a file to another user')
+def test_a_file_owned_by_another_user_lends_neither_owner_nor_mode(run_module, conn, tmp_path):
+    theirs = tmp_path / 'theirs.csv'
+    theirs.write_text('x', encoding='utf-8')
+    os.chown(str(theirs), 4242, 4242)
+    theirs.chmod(0o644)
+    ok(query(run_module, conn, query='DeviceInfo | take 1', dest=str(theirs)))
+    info = os.lstat(str(theirs))
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (os.geteuid(), os.getegid(), 0o600)
+
+
+@pytest.mark.parametrize('name', ['out.json', 'out.jsonl', 'out.csv'])
+def test_the_same_rows_again_are_not_a_change(run_module, conn, tmp_path, name):
+    dest = tmp_path / name
+    first = ok(query(run_module, conn, query=ORDERED, dest=str(dest)))
+    written = dest.stat()
+    again = ok(query(run_module, conn, query=ORDERED, dest=str(dest)))
+    assert first['changed'] is True and again['changed'] is False
+    assert (dest.stat().st_ino, dest.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    other = ok(query(run_module, conn, query='DeviceProcessEvents | order by ReportId asc | take 39', dest=str(dest)))
+    assert other['changed'] is True and other['row_count'] == 39
+    remoded = ok(query(run_module, conn, query='DeviceProcessEvents | order by ReportId asc | take 39', dest=str(dest),
+                       mode='0640'))
+    assert remoded['changed'] is True and file_mode(dest) == 0o640
+    assert os.listdir(str(tmp_path)) == [name]
 
 
 def test_check_mode_runs_the_query_but_writes_nothing(run_module, emulator, conn, tmp_path):
     dest = tmp_path / 'out.csv'
     dest.write_text('previous', encoding='utf-8')
     result = ok(query(run_module, conn, check_mode=True, query=ORDERED, dest=str(dest)))
-    assert result['changed'] is False and result['row_count'] == 40 and result['dest'] == str(dest)
+    assert result['changed'] is True and result['row_count'] == 40 and result['dest'] == str(dest)
     assert dest.read_text(encoding='utf-8') == 'previous'
     assert os.listdir(str(tmp_path)) == ['out.csv']
     assert len(hunting_calls(emulator)) == 1
+
+
+def test_check_mode_predicts_no_change_for_the_same_rows(run_module, conn, tmp_path):
+    dest = tmp_path / 'out.csv'
+    assert ok(query(run_module, conn, check_mode=True, query=ORDERED, dest=str(dest)))['changed'] is True
+    assert not dest.exists()
+    ok(query(run_module, conn, query=ORDERED, dest=str(dest)))
+    assert ok(query(run_module, conn, check_mode=True, query=ORDERED, dest=str(dest)))['changed'] is False
+    assert ok(query(run_module, conn, check_mode=True, query=ORDERED, dest=str(dest), mode='0644'))['changed'] is True
+    assert file_mode(dest) == 0o600
+
+
+RECENT = (datetime.datetime.now(UTC) - datetime.timedelta(hours=1)).strftime('%Y-%m-%dT%H:%M:%SZ')
+FORMULA_EVENTS = [
+    {'Timestamp': RECENT, 'DeviceName': 'ws-1', 'FileName': '=HYPERLINK("http://evil.invalid","open")',
+     'ProcessCommandLine': "=cmd|' /C calc'!A0", 'AccountName': '@SUM(1+1)', 'ProcessId': -1, 'ReportId': 1},
+    {'Timestamp': RECENT, 'DeviceName': 'ws-2', 'FileName': '+x.exe', 'ProcessCommandLine': '-2+3+cmd',
+     'AccountName': '\tbob', 'ProcessId': 7, 'ReportId': 2},
+]
+FORMULA_QUERY = 'DeviceProcessEvents | order by ReportId asc | project DeviceName, FileName, ProcessCommandLine, AccountName, ProcessId'
+
+
+def test_csv_formulas_from_the_api_are_neutralised(run_module, emulator, conn, tmp_path):
+    emulator.set_data(hunting={'DeviceProcessEvents': FORMULA_EVENTS})
+    dest = tmp_path / 'hunt.csv'
+    ok(query(run_module, conn, query=FORMULA_QUERY, dest=str(dest)))
+    with open(str(dest), newline='', encoding='utf-8') as handle:
+        table = list(csv.reader(handle))
+    assert table == [['DeviceName', 'FileName', 'ProcessCommandLine', 'AccountName', 'ProcessId'],
+                     ['ws-1', '\'=HYPERLINK("http://evil.invalid","open")', "'=cmd|' /C calc'!A0", "'@SUM(1+1)", '-1'],
+                     ['ws-2', "'+x.exe", "'-2+3+cmd", "'\tbob", '7']]
+
+
+def test_csv_formula_escaping_can_be_turned_off(run_module, emulator, conn, tmp_path):
+    emulator.set_data(hunting={'DeviceProcessEvents': FORMULA_EVENTS})
+    dest = tmp_path / 'hunt.csv'
+    ok(query(run_module, conn, query=FORMULA_QUERY, dest=str(dest), csv_escape_formulas=False))
+    with open(str(dest), newline='', encoding='utf-8') as handle:
+        table = list(csv.reader(handle))
+    assert [line[2] for line in table[1:]] == [e['ProcessCommandLine'] for e in FORMULA_EVENTS]
 
 
 def test_check_mode_without_dest_returns_rows(run_module, conn):
@@ -355,6 +436,9 @@ def test_missing_hunting_permission_is_named(run_module, emu, conn, api, permiss
     (dict(api='xdr'), 'api'),
     (dict(dest='/nonexistent-dir/out.csv'), 'does not exist; create it first'),
     (dict(dest='/tmp'), 'is a directory'),
+    (dict(mode='0640'), "missing parameter(s) required by 'mode': dest"),
+    (dict(dest='/tmp/x.csv', mode='rw-r-----'), "mode 'rw-r-----' is neither an octal mode"),
+    (dict(dest='/tmp/x.csv', mode='77777'), 'out of range'),
 ])
 def test_bad_input_fails_before_any_request(run_module, emulator, conn, args, fragment):
     args.setdefault('query', 'DeviceInfo | take 1')

@@ -5,6 +5,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import pytest
+
 from ansible_collections.defender.atp.plugins.modules import atp_token
 
 
@@ -60,3 +62,73 @@ def test_signature_check_says_why_the_keys_could_not_be_fetched(run_module, emul
     assert result['failed']
     assert result['msg'].startswith('signature: the signing keys of')
     assert 'HTTP 404' in result['msg']
+
+
+# -- issue 12, section 3: tokens as Microsoft issues them ----------------------------------------------------------------
+
+MDE = 'https://api.securitycenter.microsoft.com'
+XDR = 'https://api.security.microsoft.com'
+
+
+def test_verify_signature_with_graph_is_refused_before_any_request_saying_why(run_module, emulator, conn):
+    result = run_module(atp_token.main, dict(conn, api='graph', verify_signature=True))
+    assert result['failed']
+    assert result['msg'].startswith('verify_signature cannot be used with api=graph')
+    assert 'nonce' in result['msg'] and 'genuine token would fail' in result['msg']
+    assert emulator.requests_log() == []
+
+
+def test_a_given_graph_token_is_not_reported_as_forged(run_module, emulator, emu, conn):
+    # The emulator issues Graph tokens as Graph does, with a header nonce: a genuine one, given to a Defender check.
+    graph_token = emulator.token(resource='https://graph.microsoft.com')
+    result = run_module(atp_token.main, dict(conn, client_secret=None, access_token=graph_token, api='defender',
+                                             verify_signature=True))
+    assert result['failed'] and 'audience' in result['msg'] and 'forged' not in result['msg']
+
+
+def test_a_defender_xdr_token_is_refused_naming_the_resource_to_ask_for(run_module, emulator, conn):
+    xdr_token = emulator.token(resource=XDR)
+    emulator.reset()
+    result = run_module(atp_token.main, dict(conn, client_secret=None, access_token=xdr_token))
+    assert result['failed']
+    assert 'Microsoft Defender XDR resource' in result['msg'] and '403' in result['msg']
+    assert "ask for a token for '%s'" % MDE in result['msg']
+    assert emulator.requests_log() == []
+
+
+def test_the_xdr_resource_as_api_audience_is_refused_before_any_request(run_module, emulator, conn):
+    result = run_module(atp_token.main, dict(conn, api_audience=XDR))
+    assert result['failed'] and 'api_audience %s is the Microsoft Defender XDR resource' % XDR in result['msg']
+    assert MDE in result['msg']
+    assert emulator.requests_log() == []
+
+
+@pytest.mark.parametrize('aud', ['https://api-gov.securitycenter.microsoft.us',
+                                 'https://securitycenter.onmicrosoft.us/windowsatpservice'])
+def test_government_tokens_of_either_form_are_accepted(run_module, emulator, emu, conn, aud):
+    token = emulator.token(resource=aud)
+    result = run_module(atp_token.main, dict(conn, client_secret=None, access_token=token, cloud='gcc_high',
+                                             required_permissions=['Machine.Read.All']))
+    assert not result.get('failed'), result.get('msg')
+    assert result['claims']['aud'] == aud and result['audience'] == 'https://api-gov.securitycenter.microsoft.us'
+
+
+def test_api_audience_asks_for_the_other_government_form(run_module, emulator, conn):
+    aud = 'https://securitycenter.onmicrosoft.us/windowsatpservice'
+    result = run_module(atp_token.main, dict(conn, cloud='gcc_high', api_audience=aud))
+    assert not result.get('failed'), result.get('msg')
+    assert result['audience'] == result['claims']['aud'] == aud
+    assert [e.get('audience') for e in emulator.requests_log() if e.get('family') == 'token'] == [aud]
+
+
+@pytest.mark.parametrize('setting, algorithm, thumbprint', [(None, 'PS256', 'x5t#S256'), ('RS256', 'RS256', 'x5t')])
+def test_each_certificate_assertion_form_gets_a_token(run_module, emulator, emu, conn, monkeypatch, setting, algorithm,
+                                                      thumbprint):
+    if setting:
+        monkeypatch.setenv('DEFENDER_ATP_CERTIFICATE_ALGORITHM', setting)
+    result = run_module(atp_token.main, dict(conn, client_secret=None, certificate_path=emu['certificate_path']))
+    assert not result.get('failed'), result.get('msg')
+    assert result['auth_method'] == 'certificate' and result['claims']['appidacr'] == '2'
+    sent = [e['assertion'] for e in emulator.requests_log() if e.get('family') == 'token']
+    # One thumbprint header, the one that goes with the algorithm: never the two forms mixed.
+    assert sent == [{'alg': algorithm, 'thumbprints': [thumbprint]}]
