@@ -12,6 +12,10 @@ DEFAULT_RATE_LIMITS = {
     "advancedqueries": {"per_minute": 45, "per_hour": 1500},
     "graph_hunting": {"per_minute": 45, "per_hour": 1500},
     "token": {"per_minute": 200, "per_hour": 6000},
+    "alerts_batch": {"per_minute": 10, "per_hour": 500},
+    "indicators": {"per_minute": 100, "per_hour": 1500},
+    "indicators_import": {"per_minute": 30, "per_hour": 1800},
+    "indicators_batchdelete": {"per_minute": 30, "per_hour": 1500},
 }
 SCHEMA_CASES = ("default", "lower", "upper")
 
@@ -31,9 +35,10 @@ class Config:
         self.rate_limits_enabled = True
         self.schema_case = "default"
         self.max_result_bytes = 124 * 1024 * 1024
+        self.indicator_limit = 15000  # active indicators per tenant (import-ti-indicators.md)
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
-            "rate_limits_enabled", "schema_case", "max_result_bytes")
+            "rate_limits_enabled", "schema_case", "max_result_bytes", "indicator_limit")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -82,9 +87,9 @@ class Config:
         elif key == "schema_case":
             if value not in SCHEMA_CASES:
                 raise ConfigError("schema_case must be one of %s" % ", ".join(SCHEMA_CASES))
-        elif key == "max_result_bytes":
+        elif key in ("max_result_bytes", "indicator_limit"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError("max_result_bytes must be a positive integer")
+                raise ConfigError("%s must be a positive integer" % key)
         elif key == "rate_limits":
             if not isinstance(value, dict):
                 raise ConfigError("rate_limits must be {family: {per_minute: n, per_hour: n}}")
