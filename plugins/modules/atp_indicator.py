@@ -202,8 +202,10 @@ unchanged:
   returned: always
   type: dict
   sample: {"count": 4998, "values": [{"type": "IpAddress", "value": "203.0.113.7", "id": "996"}]}
-failed:
-  description: Indicators the API refused or that could not be written, each with its C(error).
+errors:
+  description:
+    - Indicators the API refused or that could not be written, each with its C(error). The task fails when there is
+      any, after sending the others.
   returned: always
   type: dict
   sample: {"count": 0, "values": []}
@@ -311,7 +313,7 @@ def run(module):
         changed=bool(created or updated or deleted),
         created=dict(count=len(created), values=created), updated=dict(count=len(updated), values=updated),
         deleted=dict(count=len(deleted), values=deleted), unchanged=dict(count=len(unchanged), values=unchanged),
-        failed=dict(count=len(failed), values=failed),
+        errors=dict(count=len(failed), values=failed),
         summary=dict(created=len(created), updated=len(updated), deleted=len(deleted), unchanged=len(unchanged),
                      failed=len(failed), import_calls=import_calls if writes else 0,
                      delete_calls=delete_calls if delete_ids else 0, tenant_before=len(existing),
