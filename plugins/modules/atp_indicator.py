@@ -176,39 +176,41 @@ created:
   description: The indicators created (would be, in check mode).
   returned: always
   type: dict
-  sample: {"count": 1, "values": [{"type": "DomainName", "value": "malicious.example.com", "id": "2841"}]}
+  sample: {"count": 1, "indicators": [{"type": "DomainName", "value": "malicious.example.com", "id": "2841"}]}
   contains:
     count:
       description: How many.
       type: int
-    values:
-      description: Each one's C(type), C(value) and C(id) (null in check mode or on failure).
+    indicators:
+      description:
+        - Each one's C(type), C(value) and C(id) (null in check mode or on failure).
+        - Named C(indicators), not C(values), which Jinja would read as the dictionary method.
       type: list
       elements: dict
 updated:
-  description: The indicators re-submitted because a field differed; each value also names the C(fields) that differed.
+  description: The indicators re-submitted because a field differed; each entry also names the C(fields) that differed.
   returned: always
   type: dict
-  sample: {"count": 1, "values": [{"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f",
+  sample: {"count": 1, "indicators": [{"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f",
            "id": "995", "fields": ["action"]}]}
 deleted:
   description: The indicators deleted (O(state=absent), or O(purge=true)).
   returned: always
   type: dict
-  sample: {"count": 0, "values": []}
+  sample: {"count": 0, "indicators": []}
 unchanged:
   description: Listed indicators that already held the given fields (with O(state=absent), listed ones that did not
     exist).
   returned: always
   type: dict
-  sample: {"count": 4998, "values": [{"type": "IpAddress", "value": "203.0.113.7", "id": "996"}]}
+  sample: {"count": 4998, "indicators": [{"type": "IpAddress", "value": "203.0.113.7", "id": "996"}]}
 errors:
   description:
     - Indicators the API refused or that could not be written, each with its C(error). The task fails when there is
       any, after sending the others.
   returned: always
   type: dict
-  sample: {"count": 0, "values": []}
+  sample: {"count": 0, "indicators": []}
 summary:
   description: The counts, and the requests the writes took (would take, in check mode).
   returned: always
@@ -311,9 +313,9 @@ def run(module):
 
     result = dict(
         changed=bool(created or updated or deleted),
-        created=dict(count=len(created), values=created), updated=dict(count=len(updated), values=updated),
-        deleted=dict(count=len(deleted), values=deleted), unchanged=dict(count=len(unchanged), values=unchanged),
-        errors=dict(count=len(failed), values=failed),
+        created=dict(count=len(created), indicators=created), updated=dict(count=len(updated), indicators=updated),
+        deleted=dict(count=len(deleted), indicators=deleted), unchanged=dict(count=len(unchanged), indicators=unchanged),
+        errors=dict(count=len(failed), indicators=failed),
         summary=dict(created=len(created), updated=len(updated), deleted=len(deleted), unchanged=len(unchanged),
                      failed=len(failed), import_calls=import_calls if writes else 0,
                      delete_calls=delete_calls if delete_ids else 0, tenant_before=len(existing),

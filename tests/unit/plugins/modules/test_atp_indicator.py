@@ -33,7 +33,7 @@ def test_apply_from_empty_then_nothing_then_one_change(run_module, emulator, con
     assert not result.get('failed'), result['msg']
     assert result['created']['count'] == 1101 and result['summary']['import_calls'] == 3
     assert len(calls(emulator, '/api/indicators/import')) == 3
-    assert all(v['id'] for v in result['created']['values'])
+    assert all(v['id'] for v in result['created']['indicators'])
     tenant = run_module(atp_indicator_info.main, dict(conn))
     assert tenant['count'] == 1101 and all(i['application'] == 'defender.atp' for i in tenant['indicators'])
 
@@ -45,7 +45,7 @@ def test_apply_from_empty_then_nothing_then_one_change(run_module, emulator, con
     emulator.reset()
     wanted[5]['action'] = 'Audit'
     changed = run_module(atp_indicator.main, dict(conn, indicators=wanted), diff=True)
-    assert changed['updated']['values'] == [dict(type='FileSha1', value=sha1(5), id=changed['updated']['values'][0]['id'],
+    assert changed['updated']['indicators'] == [dict(type='FileSha1', value=sha1(5), id=changed['updated']['indicators'][0]['id'],
                                                  fields=['action', 'generateAlert'])]
     assert len(calls(emulator, '/api/indicators/import')) == 1
     label = 'FileSha1:' + sha1(5)
@@ -63,7 +63,7 @@ def test_check_mode_predicts_exactly(run_module, emulator, conn):
         assert predicted[key] == real[key]
     for key in ('created', 'updated', 'deleted', 'unchanged'):
         assert predicted[key]['count'] == real[key]['count']
-        assert [(v['type'], v['value']) for v in predicted[key]['values']] == [(v['type'], v['value']) for v in real[key]['values']]
+        assert [(v['type'], v['value']) for v in predicted[key]['indicators']] == [(v['type'], v['value']) for v in real[key]['indicators']]
     assert (real['created']['count'], real['updated']['count'], real['deleted']['count']) == (2, 2, 1)
     assert predicted['summary']['tenant_after'] == real['summary']['tenant_after'] == 4
 
@@ -73,7 +73,7 @@ def test_purge_never_touches_other_applications(run_module, emulator, conn):
     run_module(atp_indicator.main, dict(conn, indicators=hashes(2, start=5)))
     emulator.reset()
     result = run_module(atp_indicator.main, dict(conn, indicators=hashes(1, start=5), purge=True))
-    assert [v['value'] for v in result['deleted']['values']] == [sha1(6)]
+    assert [v['value'] for v in result['deleted']['indicators']] == [sha1(6)]
     assert len(calls(emulator, '/api/indicators/BatchDelete')) == 1
     left = run_module(atp_indicator_info.main, dict(conn))
     assert sorted(i['indicatorValue'] for i in left['indicators']) == [sha1(0), sha1(1), sha1(5)]
