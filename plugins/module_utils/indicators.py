@@ -43,6 +43,7 @@ FIELD_MAP = (('action', 'action'), ('title', 'title'), ('description', 'descript
 ENTRY_KEYS = frozenset(['value', 'type'] + [option for option, _api in FIELD_MAP])
 
 _HEX_RE = re.compile(r'^[0-9A-Fa-f]+$')
+_BLANK_RE = re.compile(r'[\x00-\x20\x7f]')
 _LABEL_RE = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
 _URL_RE = re.compile(r'^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#\s\[\]@]+)'
                      r'(?::(?P<port>[0-9]{1,5}))?(?P<rest>[/?#][^\s]*)?$')
@@ -79,7 +80,7 @@ def canonical_value(indicator_type, value):
         raise IndicatorError('the value is empty')
     if len(text) > MAX_VALUE_LENGTH:
         raise IndicatorError('the value is longer than %d characters' % MAX_VALUE_LENGTH)
-    if any(ord(char) < 33 or ord(char) == 127 for char in text):
+    if _BLANK_RE.search(text):
         raise IndicatorError('the value holds spaces or control characters')
     if indicator_type in HEX_LENGTHS:
         length = HEX_LENGTHS[indicator_type]

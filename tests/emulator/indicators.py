@@ -75,6 +75,7 @@ class Store:
 
     def __init__(self):
         self.by_id = {}
+        self.by_key = {}  # (type, compared value) -> id
         self.next_id = 1000
 
     @staticmethod
@@ -93,10 +94,16 @@ class Store:
         return sorted(out, key=lambda i: int(i["id"]))
 
     def find(self, indicator_type, key_value):
-        for indicator in self.by_id.values():
-            if indicator["indicatorType"] == indicator_type and _key(indicator_type, indicator["indicatorValue"]) == key_value:
-                return indicator
-        return None
+        indicator_id = self.by_key.get((indicator_type, key_value))
+        return self.by_id.get(indicator_id) if indicator_id is not None else None
+
+    def add(self, indicator):
+        self.by_id[indicator["id"]] = indicator
+        self.by_key[(indicator["indicatorType"], _key(indicator["indicatorType"], indicator["indicatorValue"]))] = indicator["id"]
+
+    def remove(self, indicator_id):
+        indicator = self.by_id.pop(indicator_id)
+        self.by_key.pop((indicator["indicatorType"], _key(indicator["indicatorType"], indicator["indicatorValue"])), None)
 
 
 def _key(indicator_type, value):
@@ -182,8 +189,13 @@ def validate(body):
     return clean
 
 
-def upsert(store, clean, claims, now, limit):
-    """Create or update one indicator; returns it. Raises InvalidIndicator when the tenant limit would be passed."""
+def upsert(store, clean, claims, now, limit, active=None):
+    """Create or update one indicator; returns it. Raises InvalidIndicator when the tenant limit would be passed.
+
+    ``active`` is a one-item list holding the count of active indicators, kept up to date across a batch.
+    """
+    if active is None:
+        active = [len(store.active(now))]
     who = claims.get("upn") or claims.get("appid")
     existing = store.find(clean["indicatorType"], _key(clean["indicatorType"], clean["indicatorValue"]))
     if existing is not None:
@@ -196,7 +208,7 @@ def upsert(store, clean, claims, now, limit):
         existing["lastUpdateTime"] = iso7(now)
         existing["lastUpdatedBy"] = who
         return existing
-    if len(store.active(now)) >= limit:
+    if active[0] >= limit:
         raise InvalidIndicator("BadRequest", "The maximum number of active indicators (%d) for the tenant was reached."
                                % limit)
     store.next_id += 1
@@ -207,7 +219,8 @@ def upsert(store, clean, claims, now, limit):
     indicator.update({"id": str(store.next_id), "source": who, "sourceType": "User" if user else "AadApp",
                       "createdBy": who, "createdBySource": "PublicApi", "createdByDisplayName": who,
                       "creationTimeDateTimeUtc": iso7(now), "lastUpdateTime": iso7(now), "lastUpdatedBy": who})
-    store.by_id[indicator["id"]] = indicator
+    store.add(indicator)
+    active[0] += 1
     return indicator
 
 
@@ -286,10 +299,11 @@ def import_indicators(defender, req):
     with defender.emu.lock:
         store = Store.of(state)
         now = time.time()
+        active = [len(store.active(now))]
         for item in items:
             value = item.get("indicatorValue") if isinstance(item, dict) else None
             try:
-                indicator = upsert(store, validate(item), claims, now, _limit(defender))
+                indicator = upsert(store, validate(item), claims, now, _limit(defender), active)
             except InvalidIndicator as exc:
                 results.append({"id": None, "indicator": value, "isFailed": True, "failureReason": exc.message})
             else:
@@ -313,7 +327,7 @@ def delete_one(defender, req, indicator_id):
             raise fail(404, "ResourceNotFound", "Indicator %s was not found" % indicator_id)
         if not _may_touch(claims, indicator):
             raise fail(403, "Forbidden", "The application may not delete indicator %s." % indicator_id)
-        del store.by_id[indicator_id]
+        store.remove(indicator_id)
     return Response(204, b"", content_type=None)
 
 
@@ -339,5 +353,5 @@ def batch_delete(defender, req):
         if any(not _may_touch(claims, store.by_id[i]) for i in ids):
             raise fail(403, "Forbidden", "The requestor isn't exposed to the device groups of every indicator.")
         for indicator_id in dict.fromkeys(ids):
-            del store.by_id[indicator_id]
+            store.remove(indicator_id)
     return Response(204, b"", content_type=None)
