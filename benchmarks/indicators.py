@@ -182,7 +182,7 @@ def main(argv=None):
         emu_vars = dict((k, info[k]) for k in ('url', 'ca_path', 'tenant_id', 'client_id', 'client_secret'))
         baseline_file = os.path.join(work, 'baseline-indicators.yml')
         write_yaml(baseline_file, indicator_list(args.count))
-        load_wall, _ = run_playbook(work, 'load-only', LOAD_ONLY_PLAY, dict(indicators_file=baseline_file))
+        load_wall = run_playbook(work, 'load-only', LOAD_ONLY_PLAY, dict(indicators_file=baseline_file))[0]
         lists = [('apply-from-empty', indicator_list(args.count), args.count),
                  ('re-apply-unchanged', indicator_list(args.count), 0),
                  ('apply-%d-changed' % args.changed, indicator_list(args.count, args.changed), args.changed)]

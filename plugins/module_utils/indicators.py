@@ -320,7 +320,7 @@ def differences(body, existing):
             same = current_time is not None and format_time(current_time) == wanted
         elif field == 'rbacGroupNames':
             if isinstance(current, str):
-                current = [g for g in current.split(',')]  # the doc calls it a comma-separated string
+                current = current.split(',')  # the doc calls it a comma-separated string
             same = sorted(g.strip().lower() for g in (current or [])) == sorted(g.lower() for g in wanted)
         elif field == 'generateAlert':
             same = current is not None and str(current).lower() == str(wanted).lower()
@@ -393,9 +393,9 @@ def plan(desired, existing, state, application, purge):
         changed = differences(entry.body, current)
         other_application = current.get('application') or None
         if other_application != application:
-            result.warnings.append('%s already exists with application %r: the API keeps that application on update, so '
-                                   'purge with application %r will not see it' % (label(entry.key), other_application,
-                                                                                 application))
+            result.warnings.append(
+                '%s already exists with application %r: the API keeps that application on update, so purge with '
+                'application %r will not see it' % (label(entry.key), other_application, application))
         if changed:
             result.update.append((entry, current, changed))
         else:

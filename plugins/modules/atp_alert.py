@@ -33,7 +33,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reads the alerts and returns exactly what a real run would do (RV(changed), RV(alerts[].before) and
+      - Reads the alerts and returns exactly what a real run would do (C(changed), RV(alerts[].before) and
         RV(alerts[].after), RV(summary)) without sending any update.
   diff_mode:
     support: full

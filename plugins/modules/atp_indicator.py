@@ -278,7 +278,7 @@ def run(module):
     deleted = [_existing_item(indicator) for indicator in plan.delete]
     unchanged = [_item(entry, current.get('id') if current else None) for entry, current in plan.unchanged]
     failed = []
-    writes = [entry for entry in plan.create] + [entry for entry, _current, _changed in plan.update]
+    writes = list(plan.create) + [entry for entry, _current, _changed in plan.update]
     import_calls = (len(writes) + iocs.IMPORT_BATCH - 1) // iocs.IMPORT_BATCH
     delete_ids = [str(indicator.get('id')) for indicator in plan.delete]
     delete_calls = (len(delete_ids) + iocs.DELETE_BATCH - 1) // iocs.DELETE_BATCH
@@ -330,8 +330,8 @@ def run(module):
         'check mode, nothing sent' if module.check_mode else 'done', len(created), len(updated), len(deleted),
         len(unchanged), result['summary']['import_calls'], result['summary']['delete_calls'])
     if failed:
-        message += '; %d failed: %s' % (len(failed), '; '.join('%s:%s (%s)' % (f['type'], f['value'], f['error'])
-                                                              for f in failed[:10]))
+        shown = ['%s:%s (%s)' % (f['type'], f['value'], f['error']) for f in failed[:10]]
+        message += '; %d failed: %s' % (len(failed), '; '.join(shown))
         module.fail_json(msg=message + '.', **result)
     module.exit_json(msg=message + '.', **result)
 

@@ -86,8 +86,8 @@ def existing(value=SHA1, kind='FileSha1', number='1', **fields):
 
 
 def test_plan_compares_only_given_fields_case_insensitively():
-    desired, _ = iocs.validate_entries([entry(value=SHA1.upper()), entry(value='a' * 40, severity='High'),
-                                        entry(value='b' * 40)], 'present', 'defender.atp', now=NOW)
+    desired = iocs.validate_entries([entry(value=SHA1.upper()), entry(value='a' * 40, severity='High'),
+                                    entry(value='b' * 40)], 'present', 'defender.atp', now=NOW)[0]
     tenant = [existing(), existing('A' * 40, number='2', severity='Low'),
               existing('c' * 40, number='3'), existing('d' * 40, number='4', application='other')]
     plan = iocs.plan(desired, tenant, 'present', 'defender.atp', purge=True)
@@ -98,7 +98,7 @@ def test_plan_compares_only_given_fields_case_insensitively():
 
 
 def test_plan_absent_deletes_listed_whatever_their_application():
-    desired, _ = iocs.validate_entries([entry(value='d' * 40), entry(value='e' * 40)], 'absent', 'defender.atp')
+    desired = iocs.validate_entries([entry(value='d' * 40), entry(value='e' * 40)], 'absent', 'defender.atp')[0]
     plan = iocs.plan(desired, [existing('d' * 40, number='4', application='other')], 'absent', 'defender.atp', False)
     assert [i['id'] for i in plan.delete] == ['4'] and len(plan.unchanged) == 1
 

@@ -45,8 +45,8 @@ def test_apply_from_empty_then_nothing_then_one_change(run_module, emulator, con
     emulator.reset()
     wanted[5]['action'] = 'Audit'
     changed = run_module(atp_indicator.main, dict(conn, indicators=wanted), diff=True)
-    assert changed['updated']['indicators'] == [dict(type='FileSha1', value=sha1(5), id=changed['updated']['indicators'][0]['id'],
-                                                 fields=['action', 'generateAlert'])]
+    updated = changed['updated']['indicators']
+    assert updated == [dict(type='FileSha1', value=sha1(5), id=updated[0]['id'], fields=['action', 'generateAlert'])]
     assert len(calls(emulator, '/api/indicators/import')) == 1
     label = 'FileSha1:' + sha1(5)
     assert changed['diff']['before'][label]['action'] == 'Block' and changed['diff']['after'][label]['action'] == 'Audit'
@@ -103,8 +103,8 @@ def test_tenant_limit_is_checked_before_any_write(run_module, emulator, conn):
 
 def test_invalid_entries_fail_before_any_request(run_module, emulator, conn):
     result = run_module(atp_indicator.main, dict(conn, indicators=[
-        dict(type='FileSha256', value='abc', action='Block', title='x'), dict(type='IpAddress', value='10.0.0.0/8',
-                                                                                action='Block', title='y')]))
+        dict(type='FileSha256', value='abc', action='Block', title='x'),
+        dict(type='IpAddress', value='10.0.0.0/8', action='Block', title='y')]))
     assert result['failed'] and 'indicators[0].value' in result['msg'] and 'CIDR' in result['msg']
     assert [e for e in emulator.requests_log() if e['path'].startswith('/api')] == []
     result = run_module(atp_indicator.main, dict(conn, indicators=hashes(1), state='absent', purge=True))
