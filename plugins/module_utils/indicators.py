@@ -314,6 +314,10 @@ def differences(body, existing):
     for _option, field in FIELD_MAP:
         if field not in body:
             continue
+        if field not in existing:
+            # The listing did not report this field at all (Microsoft's own list example has no generateAlert):
+            # nothing to compare with, and re-submitting on every run would never converge.
+            continue
         wanted, current = body[field], existing.get(field)
         if field == 'expirationTime':
             current_time = parse_time(current) if current else None

@@ -109,6 +109,9 @@ def test_differences_understand_the_api_shapes():
                                    'generateAlert': True}) == []
     assert iocs.differences(body, {'expirationTime': None, 'rbacGroupNames': [], 'generateAlert': None}) == [
         'expirationTime', 'generateAlert', 'rbacGroupNames']
+    # A field the listing does not report at all cannot be compared (get-ti-indicators-collection.md's example has
+    # no generateAlert): it does not count as a difference, or every run would re-submit the indicator.
+    assert iocs.differences(body, {'expirationTime': '2026-12-31T00:00:00Z', 'rbacGroupNames': ['a', 'b']}) == []
 
 
 def test_tenant_limit():

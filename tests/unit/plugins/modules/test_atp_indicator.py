@@ -131,3 +131,25 @@ def test_info_filters_and_limit(run_module, emulator, conn):
     assert limited['count'] == 2 and limited['truncated'] is True
     bad = run_module(atp_indicator_info.main, dict(conn, type=[]))
     assert bad['failed'] and 'type is an empty list' in bad['msg']
+
+
+def test_refused_batch_delete_falls_back_to_one_delete_each(run_module, emulator, conn):
+    run_module(atp_indicator.main, dict(conn, indicators=hashes(3)))
+    emulator.add_fault(path='/api/indicators/BatchDelete', status=404, times=1)
+    emulator.reset()
+    result = run_module(atp_indicator.main, dict(conn, indicators=hashes(1), purge=True))
+    assert not result.get('failed'), result['msg']
+    assert result['deleted']['count'] == 2
+    deletes = [e for e in emulator.requests_log() if e['method'] == 'DELETE']
+    assert len(deletes) == 2 and all(e['status'] == 204 for e in deletes)
+    assert run_module(atp_indicator_info.main, dict(conn))['count'] == 1
+
+
+def test_an_import_without_a_clear_answer_is_reported_not_repeated(run_module, emulator, conn):
+    emulator.add_fault(path='/api/indicators/import', status=503, times=1)
+    result = run_module(atp_indicator.main, dict(conn, indicators=hashes(2)))
+    assert result['failed'] and result['errors']['count'] == 2
+    assert 'Run the task again' in result['errors']['indicators'][0]['error']
+    assert len(calls(emulator, '/api/indicators/import')) == 1, 'a write is never sent twice blindly'
+    again = run_module(atp_indicator.main, dict(conn, indicators=hashes(2)))
+    assert not again.get('failed') and again['created']['count'] == 2
