@@ -88,7 +88,7 @@ options:
     default: false
 notes:
   - At least one of O(status), O(assigned_to), O(classification), O(determination) and O(comment) is required.
-  - The alerts are read with C(id eq) filters, 15 ids a call. Limits - update and list 100 calls a minute and 1,500 an
+  - The alerts are read with C(id eq) filters, 12 ids a call. Limits - update and list 100 calls a minute and 1,500 an
     hour, batchUpdate 10 a minute and 500 an hour; throttled calls are retried as O(max_retries) and O(max_retry_wait)
     allow.
   - batchUpdate answers with an empty body, so RV(alerts[].after) of a batched alert is what was sent applied to what

@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.modules import atp_alert
+from ansible_collections.defender.atp.plugins.modules import atp_alert, atp_alert_info
 
 FIRST = 'da637308392288907382_-880718168'   # New, assigned to secop123@contoso.com, TruePositive
 SECOND = 'da637472900382838869_1364969609'  # New, unassigned, unclassified
@@ -125,3 +125,27 @@ def test_synonym_determination_is_unchanged(run_module, emulator, conn):
     again = run_module(atp_alert.main, dict(conn, alert_ids=[SECOND], classification='FalsePositive',
                                             determination='NotMalicious'))
     assert again['changed'] is False
+
+
+def test_many_alerts_are_read_in_filter_batches_and_updated_in_one_batch(run_module, emulator, conn):
+    from ansible_collections.defender.atp.plugins.module_utils import alert_updates
+    everything = run_module(atp_alert_info.main, dict(conn))['alerts']
+    ids = [a['id'] for a in everything][:25]
+    assert len(ids) == 25, 'the default data should hold 25 alerts'
+    emulator.reset()
+    result = run_module(atp_alert.main, dict(conn, alert_ids=ids, comment='Bulk triage 2026-11'))
+    assert not result.get('failed'), result['msg']
+    reads = [e for e in emulator.requests_log() if e['method'] == 'GET' and e['path'] == '/api/alerts']
+    assert len(reads) == -(-25 // alert_updates.READ_BATCH)
+    assert all(e['query']['$filter'].count(' eq ') <= alert_updates.READ_BATCH for e in reads)
+    assert writes(emulator) == [('POST', '/api/alerts/batchUpdate')]
+    assert result['summary']['changed'] == 25
+
+
+def test_a_refused_id_filter_falls_back_to_reading_each_alert(run_module, emulator, conn):
+    emulator.add_fault(path='^/api/alerts$', method='GET', status=400, times=1)
+    result = run_module(atp_alert.main, dict(conn, alert_ids=[FIRST, SECOND], status='InProgress'))
+    assert not result.get('failed'), result['msg']
+    singles = [e['path'] for e in emulator.requests_log() if e['method'] == 'GET' and e['path'].startswith('/api/alerts/')]
+    assert singles == ['/api/alerts/' + FIRST, '/api/alerts/' + SECOND]
+    assert result['summary']['changed'] == 2
