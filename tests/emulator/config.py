@@ -12,6 +12,10 @@ DEFAULT_RATE_LIMITS = {
     "advancedqueries": {"per_minute": 45, "per_hour": 1500},
     "graph_hunting": {"per_minute": 45, "per_hour": 1500},
     "token": {"per_minute": 200, "per_hour": 6000},
+    "alerts_batch": {"per_minute": 10, "per_hour": 500},
+    "indicators": {"per_minute": 100, "per_hour": 1500},
+    "indicators_import": {"per_minute": 30, "per_hour": 1800},
+    "indicators_batchdelete": {"per_minute": 30, "per_hour": 1500},
 }
 SCHEMA_CASES = ("default", "lower", "upper")
 # The wording of 429 messages: "quota" names the limit and window (as observed from the service), "plain" names no
@@ -40,10 +44,11 @@ class Config:
         # for Defender; 8,192 is ASP.NET Core Kestrel's default MaxRequestLineSize.
         self.max_url_length = 8192
         self.throttle_message = "quota"
+        self.indicator_limit = 15000  # active indicators per tenant (import-ti-indicators.md)
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
             "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
-            "throttle_message")
+            "throttle_message", "indicator_limit")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -98,9 +103,9 @@ class Config:
         elif key == "throttle_message":
             if value not in THROTTLE_MESSAGES:
                 raise ConfigError("throttle_message must be one of %s" % ", ".join(THROTTLE_MESSAGES))
-        elif key == "max_result_bytes":
+        elif key in ("max_result_bytes", "indicator_limit"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError("max_result_bytes must be a positive integer")
+                raise ConfigError("%s must be a positive integer" % key)
         elif key == "rate_limits":
             if not isinstance(value, dict):
                 raise ConfigError("rate_limits must be {family: {per_minute: n, per_hour: n}}")

@@ -2,7 +2,7 @@
 
 import time
 
-from . import hunting, odata
+from . import alert_updates, hunting, indicators, odata
 from .directory import DEFENDER, resource_kind
 from .entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA
 from .messages import Response, defender_error, json_response
@@ -91,6 +91,10 @@ class Defender:
             return err.response
 
     def _route(self, req, parts, lowered):
+        for extra in (alert_updates.routes, indicators.routes):  # endpoints kept in their own files
+            route = extra(self, req, parts, lowered)
+            if route is not None:
+                return route
         n = len(parts)
         if lowered == ["alerts"]:
             return "GET", "alerts", self.list_alerts, ()

@@ -36,6 +36,7 @@ DEFENDER_APP_ROLES = (
 GRAPH_APP_ROLES = ("ThreatHunting.Read.All",)
 DEFENDER_DELEGATED = ("Alert.Read", "Alert.ReadWrite", "Machine.Read", "Machine.ReadWrite", "Machine.Isolate",
                       "Machine.Scan", "AdvancedQuery.Read")
+DEFENDER_DELEGATED += ("Ti.ReadWrite",)  # indicators (post-ti-indicator.md)
 GRAPH_DELEGATED = ("ThreatHunting.Read.All",)
 
 # Fixed ids so other suites and the README can name them; secrets and passwords are new on every start.

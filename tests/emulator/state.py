@@ -18,7 +18,8 @@ class TenantState:
         self.tenant_id = tenant_id
         self.dataset = dataset
         self.machines = dataset.machines
-        self.alerts = dataset.alerts
+        # Copies: alert updates change them, and a data reset must bring back the originals.
+        self.alerts = [dict(a) for a in dataset.alerts]
         self.machine_by_id = {m["id"].lower(): m for m in self.machines}
         self.machines_by_name = {}
         for machine in self.machines:

@@ -6,7 +6,7 @@
 Each case runs the module in-process against the emulator and must end in a failure whose message
 names the option, without a traceback, and without a single request in the emulator's log.
 
-* Connection options are shared by every module, so each of their cases runs against all five modules.
+* Connection options are shared by every module, so each of their cases runs against every module.
 * Module options have their own table per module.
 * Not errors, on purpose (tested elsewhere): a machine name that matches nothing (reported per machine
   after the lookup); a ``machines`` list longer than ``max_machines`` (machines already in the desired
@@ -24,6 +24,7 @@ import pytest
 
 from ansible_collections.defender.atp.plugins.modules import (
     atp_alert_info, atp_machine_info, atp_machine_isolate, atp_query, atp_token)
+from ansible_collections.defender.atp.plugins.modules import atp_alert, atp_indicator, atp_indicator_info
 
 MODULES = {
     'atp_token': (atp_token.main, {}),
@@ -31,6 +32,10 @@ MODULES = {
     'atp_machine_info': (atp_machine_info.main, {}),
     'atp_machine_isolate': (atp_machine_isolate.main, {'machines': ['ws-finance-01.contoso.com'], 'comment': 'IR-7'}),
     'atp_query': (atp_query.main, {'query': 'DeviceInfo | take 1'}),
+    'atp_alert': (atp_alert.main, {'alert_ids': ['da637472900382838869_1364969609'], 'status': 'Resolved'}),
+    'atp_indicator': (atp_indicator.main, {'indicators': [{'type': 'FileSha1', 'value': '1' * 40, 'action': 'Block',
+                                                          'title': 't'}]}),
+    'atp_indicator_info': (atp_indicator_info.main, {}),
 }
 
 HOSTILE = "x' or id ne '"
@@ -273,6 +278,53 @@ MODULE_CASES = [
     ('atp_query', 'mode-out-of-range', {'dest': 'file:dir/rows.csv', 'mode': '17777'}, ['mode', 'out of range']),
     ('atp_query', 'csv-escape-formulas-not-bool', {'dest': 'file:dir/rows.csv', 'csv_escape_formulas': 'sometimes'},
      ['csv_escape_formulas']),
+    # atp_alert
+    ('atp_alert', 'alert-ids-missing', {'alert_ids': None}, ['alert_ids']),
+    ('atp_alert', 'alert-ids-empty', {'alert_ids': []}, ['alert_ids']),
+    ('atp_alert', 'alert-ids-odata', {'alert_ids': ['da637472900382838869_1364969609', HOSTILE]}, ['alert_ids', 'item 2']),
+    ('atp_alert', 'alert-ids-path', {'alert_ids': ['../machines']}, ['alert_ids']),
+    ('atp_alert', 'nothing-to-change', {'status': None}, ['status', 'comment']),
+    ('atp_alert', 'status-unknown', {'status': 'Closed'}, ['status', 'Closed']),
+    ('atp_alert', 'status-unknown-cannot-be-set', {'status': 'Unknown'}, ['status', 'Unknown']),
+    ('atp_alert', 'assigned-to-empty', {'assigned_to': ' '}, ['assigned_to']),
+    ('atp_alert', 'classification-unknown', {'classification': 'Benign'}, ['classification', 'Benign']),
+    ('atp_alert', 'determination-unknown', {'determination': 'Apt'}, ['determination', 'Apt']),
+    ('atp_alert', 'determination-of-another-classification', {'classification': 'FalsePositive', 'determination': 'Malware'},
+     ['determination', 'classification']),
+    ('atp_alert', 'comment-empty', {'comment': ''}, ['comment']),
+    ('atp_alert', 'allow-partial-not-bool', {'allow_partial': 'sure'}, ['allow_partial']),
+    # atp_indicator
+    ('atp_indicator', 'indicators-missing', {'indicators': None}, ['indicators']),
+    ('atp_indicator', 'indicators-empty', {'indicators': []}, ['indicators']),
+    ('atp_indicator', 'indicator-unknown-key', {'indicators': [{'type': 'FileMd5', 'value': 'a' * 32, 'colour': 'red'}]},
+     ['indicators', 'colour']),
+    ('atp_indicator', 'indicator-type-unknown', {'indicators': [{'type': 'Hash', 'value': 'a'}]}, ['type', 'Hash']),
+    ('atp_indicator', 'indicator-value-missing', {'indicators': [{'type': 'FileMd5'}]}, ['value']),
+    ('atp_indicator', 'indicator-sha256-short', {'indicators': [{'type': 'FileSha256', 'value': 'a' * 63, 'action': 'Block',
+                                                                 'title': 't'}]}, ['indicators[0].value', '64']),
+    ('atp_indicator', 'indicator-cidr', {'indicators': [{'type': 'IpAddress', 'value': '10.0.0.0/8', 'action': 'Block',
+                                                         'title': 't'}]}, ['indicators[0].value', 'CIDR']),
+    ('atp_indicator', 'indicator-url-ftp', {'indicators': [{'type': 'Url', 'value': 'ftp://x.example.com/', 'action': 'Block',
+                                                            'title': 't'}]}, ['indicators[0].value', 'http']),
+    ('atp_indicator', 'indicator-action-missing', {'indicators': [{'type': 'FileMd5', 'value': 'a' * 32, 'title': 't'}]},
+     ['indicators[0].action']),
+    ('atp_indicator', 'indicator-expiration-garbage', {'indicators': [{'type': 'FileMd5', 'value': 'a' * 32, 'action': 'Block',
+                                                                       'title': 't', 'expiration': 'next year'}]},
+     ['indicators[0].expiration']),
+    ('atp_indicator', 'indicator-duplicate', {'indicators': [{'type': 'FileMd5', 'value': 'a' * 32, 'action': 'Block', 'title': 't'},
+                                                             {'type': 'FileMd5', 'value': 'A' * 32, 'action': 'Block', 'title': 't'}]},
+     ['indicators[1] repeats indicators[0]']),
+    ('atp_indicator', 'state-unknown', {'state': 'blocked'}, ['state', 'blocked']),
+    ('atp_indicator', 'application-empty', {'application': ''}, ['application']),
+    ('atp_indicator', 'purge-with-absent', {'state': 'absent', 'purge': True}, ['purge']),
+    ('atp_indicator', 'purge-not-bool', {'purge': 'everything'}, ['purge']),
+    # atp_indicator_info
+    ('atp_indicator_info', 'type-unknown', {'type': ['Hash']}, ['type', 'Hash']),
+    ('atp_indicator_info', 'type-empty-list', {'type': []}, ['type']),
+    ('atp_indicator_info', 'action-unknown', {'action': ['Quarantine']}, ['action', 'Quarantine']),
+    ('atp_indicator_info', 'application-blank', {'application': ' '}, ['application']),
+    ('atp_indicator_info', 'value-empty', {'value': ''}, ['value']),
+    ('atp_indicator_info', 'limit-zero', {'limit': 0}, ['limit']),
 ]
 
 

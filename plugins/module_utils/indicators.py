@@ -1,0 +1,545 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Custom indicators (IoCs) as code: validate locally, read the tenant, plan, then import and batch-delete.
+
+Indicators are keyed on (type, value). Values are compared in a canonical form: hashes, thumbprints
+and domain names case-insensitively, IP addresses in their canonical text, URLs with the scheme and
+host lower-cased and the rest as written (paths are case-sensitive). The API: ``GET /api/indicators``
+($top/$skip, at most 10,000 a page), ``POST /api/indicators/import`` ({"Indicators": [..]}, at most
+500), ``POST /api/indicators/BatchDelete`` ({"IndicatorIds": [..]}, at most 500, 204), and
+``DELETE /api/indicators/{id}`` (204). A tenant holds at most 15,000 active indicators.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+import ipaddress
+import re
+
+from ansible.module_utils.six.moves.urllib.parse import quote
+
+from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils.errors import (
+    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown)
+
+INDICATORS_PATH = '/api/indicators'
+IMPORT_PATH = '/api/indicators/import'
+BATCH_DELETE_PATH = '/api/indicators/BatchDelete'
+TYPES = ('FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url')
+ACTIONS = ('Alert', 'Warn', 'Block', 'Audit', 'BlockAndRemediate', 'AlertAndBlock', 'Allowed')
+SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
+HEX_LENGTHS = {'FileSha1': 40, 'FileSha256': 64, 'FileMd5': 32, 'CertificateThumbprint': 40}
+IMPORT_BATCH = 500  # import-ti-indicators.md: "Maximum batch size for one API call is 500"
+DELETE_BATCH = 500  # batch-delete-ti-indicators.md: "Batch size limit of up to 500"
+TENANT_LIMIT = 15000  # post-ti-indicator.md / import-ti-indicators.md: 15,000 active indicators per tenant
+DEFAULT_APPLICATION = 'defender.atp'
+MAX_VALUE_LENGTH = 2048
+# Option name -> API field for the fields a user manages (application is module-wide).
+FIELD_MAP = (('action', 'action'), ('title', 'title'), ('description', 'description'), ('severity', 'severity'),
+             ('expiration', 'expirationTime'), ('generate_alert', 'generateAlert'),
+             ('recommended_actions', 'recommendedActions'), ('rbac_group_names', 'rbacGroupNames'))
+ENTRY_KEYS = frozenset(['value', 'type'] + [option for option, _api in FIELD_MAP])
+
+_HEX_RE = re.compile(r'^[0-9A-Fa-f]+$')
+_BLANK_RE = re.compile(r'[\x00-\x20\x7f]')
+_LABEL_RE = re.compile(r'^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$')
+_URL_RE = re.compile(r'^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^/:?#\s\[\]@]+)'
+                     r'(?::(?P<port>[0-9]{1,5}))?(?P<rest>[/?#][^\s]*)?$')
+
+
+class IndicatorError(ValueError):
+    """A value that cannot be an indicator of its type (the message says why)."""
+
+
+# -- values ---------------------------------------------------------------------------------------------------------------
+
+def _domain(text):
+    name = text.rstrip('.')
+    if not name or len(name) > 253:
+        raise IndicatorError('a domain name has 1 to 253 characters')
+    labels = name.split('.')
+    if len(labels) < 2:
+        raise IndicatorError('a domain name has at least two labels, such as contoso.com')
+    for label in labels:
+        if not _LABEL_RE.match(label):
+            raise IndicatorError('label %r is not valid (letters, digits and -, 1 to 63 characters, no - at either end)'
+                                 % label)
+    if labels[-1].isdigit():
+        raise IndicatorError('the last label is numeric; for an IP address use type IpAddress')
+    return name.lower()
+
+
+def canonical_value(indicator_type, value):
+    """The value in the form it is compared in; raises IndicatorError when it is not valid for its type."""
+    if not isinstance(value, str):
+        raise IndicatorError('the value must be a string, got %s' % type(value).__name__)
+    text = value.strip()
+    if not text:
+        raise IndicatorError('the value is empty')
+    if len(text) > MAX_VALUE_LENGTH:
+        raise IndicatorError('the value is longer than %d characters' % MAX_VALUE_LENGTH)
+    if _BLANK_RE.search(text):
+        raise IndicatorError('the value holds spaces or control characters')
+    if indicator_type in HEX_LENGTHS:
+        length = HEX_LENGTHS[indicator_type]
+        if len(text) != length or not _HEX_RE.match(text):
+            raise IndicatorError('a %s is %d hexadecimal characters, got %d character%s%s' % (
+                indicator_type, length, len(text), '' if len(text) == 1 else 's',
+                '' if _HEX_RE.match(text) else ' that are not all hexadecimal'))
+        return text.lower()
+    if indicator_type == 'IpAddress':
+        if '/' in text:
+            raise IndicatorError('CIDR ranges are not supported by Defender; give single addresses')
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            raise IndicatorError('not an IPv4 or IPv6 address')
+    if indicator_type == 'DomainName':
+        if '://' in text or '/' in text:
+            raise IndicatorError('a domain name has no scheme or path; for a URL use type Url')
+        return _domain(text)
+    if indicator_type == 'Url':
+        match = _URL_RE.match(text)
+        if not match:
+            raise IndicatorError('not a URL such as https://contoso.com/path')
+        scheme = (match.group('scheme') or '').lower()
+        if scheme and scheme not in ('http', 'https'):
+            raise IndicatorError('only http and https URLs can be indicators, not %s' % scheme)
+        host = match.group('host')
+        if host.startswith('['):
+            try:
+                host = '[%s]' % ipaddress.IPv6Address(host[1:-1])
+            except ValueError:
+                raise IndicatorError('the host %s is not an IPv6 address' % host)
+        else:
+            try:
+                host = str(ipaddress.IPv4Address(host))
+            except ValueError:
+                try:
+                    host = _domain(host)
+                except IndicatorError as exc:
+                    raise IndicatorError('the host of the URL is not valid: %s' % exc)
+        port = match.group('port')
+        if port is not None and not 0 < int(port) < 65536:
+            raise IndicatorError('the port %s is out of range' % port)
+        return '%s%s%s%s' % (scheme + '://' if scheme else '', host, ':' + port if port else '', match.group('rest') or '')
+    raise IndicatorError('unknown indicator type %s' % indicator_type)
+
+
+def key_of(indicator_type, value):
+    return (indicator_type, canonical_value(indicator_type, value))
+
+
+def label(key):
+    return '%s:%s' % key
+
+
+def api_key(indicator):
+    """The key of an indicator read from the API, or None when its type or value is not one we know.
+
+    Values written by other tools may not pass our stricter validation; they still get a key (the
+    lower-cased text for hashes and domains, the text otherwise) so they are matched and never duplicated.
+    """
+    indicator_type = indicator.get('indicatorType')
+    value = indicator.get('indicatorValue')
+    if indicator_type not in TYPES or not isinstance(value, str):
+        return None
+    try:
+        return key_of(indicator_type, value)
+    except IndicatorError:
+        lowered = indicator_type in HEX_LENGTHS or indicator_type == 'DomainName'
+        return (indicator_type, value.strip().lower() if lowered else value.strip())
+
+
+# -- expiration times -------------------------------------------------------------------------------------------------------
+
+_DATE_RE = re.compile(r'^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?'
+                      r'(Z|[+-]\d{2}:?\d{2})?$')
+
+
+def parse_time(text):
+    """An aware UTC datetime from ISO 8601 text (no offset means UTC), or None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    match = _DATE_RE.match(text.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        value = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                                  int((fraction or '0').ljust(6, '0')[:6]), tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    if zone and zone != 'Z':
+        sign = 1 if zone[0] == '+' else -1
+        digits = zone[1:].replace(':', '')
+        value -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return value
+
+
+def format_time(value):
+    return value.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+# -- desired indicators ---------------------------------------------------------------------------------------------------
+
+class Desired(object):
+    """One validated entry of ``indicators``: its key and the API body it stands for."""
+
+    def __init__(self, position, key, body):
+        self.position = position
+        self.key = key
+        self.body = body
+
+    @property
+    def type(self):
+        return self.key[0]
+
+    @property
+    def value(self):
+        return self.body['indicatorValue']
+
+
+def validate_entries(entries, state, application, now=None):
+    """Check every entry before any request; returns ``(desired, warnings)``. Raises AtpOptionError naming each problem."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    problems = []
+    desired = []
+    warnings = []
+    seen = {}
+    if not isinstance(entries, list):
+        raise AtpOptionError('indicators must be a list of indicators ({value, type, action, title, ...}).')
+    for position, entry in enumerate(entries):
+        where = 'indicators[%d]' % position
+        if not isinstance(entry, dict):
+            problems.append('%s is not a dictionary' % where)
+            continue
+        unknown = sorted(set(entry) - ENTRY_KEYS)
+        if unknown:
+            problems.append('%s has unknown keys %s (known: %s)' % (where, ', '.join(unknown), ', '.join(sorted(ENTRY_KEYS))))
+            continue
+        indicator_type = entry.get('type')
+        if indicator_type not in TYPES:
+            problems.append('%s.type is %r; use one of %s' % (where, indicator_type, ', '.join(TYPES)))
+            continue
+        try:
+            key = key_of(indicator_type, entry.get('value'))
+        except IndicatorError as exc:
+            problems.append('%s.value %r is not a valid %s: %s' % (where, entry.get('value'), indicator_type, exc))
+            continue
+        if key in seen:
+            problems.append('%s repeats indicators[%d] (%s)' % (where, seen[key], label(key)))
+            continue
+        seen[key] = position
+        body = {'indicatorValue': entry['value'].strip(), 'indicatorType': indicator_type}
+        if state == 'present':
+            body, entry_problems, entry_warnings = _present_body(where, entry, body, application, now)
+            problems.extend(entry_problems)
+            warnings.extend(entry_warnings)
+        desired.append(Desired(position, key, body))
+    if problems:
+        shown = problems[:25]
+        more = ' (and %d more)' % (len(problems) - len(shown)) if len(problems) > len(shown) else ''
+        raise AtpOptionError('indicators has %d invalid entr%s, nothing was sent: %s%s.' % (
+            len(problems), 'y' if len(problems) == 1 else 'ies', '; '.join(shown), more))
+    return desired, warnings
+
+
+def _present_body(where, entry, body, application, now):
+    problems = []
+    warnings = []
+    action = entry.get('action')
+    if action not in ACTIONS:
+        problems.append('%s.action is %r; use one of %s' % (where, action, ', '.join(ACTIONS)))
+    title = entry.get('title')
+    if not isinstance(title, str) or not title.strip():
+        problems.append('%s.title is required with state=present (the API requires a title)' % where)
+    description = entry.get('description')
+    if description is None:
+        description = title  # the API requires a description; the title stands in when none is given
+    elif not isinstance(description, str) or not description.strip():
+        problems.append('%s.description is empty; give a text or leave it out to use the title' % where)
+    severity = entry.get('severity')
+    if severity is not None and severity not in SEVERITIES:
+        problems.append('%s.severity is %r; use one of %s' % (where, severity, ', '.join(SEVERITIES)))
+    generate_alert = entry.get('generate_alert')
+    if generate_alert is not None and not isinstance(generate_alert, bool):
+        problems.append('%s.generate_alert must be true or false' % where)
+    if action == 'Audit':
+        if generate_alert is False:
+            problems.append('%s: action Audit requires generate_alert true (post-ti-indicator.md)' % where)
+        generate_alert = True
+    expiration = entry.get('expiration')
+    expiration_text = None
+    if expiration is not None:
+        parsed = parse_time(expiration) if isinstance(expiration, str) else None
+        if parsed is None:
+            problems.append('%s.expiration %r is not an ISO 8601 time such as 2026-12-31 or 2026-12-31T23:59:59Z'
+                            % (where, expiration))
+        else:
+            expiration_text = format_time(parsed)
+            if parsed <= now:
+                warnings.append('%s (%s) expires at %s, in the past: Defender will not enforce it'
+                                % (where, body['indicatorValue'], expiration_text))
+    recommended = entry.get('recommended_actions')
+    if recommended is not None and not isinstance(recommended, str):
+        problems.append('%s.recommended_actions must be a string' % where)
+    groups = entry.get('rbac_group_names')
+    if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups)):
+        problems.append('%s.rbac_group_names must be a list of device group names' % where)
+    if problems:
+        return body, problems, warnings
+    body.update({'action': action, 'title': title.strip(), 'description': description.strip(),
+                 'application': application})
+    if severity is not None:
+        body['severity'] = severity
+    if expiration_text is not None:
+        body['expirationTime'] = expiration_text
+    if generate_alert is not None:
+        body['generateAlert'] = generate_alert
+    if recommended is not None:
+        body['recommendedActions'] = recommended
+    if groups is not None:
+        body['rbacGroupNames'] = [g.strip() for g in groups]
+    return body, problems, warnings
+
+
+# -- comparison ------------------------------------------------------------------------------------------------------------
+
+def differences(body, existing):
+    """The API fields of ``body`` that ``existing`` does not hold (fields left out of the entry are not compared)."""
+    changed = []
+    for _option, field in FIELD_MAP:
+        if field not in body:
+            continue
+        if field not in existing:
+            # The listing did not report this field at all (Microsoft's own list example has no generateAlert):
+            # nothing to compare with, and re-submitting on every run would never converge.
+            continue
+        wanted, current = body[field], existing.get(field)
+        if field == 'expirationTime':
+            current_time = parse_time(current) if current else None
+            same = current_time is not None and format_time(current_time) == wanted
+        elif field == 'rbacGroupNames':
+            if isinstance(current, str):
+                current = current.split(',')  # the doc calls it a comma-separated string
+            same = sorted(g.strip().lower() for g in (current or [])) == sorted(g.lower() for g in wanted)
+        elif field == 'generateAlert':
+            same = current is not None and str(current).lower() == str(wanted).lower()
+        elif field == 'title' or field == 'description' or field == 'recommendedActions':
+            same = (current or '').strip() == wanted.strip()
+        else:
+            same = (current or '').lower() == str(wanted).lower()
+        if not same:
+            changed.append(field)
+    return changed
+
+
+def view(indicator):
+    """What before/after show of an indicator."""
+    if indicator is None:
+        return None
+    fields = ['id', 'indicatorType', 'indicatorValue', 'application'] + [api for _option, api in FIELD_MAP]
+    return dict((field, indicator.get(field)) for field in fields if field in indicator)
+
+
+class Plan(object):
+    def __init__(self):
+        self.create = []     # Desired
+        self.update = []     # (Desired, existing, changed fields)
+        self.unchanged = []  # (Desired, existing)
+        self.delete = []     # existing indicators
+        self.warnings = []
+
+
+def index_existing(indicators, application):
+    """``{key: indicator}``; when several share a key, the one of ``application`` (then the newest id) wins."""
+    by_key = {}
+    for indicator in indicators:
+        if not isinstance(indicator, dict):
+            continue
+        key = api_key(indicator)
+        if key is None:
+            continue
+        current = by_key.get(key)
+        if current is None or _preference(indicator, application) > _preference(current, application):
+            by_key[key] = indicator
+    return by_key
+
+
+def _preference(indicator, application):
+    mine = (indicator.get('application') or '') == application
+    try:
+        number = int(indicator.get('id'))
+    except (TypeError, ValueError):
+        number = -1
+    return (mine, number)
+
+
+def plan(desired, existing, state, application, purge):
+    result = Plan()
+    by_key = index_existing(existing, application)
+    if state == 'absent':
+        for entry in desired:
+            current = by_key.get(entry.key)
+            if current is not None:
+                result.delete.append(current)
+            else:
+                result.unchanged.append((entry, None))
+        return result
+    for entry in desired:
+        current = by_key.get(entry.key)
+        if current is None:
+            result.create.append(entry)
+            continue
+        changed = differences(entry.body, current)
+        other_application = current.get('application') or None
+        if other_application != application:
+            result.warnings.append(
+                '%s already exists with application %r: the API keeps that application on update, so purge with '
+                'application %r will not see it' % (label(entry.key), other_application, application))
+        if changed:
+            result.update.append((entry, current, changed))
+        else:
+            result.unchanged.append((entry, current))
+    if purge:
+        wanted = set(entry.key for entry in desired)
+        for indicator in existing:
+            if not isinstance(indicator, dict) or (indicator.get('application') or '') != application:
+                continue
+            key = api_key(indicator)
+            if key not in wanted:
+                result.delete.append(indicator)
+    return result
+
+
+def check_tenant_limit(current_count, plan_, limit=TENANT_LIMIT):
+    """Refuse, before any write, a run that would leave more than ``limit`` active indicators."""
+    after = current_count - len(plan_.delete) + len(plan_.create)
+    if plan_.create and after > limit:
+        raise AtpOptionError(
+            'Refusing to write: the tenant holds %d indicators; creating %d (and deleting %d) would make %d, more than '
+            'the limit of %d active indicators per tenant. Nothing was sent. Remove indicators (state=absent, purge) or '
+            'shorten the list.' % (current_count, len(plan_.create), len(plan_.delete), after, limit),
+            tenant_indicators=current_count, limit=limit)
+    return after
+
+
+# -- requests -------------------------------------------------------------------------------------------------------------
+
+def build_filter(types=None, actions=None, application=None, value=None):
+    """``$filter`` over documented properties only (get-ti-indicators-collection.md): indicatorType, action, application."""
+    clauses = []
+    if types:
+        clauses.append(odata.any_of('indicatorType', types))
+    if actions:
+        clauses.append(odata.any_of('action', actions))
+    if application is not None:
+        clauses.append(odata.eq('application', application))
+    if value is not None:
+        clauses.append(odata.eq('indicatorValue', value))
+    return odata.and_(*clauses)
+
+
+def list_indicators(client, filter_text=None, limit=None):
+    """``(indicators, truncated)``, paged with $top/$skip (10,000 a page) past any number of indicators."""
+    params = {'$filter': filter_text} if filter_text else {}
+    try:
+        return client.list_all(INDICATORS_PATH, params=params, limit=limit)
+    except AtpApiError as error:
+        if error.status == 400 and filter_text:
+            raise AtpApiError('The API rejected the indicator filter [%s]: %s' % (filter_text, error.message),
+                              **error.details)
+        raise
+
+
+def import_indicators(client, bodies):
+    """Send ``bodies`` through /api/indicators/import, 500 a call.
+
+    Returns ``(results, calls)`` where results maps the index of each body to ``(id, error)``.
+    """
+    results = {}
+    calls = 0
+    for start in range(0, len(bodies), IMPORT_BATCH):
+        chunk = bodies[start:start + IMPORT_BATCH]
+        calls += 1
+        try:
+            answer = client.post(IMPORT_PATH, {'Indicators': chunk}, what='Importing %d indicators' % len(chunk))
+        except AtpWriteOutcomeUnknown as error:
+            for offset in range(len(chunk)):
+                results[start + offset] = (None, 'unknown: %s Run the task again to see the state.' % error.message)
+            continue
+        except AtpError as error:
+            for offset in range(len(chunk)):
+                results[start + offset] = (None, error.message)
+            if isinstance(error, AtpApiError) and error.status in (401, 403):
+                for offset in range(start + len(chunk), len(bodies)):
+                    results[offset] = (None, 'not sent: an earlier import was refused (%s)' % error.message)
+                return results, calls
+            continue
+        items = (answer or {}).get('value') if isinstance(answer, dict) else None
+        _match_import_results(chunk, items if isinstance(items, list) else [], start, results)
+    return results, calls
+
+
+def _match_import_results(chunk, items, start, results):
+    """Pair each sent body with its result: by position when the counts agree, else by value."""
+    by_value = {}
+    for item in items:
+        if isinstance(item, dict) and isinstance(item.get('indicator'), str):
+            by_value.setdefault(item['indicator'].strip().lower(), []).append(item)
+    for offset, body in enumerate(chunk):
+        item = None
+        if len(items) == len(chunk) and isinstance(items[offset], dict):
+            candidate = items[offset]
+            if str(candidate.get('indicator') or '').strip().lower() in ('', body['indicatorValue'].lower()):
+                item = candidate
+        if item is None:
+            matches = by_value.get(body['indicatorValue'].lower())
+            item = matches.pop(0) if matches else None
+        if item is None:
+            # Not documented: an answer without this indicator. Say so rather than guess.
+            results[start + offset] = (None, 'the import answer did not mention this indicator')
+        elif item.get('isFailed'):
+            results[start + offset] = (item.get('id'), 'refused by the API: %s' % (item.get('failureReason') or 'no reason given'))
+        else:
+            results[start + offset] = (item.get('id'), None)
+
+
+def delete_indicators(client, ids):
+    """Delete by id with BatchDelete (500 a call); returns ``(errors, calls)`` with ``errors`` ``{id: message}``."""
+    errors = {}
+    calls = 0
+    for start in range(0, len(ids), DELETE_BATCH):
+        chunk = [str(i) for i in ids[start:start + DELETE_BATCH]]
+        calls += 1
+        try:
+            client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': chunk}, expected=(200, 204),
+                           what='Deleting %d indicators' % len(chunk))
+        except AtpWriteOutcomeUnknown:
+            calls += _delete_one_by_one(client, chunk, errors)
+        except AtpError as error:
+            if isinstance(error, AtpApiError) and error.status in (401, 403):
+                for indicator_id in [str(i) for i in ids[start:]]:
+                    errors[indicator_id] = error.message
+                return errors, calls
+            # 404 when any id is gone already, 400 for an invalid one: one DELETE each tells which, and a 404 there
+            # means the indicator is gone, which is what was wanted.
+            calls += _delete_one_by_one(client, chunk, errors)
+    return errors, calls
+
+
+def _delete_one_by_one(client, ids, errors):
+    calls = 0
+    for indicator_id in ids:
+        calls += 1
+        try:
+            client.request('DELETE', '%s/%s' % (INDICATORS_PATH, quote(indicator_id, safe='')), expected=(200, 204),
+                           what='Deleting indicator %s' % indicator_id)
+        except AtpError as error:
+            if isinstance(error, AtpApiError) and error.status == 404:
+                continue
+            errors[indicator_id] = error.message
+    return calls

@@ -1,0 +1,140 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Indicator logic without HTTP: validation, keys, comparison, plans, the tenant limit, filters."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import datetime
+
+import pytest
+
+from ansible_collections.defender.atp.plugins.module_utils import indicators as iocs
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+
+SHA1 = '220e7d15b011d7fac48f2bd61114db1022197f7f'
+NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
+
+
+@pytest.mark.parametrize('kind,value,canonical', [
+    ('FileSha1', SHA1.upper(), SHA1),
+    ('FileMd5', 'D41D8CD98F00B204E9800998ECF8427E', 'd41d8cd98f00b204e9800998ecf8427e'),
+    ('CertificateThumbprint', ' ' + SHA1 + ' ', SHA1),
+    ('IpAddress', '2001:DB8:0:0::1', '2001:db8::1'),
+    ('IpAddress', '203.0.113.7', '203.0.113.7'),
+    ('DomainName', 'Malicious.Example.COM.', 'malicious.example.com'),
+    ('Url', 'HTTPS://Evil.Example.com/Path?Q=1', 'https://evil.example.com/Path?Q=1'),
+    ('Url', 'evil.example.com/x', 'evil.example.com/x'),
+    ('Url', 'http://[2001:db8::1]:8080/a', 'http://[2001:db8::1]:8080/a'),
+])
+def test_canonical_values(kind, value, canonical):
+    assert iocs.canonical_value(kind, value) == canonical
+
+
+@pytest.mark.parametrize('kind,value,words', [
+    ('FileSha1', SHA1[:-1], '40 hexadecimal'), ('FileSha256', 'g' * 64, 'not all hexadecimal'),
+    ('FileMd5', SHA1, '32 hexadecimal'), ('IpAddress', '10.0.0.0/8', 'CIDR'), ('IpAddress', '1.2.3', 'not an IPv4'),
+    ('DomainName', 'https://x.com', 'no scheme'), ('DomainName', 'localhost', 'two labels'),
+    ('DomainName', 'bad_label.com', 'not valid'), ('Url', 'ftp://x.com/a', 'only http'), ('Url', 'http://x y', 'spaces'),
+    ('Url', 'http://-bad-.com/', 'host'), ('FileSha1', '', 'empty'),
+])
+def test_invalid_values(kind, value, words):
+    with pytest.raises(iocs.IndicatorError) as caught:
+        iocs.canonical_value(kind, value)
+    assert words in str(caught.value)
+
+
+def entry(**fields):
+    base = dict(value=SHA1, type='FileSha1', action='Block', title='t', description=None, severity=None, expiration=None,
+                generate_alert=None, recommended_actions=None, rbac_group_names=None)
+    base.update(fields)
+    return base
+
+
+def test_validation_collects_every_problem_naming_the_entry():
+    entries = [entry(), entry(value=SHA1.upper()), entry(type='FileMd5', value='abc'), entry(value='1' * 40, action=None),
+               entry(value='2' * 40, action='Audit', generate_alert=False), entry(value='3' * 40, expiration='soon')]
+    with pytest.raises(AtpOptionError) as caught:
+        iocs.validate_entries(entries, 'present', 'defender.atp', now=NOW)
+    message = str(caught.value)
+    assert 'indicators[1] repeats indicators[0]' in message
+    assert "indicators[2].value 'abc' is not a valid FileMd5" in message
+    assert 'indicators[3].action' in message
+    assert 'indicators[4]: action Audit requires generate_alert true' in message
+    assert 'indicators[5].expiration' in message
+    assert message.startswith('indicators has 5 invalid entries, nothing was sent')
+
+
+def test_body_for_the_api():
+    desired, warnings = iocs.validate_entries([entry(action='Audit', expiration='2026-01-01T10:00:00+02:00',
+                                                     rbac_group_names=[' Servers '], severity='High')],
+                                              'present', 'soc', now=NOW)
+    assert desired[0].body == {'indicatorValue': SHA1, 'indicatorType': 'FileSha1', 'action': 'Audit', 'title': 't',
+                               'description': 't', 'application': 'soc', 'severity': 'High',
+                               'expirationTime': '2026-01-01T08:00:00Z', 'generateAlert': True,
+                               'rbacGroupNames': ['Servers']}
+    assert 'in the past' in warnings[0]
+
+
+def existing(value=SHA1, kind='FileSha1', number='1', **fields):
+    base = {'id': number, 'indicatorValue': value, 'indicatorType': kind, 'action': 'Block', 'title': 't',
+            'description': 't', 'application': 'defender.atp', 'severity': 'Informational',
+            'expirationTime': None, 'generateAlert': False, 'rbacGroupNames': [], 'recommendedActions': None}
+    base.update(fields)
+    return base
+
+
+def test_plan_compares_only_given_fields_case_insensitively():
+    desired = iocs.validate_entries([entry(value=SHA1.upper()), entry(value='a' * 40, severity='High'),
+                                    entry(value='b' * 40)], 'present', 'defender.atp', now=NOW)[0]
+    tenant = [existing(), existing('A' * 40, number='2', severity='Low'),
+              existing('c' * 40, number='3'), existing('d' * 40, number='4', application='other')]
+    plan = iocs.plan(desired, tenant, 'present', 'defender.atp', purge=True)
+    assert [e.value for e, _c in plan.unchanged] == [SHA1.upper()]
+    assert [(e.value, changed) for e, _c, changed in plan.update] == [('a' * 40, ['severity'])]
+    assert [e.value for e in plan.create] == ['b' * 40]
+    assert [i['id'] for i in plan.delete] == ['3'], 'purge deletes only unlisted indicators of its own application'
+
+
+def test_plan_absent_deletes_listed_whatever_their_application():
+    desired = iocs.validate_entries([entry(value='d' * 40), entry(value='e' * 40)], 'absent', 'defender.atp')[0]
+    plan = iocs.plan(desired, [existing('d' * 40, number='4', application='other')], 'absent', 'defender.atp', False)
+    assert [i['id'] for i in plan.delete] == ['4'] and len(plan.unchanged) == 1
+
+
+def test_differences_understand_the_api_shapes():
+    body = {'expirationTime': '2026-12-31T00:00:00Z', 'rbacGroupNames': ['B', 'a'], 'generateAlert': True}
+    assert iocs.differences(body, {'expirationTime': '2026-12-31T00:00:00.0000000Z', 'rbacGroupNames': 'A,b',
+                                   'generateAlert': True}) == []
+    assert iocs.differences(body, {'expirationTime': None, 'rbacGroupNames': [], 'generateAlert': None}) == [
+        'expirationTime', 'generateAlert', 'rbacGroupNames']
+    # A field the listing does not report at all cannot be compared (get-ti-indicators-collection.md's example has
+    # no generateAlert): it does not count as a difference, or every run would re-submit the indicator.
+    assert iocs.differences(body, {'expirationTime': '2026-12-31T00:00:00Z', 'rbacGroupNames': ['a', 'b']}) == []
+
+
+def test_tenant_limit():
+    plan = iocs.Plan()
+    plan.create = [object()] * 10
+    plan.delete = [object()] * 4
+    assert iocs.check_tenant_limit(14994, plan) == 15000
+    with pytest.raises(AtpOptionError) as caught:
+        iocs.check_tenant_limit(14995, plan)
+    assert 'would make 15001, more than the limit of 15000' in str(caught.value)
+    plan.create = []
+    assert iocs.check_tenant_limit(20000, plan) == 19996, 'deleting alone is never refused'
+
+
+def test_filter_uses_documented_properties_quoted():
+    assert iocs.build_filter(types=['FileSha1', 'FileMd5'], actions=['Block'], application="o'brien") == (
+        "(indicatorType eq 'FileSha1' or indicatorType eq 'FileMd5') and action eq 'Block' and application eq 'o''brien'")
+    assert iocs.build_filter() is None
+
+
+def test_import_results_pair_by_position_or_value():
+    chunk = [{'indicatorValue': 'a'}, {'indicatorValue': 'b'}]
+    results = {}
+    iocs._match_import_results(chunk, [{'id': '2', 'indicator': 'B', 'isFailed': False},
+                                       {'id': None, 'indicator': 'a', 'isFailed': True, 'failureReason': 'bad'}], 0, results)
+    assert results == {0: (None, 'refused by the API: bad'), 1: ('2', None)}
