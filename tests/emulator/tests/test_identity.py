@@ -178,7 +178,8 @@ def test_password_grant_gives_a_delegated_token(api, info, v2):
     assert response.status_code == 200, response.text
     body = response.json()
     claims = claims_of(body["access_token"])
-    delegated = "Alert.Read Alert.ReadWrite Machine.Read Machine.ReadWrite Machine.Isolate Machine.Scan AdvancedQuery.Read"
+    delegated = ("Alert.Read Alert.ReadWrite Machine.Read Machine.ReadWrite Machine.Isolate Machine.Scan AdvancedQuery.Read"
+                 " Ti.ReadWrite")
     assert claims["scp"] == delegated and "roles" not in claims
     assert claims["appidacr"] == "0" and claims["appid"] == info["public_client_id"]
     assert claims["upn"] == claims["unique_name"] == info["username"] and claims["name"]

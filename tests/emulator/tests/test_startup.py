@@ -147,7 +147,9 @@ def test_generated_data_at_scale_starts_fast_and_lists_fast(tmp_path):
     with EmulatorProcess(args=["--state-dir", str(tmp_path), "--machines", "20000", "--alerts", "15000",
                                "--hunting-rows", "100000", "--no-rate-limits"]) as emu:
         startup = time.monotonic() - started
-        assert startup < 8, "start-up took %.1f s" % startup
+        # A bound against a pathological start (quadratic loading took minutes), not a speed figure: on a quiet
+        # machine it starts in about 1.6 s (benchmarks/emulator_throughput.py); a shared 2-core CI box can be 10x slower.
+        assert startup < 60, "start-up took %.1f s" % startup
         headers = {"Authorization": "Bearer " + emu.token()}
         ca = emu.info["ca_path"]
         seen, skip = set(), 0
@@ -164,7 +166,7 @@ def test_generated_data_at_scale_starts_fast_and_lists_fast(tmp_path):
         alerts = requests.get(emu.url + "/api/alerts", params={"$filter": "severity eq 'High'", "$top": "10000"},
                               headers=headers, verify=ca, timeout=60).json()["value"]
         assert len(alerts) > 2000 and {a["severity"] for a in alerts} == {"High"}
-        assert time.monotonic() - t0 < 10
+        assert time.monotonic() - t0 < 60  # a bound, not a figure (see above)
         count = requests.post(emu.url + "/api/advancedqueries/run", headers=headers, verify=ca, timeout=60,
                               json={"Query": "DeviceProcessEvents | count"}).json()["Results"]
         assert count == [{"Count": 100000}]
