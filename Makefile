@@ -1,8 +1,10 @@
 # defender.atp: build, test and demo entry points. Everything runs from .venv (made by `make venv`
 # from the pinned requirements); no activated venv needed.
 #
-#   make test [STEPS=units,sanity] [SKIP=molecule]   every check (scripts/run_checks.py)
-#   make sanity | units | integration | reliability | lint | docs | changelog | molecule | build
+#   make test [STEPS=session,...] [TAGS=units]   every default nox session (noxfile.py); last line "N passed, M failed"
+#   make sanity | units | integration   ansible-test on every supported ansible-core (nox -t sanity|units|integration)
+#   make reliability | lint | docs | changelog | molecule | build | emulator-tests | awx   one nox session each
+#   make nox-list      list the nox sessions
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
 #   make bench         run the benchmarks (benchmarks/load.py: 8 forks for 60 s; make test runs a 12 s version)
@@ -23,11 +25,14 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 EMULATOR_PORT ?= 8443
 EMULATOR_STATE ?= .emulator
 STEPS ?=
-SKIP ?=
+TAGS ?=
+NOX := $(VENV)/bin/nox
+NOX_REPORT := build/nox-report.json
+# ansible-test and the tools print no colour codes into CI logs.
+export ANSIBLE_NOCOLOR := 1
 
-CHECKS = $(VPY) scripts/run_checks.py $(if $(STEPS),--steps $(STEPS)) $(if $(SKIP),--skip $(SKIP))
-
-.PHONY: help venv test sanity units integration reliability lint docs changelog molecule build demo emulator bench ee-context clean distclean
+.PHONY: help venv test nox-list sanity units integration reliability lint docs changelog molecule build emulator-tests awx \
+	demo emulator bench ee-context clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -43,15 +48,33 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# nox runs the sessions (STEPS: session names, comma-separated; TAGS: nox tags); scripts/noxsupport.py turns its JSON
+# report into a table and the last line "N passed, M failed", and exits 1 when a session did not pass.
 test: venv
-	$(CHECKS)
+	@mkdir -p build && rm -f $(NOX_REPORT); status=0; \
+	$(NOX) --report $(NOX_REPORT) $(if $(STEPS),-e $(STEPS)) $(if $(TAGS),-t $(TAGS)) || status=$$?; \
+	$(VPY) scripts/noxsupport.py report $(NOX_REPORT) --nox-status $$status
 
-sanity units reliability lint docs changelog molecule build: venv
-	$(VPY) scripts/run_checks.py --steps $@
+nox-list: venv
+	@$(NOX) --list
 
-# no-secrets checks the output of this very run, while its emulator is still up.
-integration: venv
-	$(VPY) scripts/run_checks.py --steps integration,no-secrets
+sanity units integration: venv
+	@$(MAKE) --no-print-directory test TAGS=$@
+
+reliability changelog molecule awx: venv
+	@$(MAKE) --no-print-directory test STEPS=$@
+
+lint: venv
+	@$(MAKE) --no-print-directory test STEPS=lint,ansible-lint,extra-checks
+
+docs: venv
+	@$(MAKE) --no-print-directory test STEPS=docs-check
+
+build: venv
+	@$(MAKE) --no-print-directory test STEPS=build-import-check
+
+emulator-tests: venv
+	@$(MAKE) --no-print-directory test STEPS=emulator
 
 demo: venv
 	$(VPY) scripts/demo.py $(if $(ARGS),-- $(ARGS))
@@ -81,4 +104,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .nox
