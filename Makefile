@@ -4,6 +4,7 @@
 #   make test [STEPS=session,...] [TAGS=units]   every default nox session (noxfile.py); last line "N passed, M failed"
 #   make sanity | units | integration   ansible-test on every supported ansible-core (nox -t sanity|units|integration)
 #   make reliability | lint | docs | changelog | molecule | build | emulator-tests | awx   one nox session each
+#   make test-all      every ansible-test session (sanity, units, integration on all four ansible-core versions)
 #   make nox-list      list the nox sessions
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
@@ -28,10 +29,11 @@ STEPS ?=
 TAGS ?=
 NOX := $(VENV)/bin/nox
 NOX_REPORT := build/nox-report.json
+comma := ,
 # ansible-test and the tools print no colour codes into CI logs.
 export ANSIBLE_NOCOLOR := 1
 
-.PHONY: help venv test nox-list sanity units integration reliability lint docs changelog molecule build emulator-tests awx \
+.PHONY: help venv test test-all nox-list sanity units integration reliability lint docs changelog molecule build emulator-tests awx \
 	demo emulator bench ee-context clean distclean
 
 help:
@@ -52,11 +54,15 @@ $(STAMP):
 # report into a table and the last line "N passed, M failed", and exits 1 when a session did not pass.
 test: venv
 	@mkdir -p build && rm -f $(NOX_REPORT); status=0; \
-	$(NOX) --report $(NOX_REPORT) $(if $(STEPS),-e $(STEPS)) $(if $(TAGS),-t $(TAGS)) || status=$$?; \
+	$(NOX) --report $(NOX_REPORT) $(if $(STEPS),-e $(subst $(comma), ,$(STEPS))) $(if $(TAGS),-t $(subst $(comma), ,$(TAGS))) || status=$$?; \
 	$(VPY) scripts/noxsupport.py report $(NOX_REPORT) --nox-status $$status
 
 nox-list: venv
 	@$(NOX) --list
+
+# Every ansible-test session: sanity, units and integration on all four ansible-core versions.
+test-all: venv
+	@$(MAKE) --no-print-directory test TAGS=sanity,units,integration
 
 sanity units integration: venv
 	@$(MAKE) --no-print-directory test TAGS=$@

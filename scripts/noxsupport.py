@@ -126,7 +126,7 @@ def report_main(args):
         with open(args.report, encoding='utf-8') as handle:
             report = json.load(handle)
     except (OSError, ValueError) as ex:
-        print('nox wrote no usable report (%s): did nox start at all?' % ex)
+        print('nox wrote no usable report (%s); see its messages above' % ex)
         print('0 passed, 1 failed')
         return 1
     lines, passed, failed = summarize(report)
