@@ -152,15 +152,6 @@ def stop_emulator(session, state_dir):
                 external=True)
 
 
-def write_private_yaml(path, variables):
-    """Variables as YAML (JSON values are YAML), owner-only: they hold the emulator's secrets."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-        handle.write('---\n# Written by noxfile.py from the emulator start-up JSON; holds secrets.\n')
-        for key in sorted(variables):
-            handle.write('%s: %s\n' % (key, json.dumps(variables[key])))
-
-
 @nox.session(name='no-secrets', python=PYTHON, default=True, tags=['integration'])
 def no_secrets(session):
     """ansible-test integration at -vvvv against one emulator, then look for its secrets in all the output."""
@@ -177,8 +168,8 @@ def no_secrets(session):
     os.makedirs(os.path.dirname(output), exist_ok=True)
     try:
         # The targets use this emulator (setup_emulator starts none when emulator_url is given).
-        write_private_yaml(os.path.join(work, 'tests', 'integration', 'integration_config.yml'),
-                           {'emulator_' + key: value for key, value in info.items()})
+        noxsupport.write_vars_file(os.path.join(work, 'tests', 'integration', 'integration_config.yml'),
+                                   {'emulator_' + key: value for key, value in info.items()}, writer='noxfile.py')
         session.log('ansible-test integration -vvvv: output in %s' % os.path.relpath(output, ROOT))
         with open(output, 'w', encoding='utf-8') as log, session.chdir(work):
             try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import re
 import shutil
@@ -24,9 +23,11 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests'))
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 
 # pylint: disable=wrong-import-position
 from emulator.harness import EmulatorError, EmulatorProcess  # noqa: E402
+from noxsupport import write_vars_file  # noqa: E402  (scripts/, next to this file)
 
 VENV_BIN = os.path.join(sys.prefix, 'bin')
 DEMO_DIR = os.path.join(ROOT, 'build', 'demo')
@@ -35,17 +36,6 @@ DEMO_DIR = os.path.join(ROOT, 'build', 'demo')
 DEMO_COLLECTIONS = os.path.join(DEMO_DIR, 'collections')
 DEMO_LINK = os.path.join(DEMO_COLLECTIONS, 'ansible_collections', 'defender', 'atp')
 ID_SEGMENT = re.compile(r'/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,}|\d+)(?=/|$)')
-
-
-def write_vars_file(path, variables):
-    """Write variables as YAML (JSON values are YAML), readable by the owner only: they hold secrets."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
-        handle.write('---\n# Written by scripts/demo.py from the emulator description; holds secrets, do not commit.\n')
-        for key in sorted(variables):
-            handle.write('%s: %s\n' % (key, json.dumps(variables[key])))
-    os.chmod(path, 0o600)
 
 
 def link_collection():
@@ -119,7 +109,7 @@ def main(argv=None):
     started = time.monotonic()
     try:
         vars_file = os.path.join(DEMO_DIR, 'vars.yml')
-        write_vars_file(vars_file, playbook_vars(info))
+        write_vars_file(vars_file, playbook_vars(info), writer='scripts/demo.py')
         inventory = os.path.join(DEMO_DIR, 'inventory.ini')
         with open(inventory, 'w', encoding='utf-8') as handle:
             handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % os.path.join(VENV_BIN, 'python'))

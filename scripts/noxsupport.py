@@ -9,6 +9,7 @@
   workaround ansible-test's maintainers give in ansible/ansible#77304). The stand-in written there bootstraps pip
   from the standard library (ensurepip), then installs the pip version asked for from the configured index
   (pip.conf is honoured; ansible-test drops PIP_* variables).
+- ``write_vars_file``: the emulator's address and credentials as a 0600 YAML vars file (no-secrets, make demo).
 - ``summarize`` / ``main``: turn nox's JSON report (``nox --report FILE``) into a table and a last line
   ``N passed, M failed``; exit status 1 when a session did not pass.
 
@@ -91,6 +92,17 @@ def install_get_pip_stand_in(ansible_test_dir, cache_dir=None):
         handle.write(content)
     os.replace(temporary, path)  # sessions may run side by side: never leave a half-written script
     return path, 'written'
+
+
+def write_vars_file(path, variables, writer='scripts/noxsupport.py'):
+    """Variables as YAML (JSON values are YAML), readable by the owner only: they hold the emulator's secrets."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+        handle.write('---\n# Written by %s from the emulator start-up JSON; holds secrets, do not commit.\n' % writer)
+        for key in sorted(variables):
+            handle.write('%s: %s\n' % (key, json.dumps(variables[key])))
+    os.chmod(path, 0o600)
 
 
 def summarize(report):

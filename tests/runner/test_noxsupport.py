@@ -129,3 +129,14 @@ def test_stand_in_bootstraps_pip_into_an_empty_venv(tmp_path):
                           check=False, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert subprocess.run([python, '-m', 'pip', '--version'], capture_output=True, check=False).returncode == 0
+
+
+def test_vars_file_is_private_and_holds_every_value(tmp_path):
+    path = tmp_path / 'sub' / 'integration_config.yml'
+    variables = {'emulator_url': 'https://127.0.0.1:1', 'emulator_client_secret': 'a"b\\c: d', 'emulator_pid': 42}
+    noxsupport.write_vars_file(str(path), variables, writer='a test')
+    assert (path.stat().st_mode & 0o777) == 0o600
+    lines = path.read_text().splitlines()
+    assert lines[0] == '---' and 'a test' in lines[1]
+    found = dict((key, json.loads(value)) for key, value in (line.split(': ', 1) for line in lines[2:]))
+    assert found == variables
