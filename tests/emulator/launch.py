@@ -11,7 +11,8 @@ the ``setup_emulator`` integration target, the nox sessions, molecule's create/d
 the emulator answers. ``DIR/info.json`` (mode 0600: it holds the emulator's secrets) is its start-up JSON; ``DIR/pid``
 the supervisor's pid. If an emulator supervised for ``DIR`` still answers, it is reused.
 
-The supervisor stops the emulator and removes ``info.json`` and ``pid`` (logs stay) when ``stop`` is called, on
+The supervisor stops the emulator and removes ``info.json``, ``pid`` and the emulator's state (its CA and keys; the
+logs stay) when ``stop`` is called, on
 SIGTERM, or when the watched process exits: ``--watch-pid``, or with ``--watch-ancestor NAME`` the nearest
 ancestor process running the program NAME (``ansible-test``: the emulator lives exactly as long as the
 ``ansible-test integration`` run that started it, which has no end-of-run hook). ``--state-dir auto`` with
@@ -23,6 +24,7 @@ Standard library only (plus what the emulator itself needs).
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -213,8 +215,10 @@ def supervise(args):
     signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
     signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
     emulator_args = list(args.emulator_args)
+    own_state = None
     if "--state-dir" not in emulator_args:
-        emulator_args = ["--state-dir", os.path.join(args.state_dir, "state")] + emulator_args
+        own_state = os.path.join(args.state_dir, "state")
+        emulator_args = ["--state-dir", own_state] + emulator_args
     process = EmulatorProcess(args=emulator_args, startup_timeout=START_TIMEOUT)
     try:
         info = process.start()
@@ -245,6 +249,8 @@ def supervise(args):
         if stderr:
             with open(os.path.join(args.state_dir, "emulator.stderr.log"), "a", encoding="utf-8") as handle:
                 handle.write(stderr)
+        if own_state:
+            shutil.rmtree(own_state, ignore_errors=True)  # its CA key and client keys; the logs stay
         print("stopped (%s); emulator exit status %s" % (", ".join(stopping) or "error", code), flush=True)
     return 0
 

@@ -71,6 +71,7 @@ def test_start_reuse_stop(tmp_path, watched):
     assert stopped.returncode == 0 and json.loads(stopped.stdout)["stopped"] is True
     assert wait_gone(info["pid"])
     assert not os.path.exists(info_path) and not os.path.exists(os.path.join(state, "pid"))
+    assert not os.path.exists(os.path.join(state, "state"))  # no CA key left behind
     assert os.path.exists(os.path.join(state, "launcher.log"))  # the logs stay
     # Nothing left to stop: says so, and succeeds.
     assert json.loads(launch("stop", "--state-dir", state).stdout)["stopped"] is False
