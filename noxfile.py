@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import nox
+from nox.command import CommandFailed
 
 try:
     import antsibull_nox
@@ -175,9 +176,10 @@ def no_secrets(session):
             try:
                 session.run('ansible-test', 'integration', '--venv', '--python', PYTHON, '--color', 'no', '-vvvv',
                             *session.posargs, env=ansible_test_env(), stdout=log, stderr=subprocess.STDOUT)
-            except nox.command.CommandFailed:
+            except CommandFailed:
                 log.flush()
-                session.log('integration failed; the end of its output:\n' + ''.join(open(output, encoding='utf-8').readlines()[-60:]))
+                with open(output, encoding='utf-8', errors='replace') as handle:
+                    session.log('integration failed; the end of its output:\n' + ''.join(handle.readlines()[-60:]))
                 raise
         session.run(sys.executable, os.path.join(ROOT, 'scripts', 'no_secrets.py'), '--info', info_file, '--output', output,
                     '--request-log', request_log, '--test-data', os.path.join(work, 'tests', 'integration', 'targets'),
