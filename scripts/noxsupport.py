@@ -125,10 +125,10 @@ def summarize(report):
             failed += 1
         rows.append((str(entry.get('name', '?')), status, seconds, str(entry.get('reason') or '')))
     width = max([len(name) for name, _status, _seconds, _reason in rows] + [len('session')])
-    lines = ['%-*s  %-8s  %8s  %s' % (width, 'session', 'result', 'seconds', 'reason')]
+    lines = ['{0:<{w}}  {1:<8}  {2:>8}  {3}'.format('session', 'result', 'seconds', 'reason', w=width)]
     for name, status, seconds, reason in rows:
-        lines.append(('%-*s  %-8s  %8.1f  %s' % (width, name, status, seconds, reason)).rstrip())
-    lines.append('%-*s  %-8s  %8.1f' % (width, 'total', '', total_seconds))
+        lines.append('{0:<{w}}  {1:<8}  {2:>8.1f}  {3}'.format(name, status, seconds, reason, w=width).rstrip())
+    lines.append('{0:<{w}}  {1:<8}  {2:>8.1f}'.format('total', '', total_seconds, w=width))
     lines.append('%d passed, %d failed' % (passed, failed))
     return lines, passed, failed
 
