@@ -122,3 +122,31 @@ def test_missing_libraries_name_the_controller_python(monkeypatch):
     monkeypatch.setattr(plugin_connection, 'HAS_REQUESTS', False)
     with pytest.raises(AnsibleError, match='requests.*controller.*python'):
         plugin_connection.check_requirements('defender.atp.fake')
+
+
+class PluginBefore219(object):
+    """An inventory plugin as ansible-core 2.16-2.18 make it: ``get_option`` has what the inventory file set, but
+    ``get_option_and_origin`` asks the configuration again (environment, ansible.cfg, defaults) and ignores the file."""
+    NAME = 'defender.atp.fake'
+
+    def __init__(self, from_file, templar=None):
+        self._options = dict(from_file)
+        self.templar = templar
+
+    def get_option(self, name):
+        if name in self._options:
+            return self._options[name]
+        return CONNECTION_ARGSPEC[name].get('default')
+
+    def get_option_and_origin(self, name):
+        return CONNECTION_ARGSPEC[name].get('default'), 'default'
+
+
+def test_options_from_the_inventory_file_count_before_ansible_core_2_19(monkeypatch):
+    # ansible-core 2.16: 'No credentials given' although the file had them (the inventory failed on 2.16).
+    for variable in ('AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'):
+        monkeypatch.delenv(variable, raising=False)
+    plugin = PluginBefore219(dict(tenant_id='t', client_id='c', client_secret='s-{{ x }}'), templar=UpperTemplar())
+    params = plugin_connection.connection_params(plugin)
+    assert (params['tenant_id'], params['client_id']) == ('t', 'c')
+    assert params['client_secret'] == 's-TEMPLATED'  # written in the file, so templated
