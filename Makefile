@@ -1,8 +1,11 @@
 # defender.atp: build, test and demo entry points. Everything runs from .venv (made by `make venv`
 # from the pinned requirements); no activated venv needed.
 #
-#   make test [STEPS=units,sanity] [SKIP=molecule]   every check (scripts/run_checks.py)
-#   make sanity | units | integration | reliability | lint | docs | changelog | molecule | build
+#   make test [STEPS=session,...] [TAGS=units]   every default nox session (noxfile.py); last line "N passed, M failed"
+#   make sanity | units | integration   ansible-test on every supported ansible-core (nox -t sanity|units|integration)
+#   make reliability | lint | docs | changelog | molecule | build | emulator-tests | awx   one nox session each
+#   make test-all      every ansible-test session (sanity, units, integration on all four ansible-core versions)
+#   make nox-list      list the nox sessions
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
 #   make eda           end-to-end test of the EDA rulebook: ansible-rulebook (own venv build/venv-eda, needs Java 17+) against the emulator
@@ -24,7 +27,12 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 EMULATOR_PORT ?= 8443
 EMULATOR_STATE ?= .emulator
 STEPS ?=
-SKIP ?=
+TAGS ?=
+NOX := $(VENV)/bin/nox
+NOX_REPORT := build/nox-report.json
+comma := ,
+# ansible-test and the tools print no colour codes into CI logs.
+export ANSIBLE_NOCOLOR := 1
 
 # make eda: ansible-rulebook and its dependencies live in their own venv (tests/eda/requirements.txt), not in .venv;
 # under build/, which the work copy, the collection build and git all leave out (make clean removes it too).
@@ -33,9 +41,8 @@ EDA_REQUIREMENTS := tests/eda/requirements.txt requirements.txt
 EDA_REQ_HASH := $(shell cat $(EDA_REQUIREMENTS) 2>/dev/null | sha256sum | cut -c1-16)
 EDA_STAMP := $(EDA_VENV)/.installed-$(EDA_REQ_HASH)
 
-CHECKS = $(VPY) scripts/run_checks.py $(if $(STEPS),--steps $(STEPS)) $(if $(SKIP),--skip $(SKIP))
-
-.PHONY: help venv eda test sanity units integration reliability lint docs changelog molecule build demo emulator bench ee-context clean distclean
+.PHONY: help venv eda test test-all nox-list sanity units integration reliability lint docs changelog molecule build emulator-tests awx \
+	demo emulator bench ee-context clean distclean
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -51,15 +58,37 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# nox runs the sessions (STEPS: session names, comma-separated; TAGS: nox tags); scripts/noxsupport.py turns its JSON
+# report into a table and the last line "N passed, M failed", and exits 1 when a session did not pass.
 test: venv
-	$(CHECKS)
+	@mkdir -p build && rm -f $(NOX_REPORT); status=0; \
+	$(NOX) --report $(NOX_REPORT) $(if $(STEPS),-e $(subst $(comma), ,$(STEPS))) $(if $(TAGS),-t $(subst $(comma), ,$(TAGS))) || status=$$?; \
+	$(VPY) scripts/noxsupport.py report $(NOX_REPORT) --nox-status $$status
 
-sanity units reliability lint docs changelog molecule build: venv
-	$(VPY) scripts/run_checks.py --steps $@
+nox-list: venv
+	@$(NOX) --list
 
-# no-secrets checks the output of this very run, while its emulator is still up.
-integration: venv
-	$(VPY) scripts/run_checks.py --steps integration,no-secrets
+# Every ansible-test session: sanity, units and integration on all four ansible-core versions.
+test-all: venv
+	@$(MAKE) --no-print-directory test TAGS=sanity,units,integration
+
+sanity units integration: venv
+	@$(MAKE) --no-print-directory test TAGS=$@
+
+reliability changelog molecule awx: venv
+	@$(MAKE) --no-print-directory test STEPS=$@
+
+lint: venv
+	@$(MAKE) --no-print-directory test STEPS=lint,ansible-lint,extra-checks
+
+docs: venv
+	@$(MAKE) --no-print-directory test STEPS=docs-check
+
+build: venv
+	@$(MAKE) --no-print-directory test STEPS=build-import-check
+
+emulator-tests: venv
+	@$(MAKE) --no-print-directory test STEPS=emulator
 
 demo: venv
 	$(VPY) scripts/demo.py $(if $(ARGS),-- $(ARGS))
@@ -103,4 +132,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .nox

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the incident response playbook against a local emulator (`make demo`).
 
-Starts tests/emulator/run.py on a free port, writes the connection variables to build/demo/vars.yml,
-syncs a work copy (build/demo/collections/ansible_collections/defender/atp, found through
-ANSIBLE_COLLECTIONS_PATH), runs ansible-playbook playbooks/incident_response.yml on localhost, prints
+Starts the emulator on a free port (tests/emulator/harness.py), writes the connection variables to
+build/demo/vars.yml, links the checkout as build/demo/collections/ansible_collections/defender/atp (found
+through ANSIBLE_COLLECTIONS_PATH), runs ansible-playbook playbooks/incident_response.yml on localhost, prints
 a summary (with the API calls the emulator saw), stops the emulator and exits with the playbook's
 status. Extra arguments go to ansible-playbook: scripts/demo.py -- -v --check
 """
@@ -16,26 +16,42 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
 
 # pylint: disable=wrong-import-position
-from emulator_session import EmulatorError, EmulatorSession, connection_vars, write_vars_file  # noqa: E402
-from run_checks import BUILD, NAME, NAMESPACE, ROOT, VENV_BIN, BuildLock, sync_work_copy  # noqa: E402
+from emulator.harness import EmulatorError, EmulatorProcess  # noqa: E402
+from noxsupport import write_vars_file  # noqa: E402  (scripts/, next to this file)
 
-DEMO_DIR = os.path.join(BUILD, 'demo')
-# A work copy of its own, so a demo neither waits for nor disturbs a `make test` running at the same time.
+VENV_BIN = os.path.join(sys.prefix, 'bin')
+DEMO_DIR = os.path.join(ROOT, 'build', 'demo')
+# ansible-playbook finds defender.atp through ANSIBLE_COLLECTIONS_PATH: a link to the checkout is enough (only
+# ansible-test needs a real copy).
 DEMO_COLLECTIONS = os.path.join(DEMO_DIR, 'collections')
-DEMO_WORK = os.path.join(DEMO_COLLECTIONS, 'ansible_collections', NAMESPACE, NAME)
+DEMO_LINK = os.path.join(DEMO_COLLECTIONS, 'ansible_collections', 'defender', 'atp')
 ID_SEGMENT = re.compile(r'/(?:[0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9a-fA-F]{16,}|\d+)(?=/|$)')
+
+
+def link_collection():
+    os.makedirs(os.path.dirname(DEMO_LINK), exist_ok=True)
+    if os.path.islink(DEMO_LINK) and os.readlink(DEMO_LINK) == ROOT:
+        return
+    if os.path.isdir(DEMO_LINK) and not os.path.islink(DEMO_LINK):
+        shutil.rmtree(DEMO_LINK)  # a work copy of an older demo
+    elif os.path.lexists(DEMO_LINK):
+        os.unlink(DEMO_LINK)
+    os.symlink(ROOT, DEMO_LINK)
 
 
 def playbook_vars(info):
     """Connection variables of the playbook, plus every emulator_* key for playbooks that want more."""
-    variables = connection_vars(info)
+    variables = {'emulator_' + key: value for key, value in info.items()}
     variables.update(
         tenant_id=info['tenant_id'],
         client_id=info['client_id'],
@@ -69,11 +85,6 @@ def summarize_requests(entries):
 
 
 def main(argv=None):
-    with BuildLock('scripts/demo.py', name='.demo.lock'):
-        return demo(argv)
-
-
-def demo(argv):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--playbook', default='playbooks/incident_response.yml', help='playbook to run (from the repository root)')
     parser.add_argument('--port', type=int, default=int(os.environ.get('DEMO_EMULATOR_PORT', '0')), help='emulator port (0: any free port)')
@@ -84,11 +95,10 @@ def demo(argv):
     if not os.path.isfile(playbook):
         print('demo: %s does not exist' % args.playbook, file=sys.stderr)
         return 2
-    copied, deleted = sync_work_copy(DEMO_WORK)
-    print('demo: work copy synced (%d copied, %d removed)' % (copied, deleted))
-
-    session = EmulatorSession(ROOT, os.path.join(DEMO_DIR, 'emulator'), os.path.join(DEMO_DIR, 'emulator.log'),
-                              port=args.port, python=os.path.join(VENV_BIN, 'python'))
+    link_collection()
+    state_dir = os.path.join(DEMO_DIR, 'emulator')
+    os.makedirs(state_dir, exist_ok=True)
+    session = EmulatorProcess(args=['--state-dir', state_dir], port=args.port, python=os.path.join(VENV_BIN, 'python'))
     try:
         info = session.start()
     except EmulatorError as ex:
@@ -99,7 +109,7 @@ def demo(argv):
     started = time.monotonic()
     try:
         vars_file = os.path.join(DEMO_DIR, 'vars.yml')
-        write_vars_file(vars_file, playbook_vars(info))
+        write_vars_file(vars_file, playbook_vars(info), writer='scripts/demo.py')
         inventory = os.path.join(DEMO_DIR, 'inventory.ini')
         with open(inventory, 'w', encoding='utf-8') as handle:
             handle.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % os.path.join(VENV_BIN, 'python'))
@@ -115,7 +125,7 @@ def demo(argv):
 
         calls, calls_error = None, ''
         try:
-            calls = summarize_requests(session.get_json('/_emulator/requests'))
+            calls = summarize_requests(session.requests_log())
         except Exception as ex:  # pylint: disable=broad-except
             calls_error = str(ex)
         print('\n' + '=' * 72)
@@ -129,12 +139,14 @@ def demo(argv):
             print('  API calls  %d' % sum(calls.values()))
             for name, count in sorted(calls.items(), key=lambda item: (-item[1], item[0])):
                 print('    %4d  %s' % (count, name))
-        print('  logs       %s' % os.path.relpath(session.log_path, ROOT))
         print('=' * 72)
     except KeyboardInterrupt:
         status = 130
     finally:
         session.stop()
+        stderr = session.stderr_text()
+        if status != 0 and stderr:
+            print('demo: the emulator said:\n' + stderr[-3000:], file=sys.stderr)
     return status
 
 

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Client credentials with a certificate: a client assertion signed with the app's private key.
 
 No secret leaves the host. The assertion takes one of the two forms MSAL sends, never a mix of their headers:

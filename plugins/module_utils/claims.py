@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Reading and checking the claims of an Entra ID access token.
 
 Defender answers a token with the wrong audience or too few roles with a bare 401/403; reading the

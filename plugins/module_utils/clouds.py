@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Cloud and region endpoints: the login host, API host and token audiences, picked together.
 
 Getting one of these wrong yields tokens the API rejects with a 403 that looks like a permission

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """The one HTTP client every plugin uses: TLS, timeouts, retries, token refresh, paging, errors.
 
 One ``requests.Session`` per plugin run keeps connections alive across pages and machines; a
@@ -26,13 +27,14 @@ except ImportError as exc:  # pragma: no cover - reported by the module with mis
 
 from ansible.module_utils.six.moves.urllib.parse import urlparse
 
+from ansible_collections.defender.atp.plugins.module_utils.collection_version import COLLECTION_VERSION
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
     AtpApiError, AtpTransportError, AtpWriteOutcomeUnknown)
 from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
 from ansible_collections.defender.atp.plugins.module_utils.resource_ids import check_request_path
 from ansible_collections.defender.atp.plugins.module_utils.retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 
-USER_AGENT = 'defender.atp-ansible-collection/0.1.0'
+USER_AGENT = 'defender.atp-ansible-collection/%s' % COLLECTION_VERSION
 MAX_PAGE_SIZE = 10000
 IDEMPOTENT_METHODS = ('GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE')
 

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Writing result rows to a file as JSON, JSON Lines or CSV, one row at a time, replacing the file atomically.
 
 A writer is a sink for ``hunting.parse_response``: ``schema(columns)``, then ``row(row)`` per row, then

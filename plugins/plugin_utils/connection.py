@@ -44,13 +44,27 @@ def env_names(option):
 
 
 def _option_and_origin(plugin, name):
+    """The option's value (as ``get_option`` gives it) and where it came from, when ansible-core says so.
+
+    Before ansible-core 2.19, ``get_option_and_origin`` asks the configuration again (environment, ansible.cfg,
+    default) and ignores what the inventory file set: a value that differs from that answer came from the file.
+    """
     getter = getattr(plugin, 'get_option_and_origin', None)
+    config_value, origin = None, None
     if getter is not None:
         try:
-            return getter(name)
+            config_value, origin = getter(name)
         except KeyError:
-            return None, 'default'
-    return plugin.get_option(name), None
+            config_value, origin = None, 'default'
+    if not hasattr(plugin, 'get_option'):
+        return config_value, origin
+    try:
+        value = plugin.get_option(name)
+    except KeyError:
+        return config_value, origin
+    if getter is not None and value != config_value:
+        return value, 'direct'
+    return value, origin
 
 
 def _from_empty_env(name, origin):

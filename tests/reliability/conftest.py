@@ -4,7 +4,7 @@
 """Fixtures of the reliability suites: an emulator per test module, and real ``ansible-playbook`` runs against it.
 
 * ``ANSIBLE_COLLECTIONS_PATH``, when it holds ``ansible_collections/defender/atp``, is the collection under test
-  (``scripts/run_checks.py`` points it at its work copy); otherwise a symlink to this checkout is made.
+  (the ``reliability`` nox session points it at its copy); otherwise a symlink to this checkout is made.
 * Playbooks are written per test from Python (lists of task dicts, dumped as JSON, which is YAML). The connection
   reaches every module through ``module_defaults`` of the ``group/defender.atp.atp`` action group, templated from an
   extra-vars file, as a user's playbook would do it.

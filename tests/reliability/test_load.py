@@ -27,7 +27,7 @@ def test_eight_forks_of_every_module_fail_nothing_and_every_request_is_accounted
     figures = load.run_load(duration=duration, forks=8, collections=collections_path, work=str(tmp_path))
     report = load.render(figures)
     print(report)
-    report_dir = os.environ.get('RELIABILITY_REPORT_DIR') or str(tmp_path)  # scripts/run_checks.py shows it
+    report_dir = os.environ.get('RELIABILITY_REPORT_DIR') or str(tmp_path)  # the reliability nox session shows it
     with open(os.path.join(report_dir, 'load.md'), 'w') as handle:
         handle.write(report)
     with open(os.path.join(report_dir, 'load.json'), 'w') as handle:

@@ -8,7 +8,7 @@
   results (the callback's file), a dump of every registered result (``copy`` of ``to_nice_json``; atp_token's
   documented ``access_token`` is left out of it, as examples register it under ``no_log``), and the emulator's request
   log and its own output are searched for each secret, password, private key and token the emulator knows
-  (``/_emulator/secrets``). The ``no-secrets`` step of run_checks.py does the same for the integration targets; this
+  (``/_emulator/secrets``). The ``no-secrets`` nox session does the same for the integration targets; this
   one covers every module on purpose, failure paths included.
 * TLS: verification is on by default; the emulator's certificate (its own CA) is refused without ca_path, with or
   without REQUESTS_CA_BUNDLE, naming ca_path and validate_certs; validate_certs=false works and warns.

@@ -69,7 +69,7 @@ class ModuleExit(BaseException):
 def run_module(monkeypatch):
     """Run a module's ``main()`` in-process with ``args``; return its result dict (``failed`` set on failure)."""
     from ansible.module_utils import basic
-    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.defender.atp.tests.unit.module_args import patch_module_args
 
     def fake_exit(self, **kwargs):
         raise ModuleExit(kwargs, False)

@@ -12,7 +12,7 @@ import stat
 import pytest
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.testing import patch_module_args
+from ansible_collections.defender.atp.tests.unit.module_args import patch_module_args
 
 from ansible_collections.defender.atp.plugins.module_utils.authenticator import select_methods
 from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC, ConnectionSettings

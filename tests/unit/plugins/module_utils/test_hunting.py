@@ -15,7 +15,7 @@ from ansible_collections.defender.atp.plugins.module_utils import hunting
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpOptionError, AtpTransportError
 from ansible_collections.defender.atp.plugins.module_utils.hunting import HuntingParseError, RowCollector, parse_response
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), 'emulator', 'fixtures')
 
 
 def fixture_text(name):

@@ -20,7 +20,7 @@ from ansible_collections.defender.atp.plugins.module_utils.time_spans import par
 from ansible_collections.defender.atp.plugins.module_utils.isolation import (
     CONFLICT, ISOLATED, ISOLATING, NOOP, SEND, UNISOLATED, UNISOLATING)
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), 'emulator', 'fixtures')
 MACHINE = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
 _ids = itertools.count(1)
 

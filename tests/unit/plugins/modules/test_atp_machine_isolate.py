@@ -517,7 +517,7 @@ def test_workers_renew_an_expiring_token_once(run_module, conn, fresh_emulator):
 def test_request_bodies_have_the_documented_shape():
     """The bodies match Microsoft's examples (isolate_request.json, unisolate_request.json): PascalCase keys only."""
     import os
-    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fixtures')
+    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), 'emulator', 'fixtures')
 
     machine_id = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
     result = types.SimpleNamespace(machine={'id': machine_id}, machine_id=machine_id, label='mymachine1.contoso.com')

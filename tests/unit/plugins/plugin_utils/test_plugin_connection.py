@@ -135,3 +135,31 @@ def test_plain_http_is_refused_for_plugins_and_warned_for_loopback():
     plugin_connection.PluginConnection(params, 'defender.atp.fake', warn=warnings.append).close()
     assert warnings == ['defender.atp.fake: login_url is \'http://127.0.0.1:8080\': plain http to a loopback host; credentials '
                         'and tokens are sent unencrypted on this machine. Use https outside of local tests.']
+
+
+class PluginBefore219(object):
+    """An inventory plugin as ansible-core 2.16-2.18 make it: ``get_option`` has what the inventory file set, but
+    ``get_option_and_origin`` asks the configuration again (environment, ansible.cfg, defaults) and ignores the file."""
+    NAME = 'defender.atp.fake'
+
+    def __init__(self, from_file, templar=None):
+        self._options = dict(from_file)
+        self.templar = templar
+
+    def get_option(self, name):
+        if name in self._options:
+            return self._options[name]
+        return CONNECTION_ARGSPEC[name].get('default')
+
+    def get_option_and_origin(self, name):
+        return CONNECTION_ARGSPEC[name].get('default'), 'default'
+
+
+def test_options_from_the_inventory_file_count_before_ansible_core_2_19(monkeypatch):
+    # ansible-core 2.16: 'No credentials given' although the file had them (the inventory failed on 2.16).
+    for variable in ('AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'):
+        monkeypatch.delenv(variable, raising=False)
+    plugin = PluginBefore219(dict(tenant_id='t', client_id='c', client_secret='s-{{ x }}'), templar=UpperTemplar())
+    params = plugin_connection.connection_params(plugin)
+    assert (params['tenant_id'], params['client_id']) == ('t', 'c')
+    assert params['client_secret'] == 's-TEMPLATED'  # written in the file, so templated
