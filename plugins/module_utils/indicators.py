@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Custom indicators (IoCs) as code: validate locally, read the tenant, plan, then import and batch-delete.
 
 Indicators are keyed on (type, value). Values are compared in a canonical form: hashes, thumbprints

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Pacing the writes of one run against a per-application quota that nobody announces.
 
 Defender limits machine actions to 100 requests a minute and 1,500 an hour per application (a
