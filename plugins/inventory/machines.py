@@ -32,6 +32,7 @@ requirements:
     works), or C(Machine.Read) / C(Machine.ReadWrite) as a delegated permission. A user (delegated) only sees the
     machines of the device groups their Defender RBAC role covers."
 extends_documentation_fragment:
+  - defender.atp.connection
   - defender.atp.connection.plugins
   - constructed
   - inventory_cache
@@ -128,8 +129,6 @@ notes:
   - Ansible only warns when an inventory source fails, and goes on without its hosts. So that a failed read stops a
     run instead, set C(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true) (C([inventory] any_unparsed_is_failed) in
     C(ansible.cfg)). AWX fails the inventory update and keeps the previous hosts.
-  - Connection options in the file may be templates, for example a O(client_secret) of
-    C("{{ lookup('ansible.builtin.env', 'MY_SECRET') }}"); values from environment variables are never templated.
 seealso:
   - module: defender.atp.atp_machine_isolate
   - module: defender.atp.atp_machine_info
@@ -508,14 +507,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
-        self._read_config_data(path)
+        written = set(self._read_config_data(path))
 
         page_size = self._page_size()
         try:
             odata_filter = self.build_filter()
         except ValueError as exc:
             raise AnsibleParserError('%s: %s' % (self.NAME, exc))
-        connection = PluginConnection.from_plugin(self, warn=self.display.warning)
+        connection = PluginConnection.from_plugin(self, written, warn=self.display.warning)
         try:
             cache_key = self._cache_key(path, connection)
             use_cache = self.get_option('cache')
