@@ -50,7 +50,8 @@ options:
         C(lastSeen), C(exposureLevel), C(onboardingStatus), C(lastIpAddress), C(healthStatus), C(osPlatform),
         C(riskScore) and C(rbacGroupId).
       - Combined with the other filter options with C(and); the expression is parenthesised first, so its own C(or)
-        cannot widen the match.
+        cannot widen the match. An expression with an unclosed quote or unbalanced parentheses (which could close that
+        parenthesis) is refused before any request, as the modules' O(defender.atp.atp_machine_info#module:filter) is.
     type: str
   health_status:
     description:
@@ -124,8 +125,13 @@ notes:
     and the machine's own field names as the API spells them (C(machineTags), C(osPlatform), C(riskScore),
     C(healthStatus), C(rbacGroupName), ...). No group is created unless configured.
   - The cache (O(cache)) holds the machines read from the API. Its key depends on this file, the filters and the
-    identity of the caller (tenant, client, user, endpoint), never on a secret. Use a persistent cache plugin such as
-    C(ansible.builtin.jsonfile); C(ansible-inventory --flush-cache) refreshes it.
+    identity of the caller (tenant, client, user, login authority, API base), never on a secret. A cached inventory
+    is only served after the credential has produced a valid token (from the token cache or the login endpoint),
+    so a wrong or revoked secret fails instead of returning the cached machines. Use a persistent cache plugin such
+    as C(ansible.builtin.jsonfile); C(ansible-inventory --flush-cache) refreshes it.
+  - Everything the API returns (and the cache holds) is data, never a template. Host variables and the values
+    O(compose), O(groups) and O(keyed_groups) see are marked unsafe, so a tag, DNS name or any other field that
+    looks like C({{ lookup(...) }}) comes through as that literal text and is never evaluated.
   - Ansible only warns when an inventory source fails, and goes on without its hosts. So that a failed read stops a
     run instead, set C(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true) (C([inventory] any_unparsed_is_failed) in
     C(ansible.cfg)). AWX fails the inventory update and keeps the previous hosts.
@@ -211,8 +217,10 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.vars import combine_vars
 from ansible.module_utils.six import string_types
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
 from ansible_collections.defender.atp.plugins.plugin_utils.connection import (
@@ -353,7 +361,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def build_filter(self, now=None):
         """The OData ``$filter`` for the filter options, every value quoted by the shared OData helper."""
-        clauses = [self.get_option('filter')]
+        raw_filter = self.get_option('filter')
+        if raw_filter is not None:
+            # Checked as the modules check theirs: an unbalanced expression could close the parenthesis it is put in
+            # and widen the match to every machine (and a fleet action built on this inventory to the whole tenant).
+            try:
+                raw_filter = odata.check_raw_filter(to_text(raw_filter))
+            except AtpOptionError as exc:
+                raise AnsibleParserError('%s: %s' % (self.NAME, exc.message))
+        clauses = [raw_filter]
         for option, field in (('health_status', 'healthStatus'), ('os_platform', 'osPlatform'), ('risk_score', 'riskScore'),
                               ('exposure_level', 'exposureLevel'), ('onboarding_status', 'onboardingStatus')):
             values = self.get_option(option)
@@ -467,6 +483,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_child(self.inventory.add_group(group_name), host)
 
     def populate(self, machines):
+        # Everything from the API or the cache is data: marked unsafe before it reaches a host variable or the context
+        # of compose/groups/keyed_groups, so a tag such as "{{ lookup('pipe', ...) }}" is never evaluated. ansible-core
+        # 2.19 already treats such strings as untrusted; before 2.19 only this marking keeps them from being templated.
+        machines = wrap_var(machines)
         prefix = self.get_option('hostvars_prefix') or ''
         preferences = self.get_option('hostnames') or ['computerDnsName', 'id']
         strict = self.get_option('strict')
@@ -524,11 +544,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if read_cache:
                 try:
                     cached = self._cache[cache_key]
-                    if isinstance(cached, dict) and cached.get('format') == CACHE_FORMAT:
-                        machines = cached['machines']
-                        self.display.vv('%s: %d machines from the inventory cache' % (self.NAME, len(machines)))
                 except KeyError:
-                    pass
+                    cached = None
+                if isinstance(cached, dict) and cached.get('format') == CACHE_FORMAT and isinstance(cached.get('machines'), list):
+                    # Served only to a caller whose credential still gets a token (a wrong or revoked secret fails
+                    # here): the key holds no secret, so finding the entry proves nothing about the credential.
+                    connection.authenticate()
+                    machines = cached['machines']
+                    self.display.vv('%s: %d machines from the inventory cache' % (self.NAME, len(machines)))
                 if machines is None:
                     update_cache = True
             if machines is None:
