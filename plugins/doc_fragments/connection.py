@@ -63,8 +63,8 @@ options:
     description:
       - How to authenticate.
       - V(auto) picks the method from the options given (an O(access_token) first, else the one complete set of
-        credentials) and reports it as RV(auth_method). Incomplete or ambiguous options are an error that names
-        what is missing.
+        credentials) and reports it in the result of a module (C(auth_method)). Incomplete or ambiguous options are an
+        error that names what is missing.
     type: str
     default: auto
     choices: [auto, client_secret, certificate, password, access_token]
@@ -173,8 +173,10 @@ notes:
     precedence (a value in the plugin's file first, then the environment variable, then the default), so one AWX
     credential (see the collection's AWX guide) serves both the inventory source and the job templates.
   - An environment variable set to an empty string counts as unset.
-  - Connection options in the file may be templates, for example a O(client_secret) of
-    C("{{ lookup('ansible.builtin.env', 'MY_SECRET') }}"); values from environment variables are never templated.
+  - >-
+    Connection options in the file may be templates, for example
+    client_secret: "{{ lookup('ansible.builtin.env', 'MY_SECRET') }}". Values from environment variables are never
+    templated.
   - Secrets (O(client_secret), O(certificate_password), O(password), O(access_token)) are never logged, put into a
     cache key or set as host variables.
 '''

@@ -131,7 +131,7 @@ notes:
     as C(ansible.builtin.jsonfile); C(ansible-inventory --flush-cache) refreshes it.
   - Everything the API returns (and the cache holds) is data, never a template. Host variables and the values
     O(compose), O(groups) and O(keyed_groups) see are marked unsafe, so a tag, DNS name or any other field that
-    looks like C({{ lookup(...) }}) comes through as that literal text and is never evaluated.
+    looks like a template (C({{ ... }}), C({% ... %})) comes through as that literal text and is never evaluated.
   - Ansible only warns when an inventory source fails, and goes on without its hosts. So that a failed read stops a
     run instead, set C(ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED=true) (C([inventory] any_unparsed_is_failed) in
     C(ansible.cfg)). AWX fails the inventory update and keeps the previous hosts.
@@ -424,6 +424,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return machines
 
     # -- building --------------------------------------------------------------------------------
+    #
+    # populate() builds hosts with Constructable's own helpers, as ansible.builtin.constructed does:
+    # _set_composite_vars (compose), _add_host_to_composed_groups (groups) and _add_host_to_keyed_groups
+    # (keyed_groups). Two methods are overridden, because Constructable templates every expression once per host and
+    # that is most of the time a large tenant takes (measured in-process with 20,042 machines, 5 keyed groups, a group
+    # and a compose entry: 116 s of CPU without the overrides, 32 s with them, on ansible-core 2.16):
+    #   - _compose, the hook the compose and keyed_groups helpers call for each expression: a bare variable name is
+    #     looked up, and other results are remembered per combination of the values the expression reads;
+    #   - _add_host_to_composed_groups, which has no such hook: the same, for groups conditions.
+    # Both keep Constructable's signatures and semantics on every supported ansible-core (2.16-2.19 differ in how a
+    # conditional is evaluated; _evaluate_conditional uses each version's way), fall back to Constructable whenever
+    # an expression cannot be remembered (lookups, filters with side effects, use_extra_vars), and are tested against
+    # plain Constructable on each version (test_overrides_build_what_plain_constructable_builds,
+    # test_constructable_overrides_keep_the_signatures).
 
     def _use_extra_vars(self):
         try:

@@ -233,6 +233,50 @@ def test_remembered_expression_results_match_templating_each_host(inv):
     assert group_hosts(fast, 'stale')
 
 
+CONSTRUCTED_EVERYTHING = dict(
+    compose=dict(ansible_host='defender_last_ip_address', risky="defender_risk_score in ['High', 'Medium']",
+                 label="defender_os_platform ~ '-' ~ (defender_tags | length)", short='inventory_hostname_short'),
+    groups=dict(risky_windows="osPlatform.startswith('Windows') and risky", stale="defender_health_status != 'Active'",
+                vip="'vip' in defender_tags"),
+    keyed_groups=[dict(key='defender_tags', prefix='tag'), dict(key="defender_os_platform ~ '_' ~ defender_risk_score",
+                                                                prefix='combo'),
+                  dict(key="{'risk': defender_risk_score}", separator='-'),
+                  dict(key='defender_rbac_group_name', prefix='rbac', default_value='none', parent_group='rbac_groups'),
+                  dict(key='defender_exposure_level | lower', prefix='exposure', trailing_separator=False)],
+)
+
+
+def test_overrides_build_what_plain_constructable_builds(inv, monkeypatch):
+    """The remembered-results overrides of _compose and _add_host_to_composed_groups change no result.
+
+    Compared with ansible-core's own Constructable methods, on whichever ansible-core runs the tests.
+    """
+    from ansible.plugins.inventory import Constructable
+    fast = inv.parse(**CONSTRUCTED_EVERYTHING)
+    cls = type(inv.plugin())
+    monkeypatch.setattr(cls, '_compose', Constructable._compose)
+    monkeypatch.setattr(cls, '_add_host_to_composed_groups', Constructable._add_host_to_composed_groups)
+    plain = inv.parse(**CONSTRUCTED_EVERYTHING)
+    assert set(fast.groups) == set(plain.groups)
+    assert len(fast.groups) > 20
+    for group in plain.groups:
+        assert group_hosts(fast, group) == group_hosts(plain, group), group
+        assert sorted(g.name for g in fast.groups[group].child_groups) == sorted(g.name for g in plain.groups[group].child_groups)
+    for host in plain.hosts:
+        assert host_vars(fast, host) == host_vars(plain, host), host
+
+
+def test_constructable_overrides_keep_the_signatures():
+    """Every argument Constructable's helpers may pass is accepted by the overrides, on this ansible-core."""
+    import inspect
+    from ansible.plugins.inventory import Constructable
+    for name in ('_compose', '_add_host_to_composed_groups'):
+        ours = inspect.signature(getattr(machines_module.InventoryModule, name)).parameters
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in ours.values())
+        for parameter in inspect.signature(getattr(Constructable, name)).parameters:
+            assert parameter in ours or takes_any, (name, parameter)
+
+
 def test_strict_reports_a_broken_expression(inv):
     with pytest.raises(AnsibleError, match='no_such_variable'):
         inv.parse(strict=True, compose=dict(x='no_such_variable + 1'))
