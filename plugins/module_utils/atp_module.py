@@ -100,4 +100,3 @@ class AtpModule(object):
             self.fail_from(error)
         except Exception as error:  # pylint: disable=broad-except
             self.fail_json(msg='Unexpected error: %s: %s' % (type(error).__name__, error), exception=traceback.format_exc())
-

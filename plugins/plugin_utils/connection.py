@@ -157,4 +157,3 @@ def stable_digest(data):
     """A short, stable SHA-256 digest of JSON-serialisable data (for cache keys)."""
     text = json.dumps(data, sort_keys=True, separators=(',', ':'), default=to_text)
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
-
