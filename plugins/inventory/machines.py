@@ -278,11 +278,24 @@ def _last_seen_key(machine):
     return value if isinstance(value, string_types) else ''
 
 
+# A host name is plain text, not marked unsafe: ansible-core before 2.19 would write an unsafe one as
+# {"__ansible_unsafe": ...} in every group's host list of ansible-inventory --list, which breaks its consumers (AWX).
+# So a value that could take part in a template (a brace starts every Jinja2 delimiter) never names a host; the
+# machine is named by its next preference instead (at worst its id), and the value stays an (unsafe) host variable.
+_TEMPLATE_CHARACTERS = re.compile(r'[{}]')
+
+
+def _plain_text(value):
+    strip = getattr(value, '_strip_unsafe', None)  # AnsibleUnsafeText before ansible-core 2.19
+    return to_text(strip() if strip is not None else value)
+
+
 def assign_hostnames(machines, preferences):
     """Name each machine by its first preferred field whose value no other machine uses, newest ``lastSeen`` first.
 
     Returns ``(named, fallbacks)``: ``[(hostname, machine)]`` in the API's order, and how many machines were
-    named past their first usable preference because a newer record already had that name.
+    named past their first usable preference because a newer record already had that name or the value holds
+    a brace (see ``_TEMPLATE_CHARACTERS``). Host names are plain text.
     """
     names = {}
     taken = set()
@@ -293,8 +306,8 @@ def assign_hostnames(machines, preferences):
             value = machine.get(field)
             if value in (None, '') or isinstance(value, (list, dict, bool)):
                 continue
-            value = to_text(value)
-            if value in taken:
+            value = _plain_text(value)
+            if value in taken or _TEMPLATE_CHARACTERS.search(value):
                 clashed = True
                 continue
             names[index] = value
@@ -497,10 +510,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.inventory.add_child(self.inventory.add_group(group_name), host)
 
     def populate(self, machines):
-        # Everything from the API or the cache is data: marked unsafe before it reaches a host variable or the context
-        # of compose/groups/keyed_groups, so a tag such as "{{ lookup('pipe', ...) }}" is never evaluated. ansible-core
-        # 2.19 already treats such strings as untrusted; before 2.19 only this marking keeps them from being templated.
-        machines = wrap_var(machines)
         prefix = self.get_option('hostvars_prefix') or ''
         preferences = self.get_option('hostnames') or ['computerDnsName', 'id']
         strict = self.get_option('strict')
@@ -513,12 +522,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self.display.warning('%s: %d machine record(s) have no usable name or id and were left out.'
                                  % (self.NAME, len(machines) - len(named)))
         if fallbacks:
-            self.display.vv('%s: %d machine(s) share a name with a newer record and are named by their next hostnames '
-                            'preference (or id)' % (self.NAME, fallbacks))
+            self.display.vv('%s: %d machine(s) share a name with a newer record, or have a name with a brace, and are '
+                            'named by their next hostnames preference (or id)' % (self.NAME, fallbacks))
         inventory = self.inventory
         self._expressions = ExpressionReads()
         self._expression_results = {}
         for hostname, machine in named:
+            # Everything from the API or the cache is data: marked unsafe before it reaches a host variable or the
+            # context of compose/groups/keyed_groups, so a tag such as "{{ lookup('pipe', ...) }}" is never evaluated.
+            # ansible-core 2.19 already treats such strings as untrusted; before 2.19 only this marking stops them.
+            machine = wrap_var(machine)
             variables = host_variables(machine, prefix)
             inventory.add_host(hostname)
             for name, value in variables.items():

@@ -174,6 +174,23 @@ def test_assign_hostnames_is_newest_first_and_keeps_api_order():
     assert fallbacks == 1
 
 
+def test_a_name_with_a_brace_never_names_a_host():
+    """Host names are plain text (not marked unsafe), so a value that could be part of a template is never one."""
+    machines = [
+        dict(id='a' * 40, computerDnsName="{{ lookup('pipe', 'id') }}", lastIpAddress='10.0.0.1'),
+        dict(id='b' * 40, computerDnsName='half-{', lastIpAddress='10.0.0.2'),
+        dict(id='c' * 40, computerDnsName='clean', lastIpAddress='10.0.0.3'),
+        dict(id='{{ 1 }}', computerDnsName='}}'),
+    ]
+    named, fallbacks = machines_module.assign_hostnames(machines, ['computerDnsName', 'lastIpAddress'])
+    assert [name for name, _machine in named] == ['10.0.0.1', '10.0.0.2', 'clean']
+    assert fallbacks == 2
+    assert all(type(name) is str for name, _machine in named)
+    from ansible.utils.unsafe_proxy import wrap_var
+    named, _fallbacks = machines_module.assign_hostnames(wrap_var(machines[2:3]), ['computerDnsName'])
+    assert named[0][0] == 'clean' and type(named[0][0]) is str  # plain text even from unsafe data
+
+
 # -- constructed: compose, groups, keyed_groups --------------------------------------------------------------------------
 
 KEYED = [
@@ -616,8 +633,9 @@ def test_api_data_is_never_evaluated(inv, fresh_emulator, tmp_path, cached):
         inventory = inv.parse(path)
         assert machine_requests(fresh_emulator) == []
     dns = machines[0]['computerDnsName']
-    assert sorted(inventory.hosts) == sorted([dns, 'clean.contoso.com'])
-    variables = host_vars(inventory, dns)
+    host = machines[0]['id']  # a name with a brace never names a host: the machine is named by its id
+    assert sorted(inventory.hosts) == sorted([host, 'clean.contoso.com'])
+    variables = host_vars(inventory, host)
     assert variables['defender_tags'] == machines[0]['machineTags']
     assert variables['defender_os_version'] == machines[0]['osVersion']
     assert variables['my_tags'] == machines[0]['machineTags']
@@ -625,15 +643,15 @@ def test_api_data_is_never_evaluated(inv, fresh_emulator, tmp_path, cached):
     assert variables['my_name'] == dns
     assert variables['my_rbac'] == machines[0]['rbacGroupName'].lower()
     assert host_vars(inventory, 'clean.contoso.com')['defender_tags'] == ['{% if true %}evaluated{% endif %}']
-    assert group_hosts(inventory, 'risky') == [dns]
-    assert group_hosts(inventory, 'named') == sorted([dns, 'clean.contoso.com'])
-    assert group_hosts(inventory, 'tag_plain') == [dns]
+    assert group_hosts(inventory, 'risky') == [host]
+    assert group_hosts(inventory, 'named') == sorted([host, 'clean.contoso.com'])
+    assert group_hosts(inventory, 'tag_plain') == [host]
     for expression, expected in (('{{ defender_tags }}', machines[0]['machineTags']),
                                  ('{{ defender_computer_dns_name }}', dns),
                                  ('{{ defender_os_version }}', machines[0]['osVersion']),
                                  ('{{ defender_rbac_group_name }}', machines[0]['rbacGroupName']),
                                  ('{{ my_os }}', machines[0]['osVersion'])):
-        assert template_like_a_play(inventory, dns, expression) == expected
+        assert template_like_a_play(inventory, host, expression) == expected
     assert template_like_a_play(inventory, 'clean.contoso.com', '{{ defender_tags[0] }}') == '{% if true %}evaluated{% endif %}'
     assert not [name for name in os.listdir(str(tmp_path)) if name.startswith('pwned')]
 
