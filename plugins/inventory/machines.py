@@ -101,6 +101,8 @@ options:
       - Duplicate records of one device (after a re-image, for example) are common. Machines are named newest
         C(lastSeen) first, so the newest record gets the DNS name and older ones fall through to the next field.
         The machine C(id) is the last resort, so every machine becomes one host and no two are merged.
+      - A value holding a brace (V({) or V(})) never names a host, because it could be part of a template; such a
+        machine is named by its next preference. The value is still a host variable, as literal text.
     type: list
     elements: str
     choices: [computerDnsName, id, lastIpAddress, lastExternalIpAddress, aadDeviceId]
