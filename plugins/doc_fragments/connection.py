@@ -66,8 +66,8 @@ options:
     description:
       - How to authenticate.
       - V(auto) picks the method from the options given (an O(access_token) first, else the one complete set of
-        credentials) and reports it as RV(auth_method). Incomplete or ambiguous options are an error that names
-        what is missing.
+        credentials) and reports it in the result of a module (C(auth_method)). Incomplete or ambiguous options are an
+        error that names what is missing.
     type: str
     default: auto
     choices: [auto, client_secret, certificate, password, access_token]
@@ -178,181 +178,20 @@ notes:
   - Secrets (O(client_secret), O(certificate_password), O(password), O(access_token)) are never logged or returned.
 '''
 
-    # The same options for controller-side plugins (the defender.atp.machines inventory plugin): each one
-    # also reads the environment variables the modules fall back to (CONNECTION_ARGSPEC in
-    # plugins/module_utils/connection_options.py; tests/unit/plugins/plugin_utils checks they match).
+    # Added to DOCUMENTATION by controller-side plugins (the defender.atp.machines inventory plugin), which extend
+    # both: defender.atp.connection documents the options once; plugin_utils/connection.py reads them with the
+    # modules' environment fallbacks.
     PLUGINS = r'''
-options:
-  tenant_id:
-    description:
-      - Entra ID tenant (directory) ID, or one of its verified domains such as V(contoso.onmicrosoft.com).
-      - Required for every method that acquires a token.
-    type: str
-    env:
-      - name: AZURE_TENANT_ID
-  client_id:
-    description:
-      - Application (client) ID of the app registration.
-    type: str
-    env:
-      - name: AZURE_CLIENT_ID
-  client_secret:
-    description:
-      - Client secret of the app registration (its B(Value), not its Secret ID).
-      - Never logged, cached in clear or put into host variables. Prefer the environment variable (an AWX credential
-        injects it) or an Ansible Vault encrypted value to a clear-text secret in the inventory file.
-    type: str
-    env:
-      - name: AZURE_CLIENT_SECRET
-  certificate_path:
-    description:
-      - Path to one PEM file holding the app's certificate and its private key. The key signs a client
-        assertion, so no secret leaves the controller.
-      - The certificate's public part must be uploaded to the app registration (Certificates & secrets).
-    type: path
-    env:
-      - name: AZURE_CLIENT_CERTIFICATE_PATH
-  certificate_password:
-    description:
-      - Password of the private key in O(certificate_path), when it is encrypted.
-    type: str
-    env:
-      - name: AZURE_CLIENT_CERTIFICATE_PASSWORD
-  username:
-    description:
-      - User principal name, for the user context (delegated permissions) with the password grant of a public
-        (native) app.
-      - The user also needs a Defender RBAC role, and only sees the machines of their device groups.
-    type: str
-    env:
-      - name: AZURE_USERNAME
-  password:
-    description:
-      - Password of O(username).
-    type: str
-    env:
-      - name: AZURE_PASSWORD
-  access_token:
-    description:
-      - An access token acquired earlier. Its audience, tenant and expiry are checked before it is used.
-      - When credentials are also given, an expired or rejected token is replaced by a fresh one.
-    type: str
-    env:
-      - name: DEFENDER_ATP_ACCESS_TOKEN
-  auth_method:
-    description:
-      - How to authenticate. V(auto) picks the method from the options given (an O(access_token) first, else the one
-        complete set of credentials). Incomplete or ambiguous options are an error that names what is missing.
-    type: str
-    default: auto
-    choices: [auto, client_secret, certificate, password, access_token]
-  cloud:
-    description:
-      - Microsoft cloud. Picks the login host, the Defender API host and the token audiences together.
-      - V(commercial) logs in at C(login.microsoftonline.com) and calls C(api.security.microsoft.com);
-        V(gcc) calls C(api-gcc.securitycenter.microsoft.us); V(gcc_high) and V(dod) log in at
-        C(login.microsoftonline.us) and call C(api-gov.securitycenter.microsoft.us).
-    type: str
-    default: commercial
-    choices: [commercial, dod, gcc, gcc_high]
-    env:
-      - name: DEFENDER_ATP_CLOUD
-  region:
-    description:
-      - Geo-local Defender API host of the commercial cloud, one of V(us), V(eu), V(uk), V(au), V(swa), V(ina) or
-        V(aea) (for example V(eu) calls C(eu.api.security.microsoft.com)). The token audience does not change.
-      - An empty value means no region (an AWX credential with a blank region injects an empty variable).
-    type: str
-    env:
-      - name: DEFENDER_ATP_REGION
-  api_url:
-    description:
-      - Base URL of the Defender API, overriding O(cloud) and O(region) (private endpoints, proxies, test servers).
-        A trailing C(/api) is removed.
-      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
-        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
-    type: str
-    env:
-      - name: DEFENDER_ATP_API_URL
-  login_url:
-    description:
-      - Base URL of the Entra ID authority, overriding O(cloud), for example V(https://login.microsoftonline.com).
-      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
-        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
-    type: str
-    env:
-      - name: DEFENDER_ATP_LOGIN_URL
-      - name: AZURE_AUTHORITY_HOST
-  graph_url:
-    description:
-      - Base URL of Microsoft Graph, overriding O(cloud). A trailing C(/v1.0) is removed.
-      - Must be an C(https) URL; C(http) is refused (the secret or token would travel in clear), except for a loopback
-        host (V(localhost), C(127.0.0.0/8), V(::1)), which gets a warning.
-    type: str
-    env:
-      - name: DEFENDER_ATP_GRAPH_URL
-  api_audience:
-    description:
-      - Token audience (resource) for the Defender API, overriding the one O(cloud) picks. Rarely needed.
-    type: str
-    env:
-      - name: DEFENDER_ATP_API_AUDIENCE
-  graph_audience:
-    description:
-      - Token audience for Microsoft Graph, overriding the one O(cloud) picks.
-    type: str
-    env:
-      - name: DEFENDER_ATP_GRAPH_AUDIENCE
-  validate_certs:
-    description:
-      - Verify the TLS certificates of the login and API servers. Turning this off is reported as a warning.
-    type: bool
-    default: true
-    env:
-      - name: DEFENDER_ATP_VALIDATE_CERTS
-  ca_path:
-    description:
-      - PEM bundle of CA certificates to verify the servers against (a TLS-inspecting proxy, a private endpoint).
-      - Without it, the system store is used, or the bundle named by E(REQUESTS_CA_BUNDLE).
-    type: path
-    env:
-      - name: DEFENDER_ATP_CA_PATH
-  timeout:
-    description:
-      - Seconds to wait for one HTTP answer.
-    type: float
-    default: 60
-    env:
-      - name: DEFENDER_ATP_TIMEOUT
-  max_retries:
-    description:
-      - How many times a request is retried after HTTP 429, 500, 502, 503, 504 or a connection error.
-      - Waits follow the C(Retry-After) header when the server sends one, else a jittered exponential backoff.
-    type: int
-    default: 5
-    env:
-      - name: DEFENDER_ATP_MAX_RETRIES
-  max_retry_wait:
-    description:
-      - Total seconds one request may spend waiting between retries.
-    type: float
-    default: 300
-    env:
-      - name: DEFENDER_ATP_MAX_RETRY_WAIT
-  token_cache:
-    description:
-      - Reuse tokens across runs and with the modules, so a playbook costs one token request per credential and
-        audience. Tokens are cached under C(~/.cache/defender.atp/tokens) (or E(DEFENDER_ATP_TOKEN_CACHE_DIR)), in a
-        directory private to the user (0700), named and encrypted with a random per-user key (C(cache.key), 0600) and
-        bound to the credential; see the O(token_cache) option of the modules and the README section Security.
-    type: bool
-    default: true
-    env:
-      - name: DEFENDER_ATP_TOKEN_CACHE
+options: {}
 notes:
-  - The connection options read the same environment variables as the modules of the collection, so one AWX
+  - The connection options read the same environment variables as the modules of the collection, with the same
+    precedence (a value in the plugin's file first, then the environment variable, then the default), so one AWX
     credential (see the collection's AWX guide) serves both the inventory source and the job templates.
   - An environment variable set to an empty string counts as unset.
-  - Secrets (O(client_secret), O(certificate_password), O(password), O(access_token)) are never logged, put into the
-    cache key in clear, or set as host variables.
+  - >-
+    Connection options in the file may be templates, for example
+    client_secret: "{{ lookup('ansible.builtin.env', 'MY_SECRET') }}". Values from environment variables are never
+    templated.
+  - Secrets (O(client_secret), O(certificate_password), O(password), O(access_token)) are never logged, put into a
+    cache key or set as host variables.
 '''

@@ -15,11 +15,11 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
+from ansible_collections.defender.atp.plugins.module_utils.api_connection import ApiConnection
 from ansible_collections.defender.atp.plugins.module_utils.claims import HAS_JWT, JWT_IMPORT_ERROR
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import ConnectionSettings, connection_argspec
+from ansible_collections.defender.atp.plugins.module_utils.connection_options import connection_argspec
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError
-from ansible_collections.defender.atp.plugins.module_utils.http_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient
+from ansible_collections.defender.atp.plugins.module_utils.http_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 
 class AtpModule(object):
@@ -32,9 +32,8 @@ class AtpModule(object):
         if not HAS_JWT:
             self.module.fail_json(msg=missing_required_lib('PyJWT (pyjwt[crypto])'), exception=str(JWT_IMPORT_ERROR))
         self.params = self.module.params
-        self._settings = None
-        self._client = None
-        self._authenticator = None
+        # The same connection setup as the controller-side plugins (module_utils/api_connection.py).
+        self.connection = ApiConnection(self.params, warn=self.warn)
 
     # -- pass-throughs --------------------------------------------------------------------
 
@@ -53,30 +52,16 @@ class AtpModule(object):
 
     @property
     def settings(self):
-        if self._settings is None:
-            self._settings = ConnectionSettings(self.params)
-            for warning in self._settings.warnings:
-                self.warn(warning)
-            if not self._settings.validate_certs:
-                self.warn('validate_certs is false: TLS certificates of the login and API servers are not verified, so '
-                          'credentials and tokens could be intercepted. Prefer ca_path.')
-                _silence_insecure_warnings()
-        return self._settings
+        return self.connection.settings
 
     @property
     def authenticator(self):
-        if self._authenticator is None:
-            self._authenticator = Authenticator(self.settings, warn=self.warn)
-        return self._authenticator
+        return self.connection.authenticator
 
     @property
     def client(self):
         """The authenticated HttpClient (validation of every option happens on first use)."""
-        if self._client is None:
-            authenticator = self.authenticator
-            self._client = HttpClient(self.settings, token_source=authenticator)
-            authenticator.attach(self._client)
-        return self._client
+        return self.connection.client
 
     def prepare(self):
         """Validate connection and auth options now, before any request (raises AtpError)."""
@@ -86,10 +71,10 @@ class AtpModule(object):
 
     def _common_result(self):
         result = {}
-        if self._authenticator is not None:
-            result['auth_method'] = self._authenticator.name
-        if self._client is not None:
-            result['http_stats'] = self._client.stats.as_dict()
+        if self.connection.built_authenticator is not None:
+            result['auth_method'] = self.connection.built_authenticator.name
+        if self.connection.built_client is not None:
+            result['http_stats'] = self.connection.built_client.stats.as_dict()
         return result
 
     def exit_json(self, **result):
@@ -116,11 +101,3 @@ class AtpModule(object):
             self.fail_from(error)
         except Exception as error:  # pylint: disable=broad-except
             self.fail_json(msg='Unexpected error: %s: %s' % (type(error).__name__, error), exception=traceback.format_exc())
-
-
-def _silence_insecure_warnings():
-    try:
-        import urllib3
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    except (ImportError, AttributeError):  # pragma: no cover
-        pass

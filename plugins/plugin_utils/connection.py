@@ -5,10 +5,11 @@
 
 FOR INTERNAL COLLECTION USE ONLY: this may change in any release.
 
-A plugin reads its connection options with ``get_option`` (declared by the ``defender.atp.connection.plugins``
-doc fragment, with the same environment variables as the modules' ``CONNECTION_ARGSPEC``), turns them into
-the ``params`` dict the modules get from ``AnsibleModule``, and then uses exactly the modules' code:
-``ConnectionSettings`` -> ``Authenticator`` -> ``HttpClient``. Collection errors become ``AnsibleError``.
+A thin adapter: a plugin documents its connection options with the modules' ``defender.atp.connection`` doc
+fragment, and ``connection_params`` hands the options written in its configuration (templated, as Ansible
+templates plugin options) to ``module_utils/api_connection.resolve_connection_options``, which applies the
+modules' environment fallbacks, defaults and types. ``PluginConnection`` is the modules' ``ApiConnection``
+with collection errors turned into ``AnsibleError`` and warnings named after the plugin.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,18 +18,17 @@ __metaclass__ = type
 import contextlib
 import hashlib
 import json
-import os
 import sys
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.six import string_types
 
-from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
+from ansible_collections.defender.atp.plugins.module_utils.api_connection import ApiConnection, resolve_connection_options
 from ansible_collections.defender.atp.plugins.module_utils.claims import HAS_JWT, JWT_IMPORT_ERROR, decode_claims
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC, ConnectionSettings
+from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError, AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.http_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, HttpClient
+from ansible_collections.defender.atp.plugins.module_utils.http_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 
 # Options that hold secrets: never logged, never in a cache key, never in host variables.
 SECRET_OPTIONS = tuple(sorted(name for name, spec in CONNECTION_ARGSPEC.items() if spec.get('no_log')))
@@ -43,59 +43,8 @@ def env_names(option):
     return list(fallback[1]) if fallback else []
 
 
-def _option_and_origin(plugin, name):
-    """The option's value (as ``get_option`` gives it) and where it came from, when ansible-core says so.
-
-    Before ansible-core 2.19, ``get_option_and_origin`` asks the configuration again (environment, ansible.cfg,
-    default) and ignores what the inventory file set: a value that differs from that answer came from the file.
-    """
-    getter = getattr(plugin, 'get_option_and_origin', None)
-    config_value, origin = None, None
-    if getter is not None:
-        try:
-            config_value, origin = getter(name)
-        except KeyError:
-            config_value, origin = None, 'default'
-    if not hasattr(plugin, 'get_option'):
-        return config_value, origin
-    try:
-        value = plugin.get_option(name)
-    except KeyError:
-        return config_value, origin
-    if getter is not None and value != config_value:
-        return value, 'direct'
-    return value, origin
-
-
-def _from_empty_env(name, origin):
-    """True when the value came from an environment variable that is set but empty.
-
-    AWX credential types inject every variable they declare, '' for a blank input. Ansible's config turns
-    an empty ``path`` into the current directory, so the value is dropped here, as the modules drop it
-    (``env_fallback`` in connection_options).
-    """
-    names = env_names(name)
-    if origin is None:
-        present = [n for n in names if n in os.environ]
-        return bool(present) and os.environ[present[0]] == ''
-    origin = to_text(origin)
-    if not origin.startswith('env:'):
-        return False
-    variable = origin[len('env:'):].strip()
-    return os.environ.get(variable, None) == ''
-
-
-def _from_file(origin):
-    """Whether a value was written in the plugin's configuration (not an environment variable or a default).
-
-    Only those are templated: an environment variable is data, and a secret may well contain ``{{``.
-    """
-    origin = to_text(origin or '')
-    return not (origin.startswith('env:') or origin == 'default' or origin.startswith('ini:'))
-
-
 def _template(plugin, value):
-    """Render a Jinja2 template written in the inventory file (``client_secret: "{{ lookup('env', 'X') }}"``)."""
+    """Render a Jinja2 template written in the plugin's file (``client_secret: "{{ lookup('env', 'X') }}"``)."""
     templar = getattr(plugin, 'templar', None)
     if templar is None or not isinstance(value, string_types) or '{{' not in value:
         return value
@@ -105,24 +54,26 @@ def _template(plugin, value):
         raise AnsibleParserError('Could not template a connection option of %s: %s' % (plugin_name(plugin), _safe(exc)))
 
 
-def connection_params(plugin):
-    """The ``params`` dict of the shared code, one entry per connection option, read from ``plugin``."""
-    params = {}
+def connection_params(plugin, written):
+    """The ``params`` dict of the shared code, one entry per connection option.
+
+    ``written`` names the options the plugin's configuration file sets (the keys ``_read_config_data`` returned).
+    Only those are read with ``get_option`` and templated: the rest come from the modules' environment variables
+    (never templated: an environment variable is data, and a secret may contain ``{{``) or their defaults.
+    Deciding this from the file's keys, not from ``get_option_and_origin``, is what works on every ansible-core:
+    before 2.18 ``get_option_and_origin`` ignores the file's values (it re-reads only the environment and defaults).
+    """
+    given = {}
     for name, spec in CONNECTION_ARGSPEC.items():
-        value, origin = _option_and_origin(plugin, name)
-        if _from_empty_env(name, origin):
-            value = spec.get('default')
-        elif _from_file(origin):
-            value = _template(plugin, value)
-        if value is not None and spec.get('type') in ('str', 'path') and not isinstance(value, string_types):
-            # Vault-encrypted values from the inventory file decrypt on conversion to text.
+        if name not in written:
+            continue
+        value = _template(plugin, plugin.get_option(name))
+        if value is not None and spec.get('type') in ('str', 'path'):
+            # Vault-encrypted values decrypt on conversion to text; tagged strings become plain text.
             value = to_text(value)
-        if isinstance(value, string_types):
-            value = to_text(value)
-            if spec.get('type') == 'path' and value:
-                value = os.path.expanduser(os.path.expandvars(value))
-        params[name] = value
-    return params
+        given[name] = value
+    with ansible_errors(plugin_name(plugin)):
+        return resolve_connection_options(given)
 
 
 def plugin_name(plugin):
@@ -157,29 +108,27 @@ def ansible_errors(what):
         raise AnsibleError('%s: %s' % (what, exc.message))
 
 
-class PluginConnection(object):
+class PluginConnection(ApiConnection):
     """The shared settings, authenticator and HTTP client for one plugin run (one token per audience)."""
 
     def __init__(self, params, what, warn=None):
-        self.params = params
-        self.what = what
         check_requirements(what)
+        self.what = what
+        super(PluginConnection, self).__init__(params, warn=(lambda message: warn('%s: %s' % (what, message))) if warn else None)
         with ansible_errors(what):
-            self.settings = ConnectionSettings(params)
-            self.authenticator = Authenticator(self.settings, warn=warn)
-            self.client = HttpClient(self.settings, token_source=self.authenticator)
-        self.authenticator.attach(self.client)
-        for warning in self.settings.warnings if warn is not None else ():
-            warn('%s: %s' % (what, warning))
-        if not self.settings.validate_certs:
-            if warn is not None:
-                warn('%s: validate_certs is false: TLS certificates of the login and API servers are not verified, so '
-                     'credentials and tokens could be intercepted. Prefer ca_path.' % what)
-            _silence_insecure_warnings()
+            self.client  # pylint: disable=pointless-statement  # validate every option now, before any request
 
     @classmethod
-    def from_plugin(cls, plugin, warn=None):
-        return cls(connection_params(plugin), plugin_name(plugin), warn=warn)
+    def from_plugin(cls, plugin, written, warn=None):
+        return cls(connection_params(plugin, written), plugin_name(plugin), warn=warn)
+
+    def authenticate(self):
+        """Get a token for the Defender API now (from the token cache or the login endpoint); raise if it cannot be had.
+
+        Proves the credential before anything derived from it (such as a cached inventory) is served.
+        """
+        with ansible_errors(self.what):
+            self.authenticator.token_info('defender')
 
     def identity(self):
         """Who calls which service, without any secret: the part of a cache key that depends on the connection.
@@ -190,15 +139,13 @@ class PluginConnection(object):
         ident = dict((name, self.params.get(name)) for name in IDENTITY_OPTIONS)
         ident['method'] = self.authenticator.name
         ident['api'] = self.settings.endpoints['api_url']
+        ident['authority'] = self.settings.endpoints['login_url']
         ident['audience'] = self.settings.audience('defender')
         if self.authenticator.name == 'access_token':
             with ansible_errors(self.what):
                 claims = decode_claims(self.authenticator.params['access_token'])
             ident['token_subject'] = dict((k, claims.get(k)) for k in ('tid', 'appid', 'azp', 'oid', 'upn'))
         return ident
-
-    def close(self):
-        self.client.close()
 
     def stats(self):
         stats = self.client.stats.as_dict()
@@ -210,11 +157,3 @@ def stable_digest(data):
     """A short, stable SHA-256 digest of JSON-serialisable data (for cache keys)."""
     text = json.dumps(data, sort_keys=True, separators=(',', ':'), default=to_text)
     return hashlib.sha256(text.encode('utf-8')).hexdigest()
-
-
-def _silence_insecure_warnings():
-    try:
-        import urllib3
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    except (ImportError, AttributeError):  # pragma: no cover
-        pass

@@ -15,6 +15,9 @@ import pytest
 from ansible.errors import AnsibleError, AnsibleParserError
 
 from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
+from ansible_collections.defender.atp.plugins.module_utils.api_connection import resolve_connection_options
+from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
+from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
 
 
 # From the emulator's default Contoso tenant (tests/emulator/data.py).
@@ -171,6 +174,23 @@ def test_assign_hostnames_is_newest_first_and_keeps_api_order():
     assert fallbacks == 1
 
 
+def test_a_name_with_a_brace_never_names_a_host():
+    """Host names are plain text (not marked unsafe), so a value that could be part of a template is never one."""
+    machines = [
+        dict(id='a' * 40, computerDnsName="{{ lookup('pipe', 'id') }}", lastIpAddress='10.0.0.1'),
+        dict(id='b' * 40, computerDnsName='half-{', lastIpAddress='10.0.0.2'),
+        dict(id='c' * 40, computerDnsName='clean', lastIpAddress='10.0.0.3'),
+        dict(id='{{ 1 }}', computerDnsName='}}'),
+    ]
+    named, fallbacks = machines_module.assign_hostnames(machines, ['computerDnsName', 'lastIpAddress'])
+    assert [name for name, _machine in named] == ['10.0.0.1', '10.0.0.2', 'clean']
+    assert fallbacks == 2
+    assert all(type(name) is str for name, _machine in named)
+    from ansible.utils.unsafe_proxy import wrap_var
+    named, _fallbacks = machines_module.assign_hostnames(wrap_var(machines[2:3]), ['computerDnsName'])
+    assert named[0][0] == 'clean' and type(named[0][0]) is str  # plain text even from unsafe data
+
+
 # -- constructed: compose, groups, keyed_groups --------------------------------------------------------------------------
 
 KEYED = [
@@ -228,6 +248,50 @@ def test_remembered_expression_results_match_templating_each_host(inv):
     for group in set(fast.groups) | set(slow.groups):
         assert group_hosts(fast, group) == group_hosts(slow, group), group
     assert group_hosts(fast, 'stale')
+
+
+CONSTRUCTED_EVERYTHING = dict(
+    compose=dict(ansible_host='defender_last_ip_address', risky="defender_risk_score in ['High', 'Medium']",
+                 label="defender_os_platform ~ '-' ~ (defender_tags | length)", short='inventory_hostname_short'),
+    groups=dict(risky_windows="osPlatform.startswith('Windows') and risky", stale="defender_health_status != 'Active'",
+                vip="'vip' in defender_tags"),
+    keyed_groups=[dict(key='defender_tags', prefix='tag'), dict(key="defender_os_platform ~ '_' ~ defender_risk_score",
+                                                                prefix='combo'),
+                  dict(key="{'risk': defender_risk_score}", separator='-'),
+                  dict(key='defender_rbac_group_name', prefix='rbac', default_value='none', parent_group='rbac_groups'),
+                  dict(key='defender_exposure_level | lower', prefix='exposure', trailing_separator=False)],
+)
+
+
+def test_overrides_build_what_plain_constructable_builds(inv, monkeypatch):
+    """The remembered-results overrides of _compose and _add_host_to_composed_groups change no result.
+
+    Compared with ansible-core's own Constructable methods, on whichever ansible-core runs the tests.
+    """
+    from ansible.plugins.inventory import Constructable
+    fast = inv.parse(**CONSTRUCTED_EVERYTHING)
+    cls = type(inv.plugin())
+    monkeypatch.setattr(cls, '_compose', Constructable._compose)
+    monkeypatch.setattr(cls, '_add_host_to_composed_groups', Constructable._add_host_to_composed_groups)
+    plain = inv.parse(**CONSTRUCTED_EVERYTHING)
+    assert set(fast.groups) == set(plain.groups)
+    assert len(fast.groups) > 20
+    for group in plain.groups:
+        assert group_hosts(fast, group) == group_hosts(plain, group), group
+        assert sorted(g.name for g in fast.groups[group].child_groups) == sorted(g.name for g in plain.groups[group].child_groups)
+    for host in plain.hosts:
+        assert host_vars(fast, host) == host_vars(plain, host), host
+
+
+def test_constructable_overrides_keep_the_signatures():
+    """Every argument Constructable's helpers may pass is accepted by the overrides, on this ansible-core."""
+    import inspect
+    from ansible.plugins.inventory import Constructable
+    for name in ('_compose', '_add_host_to_composed_groups'):
+        ours = inspect.signature(getattr(machines_module.InventoryModule, name)).parameters
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in ours.values())
+        for parameter in inspect.signature(getattr(Constructable, name)).parameters:
+            assert parameter in ours or takes_any, (name, parameter)
 
 
 def test_strict_reports_a_broken_expression(inv):
@@ -409,7 +473,10 @@ def test_a_cache_hit_makes_no_api_request(inv, fresh_emulator, tmp_path, emu):
     assert len(machine_requests(fresh_emulator)) == 1
     fresh_emulator.reset()
     second = inv.parse(path, cache=True)
-    assert fresh_emulator.requests_log() == []  # no token request, no machines request
+    # No machines request; one token request proves the credential before the cache is served (token_cache is off
+    # in these tests; with the token cache on, a cached token does it without any request, see below).
+    assert machine_requests(fresh_emulator) == []
+    assert len(token_requests(fresh_emulator)) == 1
     assert sorted(second.hosts) == sorted(first.hosts)
     assert group_hosts(second, 'defender_tag_compromised') == COMPROMISED
     assert host_vars(second, 'mymachine1.contoso.com')['defender_id'] == MYMACHINE_ID
@@ -445,3 +512,160 @@ class _identity_only(object):
 
     def identity(self):
         return dict(tenant='t', client='c')
+
+
+def test_a_cache_hit_with_the_token_cache_makes_no_request_at_all(inv, fresh_emulator, tmp_path):
+    path = inv.write(token_cache=True, **cache_options(tmp_path))
+    inv.parse(path)
+    fresh_emulator.reset()
+    assert 'mymachine1.contoso.com' in inv.parse(path).hosts
+    assert fresh_emulator.requests_log() == []
+
+
+def test_a_wrong_secret_is_refused_even_with_a_warm_cache(inv, fresh_emulator, tmp_path):
+    """The cache key names no secret, so the credential must be proved before the cached machines are served.
+
+    Fails on 0.1.0, which returned every cached machine to a wrong or revoked secret until cache_timeout.
+    """
+    options = cache_options(tmp_path)
+    assert 'mymachine1.contoso.com' in inv.parse(inv.write(**options)).hosts
+    fresh_emulator.reset()
+    # The same file (the same cache key) with the secret changed.
+    path = inv.write(connection=False, **dict(inv.conn, client_secret='not-the-secret', **options))
+    with pytest.raises(AnsibleError, match='AADSTS7000215'):
+        inv.parse(path)
+    assert machine_requests(fresh_emulator) == []
+    # Through InventoryManager (ansible-playbook): the source yields no host at all.
+    assert not inv.manager(path).hosts
+
+
+def test_the_cache_key_depends_on_the_authority_and_the_api_base(inv, tmp_path):
+    path = inv.write(**cache_options(tmp_path))
+    inv.parse(path)
+    plugin = inv.last_plugin
+
+    def key(**values):
+        params = dict(inv.conn, **values)
+        params = dict((name, params.get(name)) for name in CONNECTION_ARGSPEC)
+        connection = PluginConnection(resolve_connection_options(params), 'test')
+        try:
+            return plugin._cache_key(path, connection)
+        finally:
+            connection.close()
+
+    base = key()
+    assert key(login_url='https://login.example') != base
+    assert key(api_url='https://api.example') != base
+    assert key(client_secret='another secret') == base  # no secret in the key
+
+
+# -- ansible-core versions: options, unsafe data, raw filters --------------------------------------------------------------
+
+def test_options_written_in_the_file_win_over_the_environment(inv, emu, monkeypatch):
+    """Every connection option in the file, other values in the environment: the file's are used.
+
+    Fails on 0.1.0 with ansible-core 2.16 and 2.17 ("No credentials given"): the plugin asked get_option_and_origin,
+    which there ignores the file and re-reads only the environment and the defaults.
+    """
+    monkeypatch.setenv('AZURE_TENANT_ID', emu['other_tenant_id'])
+    monkeypatch.setenv('AZURE_CLIENT_ID', emu['other_client_id'])
+    monkeypatch.setenv('AZURE_CLIENT_SECRET', emu['other_client_secret'])
+    inventory = inv.parse()
+    assert 'mymachine1.contoso.com' in inventory.hosts
+    assert not any(name.endswith('fabrikam.com') for name in inventory.hosts)
+
+
+PAYLOAD = "{{ lookup('pipe', 'touch %s') }}"
+
+
+def payload_machines(marker):
+    """Machines whose device-controlled fields are Jinja2 templates that would create ``marker``-* if evaluated."""
+    def payload(kind):
+        return PAYLOAD % ('%s-%s' % (marker, kind))
+    return [
+        dict(id='a' * 40, computerDnsName=payload('dns'), machineTags=[payload('tag'), '{{ 7 * 191 }}', 'plain'],
+             osVersion=payload('os'), rbacGroupName=payload('rbac'), osPlatform='Windows10', healthStatus='Active',
+             riskScore='High', lastSeen='2026-01-01T00:00:00Z'),
+        dict(id='b' * 40, computerDnsName='clean.contoso.com', machineTags=['{% if true %}evaluated{% endif %}'],
+             osVersion='10.0', rbacGroupName=payload('rbac2'), osPlatform='Linux', healthStatus='Active', riskScore='Low',
+             lastSeen='2026-01-01T00:00:00Z'),
+    ]
+
+
+PAYLOAD_CONSTRUCTED = dict(
+    groups=dict(risky="defender_risk_score == 'High' and defender_tags | length > 0 and defender_os_version is string",
+                named="defender_rbac_group_name ~ defender_computer_dns_name != ''"),
+    compose=dict(my_tags='defender_tags', my_os="defender_os_version ~ ''", my_name='computerDnsName',
+                 my_rbac="rbacGroupName | lower"),
+    keyed_groups=[dict(key='defender_tags', prefix='tag'), dict(key='rbacGroupName', prefix='rbac'),
+                  dict(key="defender_os_version ~ '-'", prefix='os')],
+)
+
+
+def template_like_a_play(inventory, host, expression):
+    """Template ``expression`` with the host's variables, as a task printing them would."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    try:
+        from ansible.template import trust_as_template  # ansible-core 2.19+: only trusted strings are templates
+    except ImportError:
+        def trust_as_template(value):
+            return value
+    templar = Templar(loader=DataLoader(), variables=dict(inventory.get_host(host).get_vars()))
+    return templar.template(trust_as_template(expression))
+
+
+@pytest.mark.parametrize('cached', [False, True], ids=['from-the-api', 'from-the-cache'])
+def test_api_data_is_never_evaluated(inv, fresh_emulator, tmp_path, cached):
+    """Payloads in a tag, the DNS name, osVersion and rbacGroupName stay literal text, from the API and the cache.
+
+    Fails on 0.1.0 with ansible-core 2.16-2.18: the groups expressions ran the lookups while the inventory was built,
+    and templating a host variable ran them again.
+    """
+    marker = str(tmp_path / 'pwned')
+    machines = payload_machines(marker)
+    fresh_emulator.set_data(machines=machines)
+    options = dict(PAYLOAD_CONSTRUCTED, **cache_options(tmp_path))
+    path = inv.write(**options)
+    inventory = inv.parse(path)
+    if cached:
+        fresh_emulator.reset()
+        inventory = inv.parse(path)
+        assert machine_requests(fresh_emulator) == []
+    dns = machines[0]['computerDnsName']
+    host = machines[0]['id']  # a name with a brace never names a host: the machine is named by its id
+    assert sorted(inventory.hosts) == sorted([host, 'clean.contoso.com'])
+    variables = host_vars(inventory, host)
+    assert variables['defender_tags'] == machines[0]['machineTags']
+    assert variables['defender_os_version'] == machines[0]['osVersion']
+    assert variables['my_tags'] == machines[0]['machineTags']
+    assert variables['my_os'] == machines[0]['osVersion']
+    assert variables['my_name'] == dns
+    assert variables['my_rbac'] == machines[0]['rbacGroupName'].lower()
+    assert host_vars(inventory, 'clean.contoso.com')['defender_tags'] == ['{% if true %}evaluated{% endif %}']
+    assert group_hosts(inventory, 'risky') == [host]
+    assert group_hosts(inventory, 'named') == sorted([host, 'clean.contoso.com'])
+    assert group_hosts(inventory, 'tag_plain') == [host]
+    for expression, expected in (('{{ defender_tags }}', machines[0]['machineTags']),
+                                 ('{{ defender_computer_dns_name }}', dns),
+                                 ('{{ defender_os_version }}', machines[0]['osVersion']),
+                                 ('{{ defender_rbac_group_name }}', machines[0]['rbacGroupName']),
+                                 ('{{ my_os }}', machines[0]['osVersion'])):
+        assert template_like_a_play(inventory, host, expression) == expected
+    assert template_like_a_play(inventory, 'clean.contoso.com', '{{ defender_tags[0] }}') == '{% if true %}evaluated{% endif %}'
+    assert not [name for name in os.listdir(str(tmp_path)) if name.startswith('pwned')]
+
+
+@pytest.mark.parametrize('raw', ["true) or (id ne 'x", "healthStatus eq 'Active') or (true", "osPlatform eq 'Linux",
+                                 "((healthStatus eq 'Active')", '   '])
+def test_an_unbalanced_raw_filter_is_refused_before_any_request(inv, fresh_emulator, raw):
+    """Fails on 0.1.0, which sent it: ``true) or (id ne 'x`` closed the parenthesis and matched every machine."""
+    with pytest.raises(AnsibleParserError, match=r'defender.atp.machines: filter .*(unclosed string literal|unbalanced '
+                                                 r'parentheses|is empty)'):
+        inv.parse(filter=raw, health_status=['Active'])
+    assert fresh_emulator.requests_log() == []
+
+
+def test_a_balanced_raw_filter_with_quotes_and_parentheses_is_accepted(inv):
+    inventory = inv.parse(filter="(healthStatus eq 'Active' or healthStatus eq 'Inactive') and computerDnsName eq 'a('' b'")
+    assert not inventory.hosts

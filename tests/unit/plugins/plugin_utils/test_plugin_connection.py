@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Plugins and modules share one option model: the PLUGINS doc fragment matches CONNECTION_ARGSPEC."""
+"""Plugins and modules share one option model: one doc fragment, the modules' fallbacks, one connection setup."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -14,53 +14,38 @@ import yaml
 from ansible.errors import AnsibleError, AnsibleParserError
 
 from ansible_collections.defender.atp.plugins.doc_fragments.connection import ModuleDocFragment
+from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
+from ansible_collections.defender.atp.plugins.module_utils.api_connection import ApiConnection
 from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
 from ansible_collections.defender.atp.plugins.plugin_utils import connection as plugin_connection
 
-PLUGIN_OPTIONS = yaml.safe_load(ModuleDocFragment.PLUGINS)['options']
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
-# region has no choices for plugins: Ansible's config would reject the empty value an AWX credential injects for a
-# blank region before the plugin sees it; ConnectionSettings checks the value instead (same message as the modules).
-CHOICES_CHECKED_BY_SHARED_CODE = ('region',)
+PLUGINS_FRAGMENT = yaml.safe_load(ModuleDocFragment.PLUGINS)
 
 
-def test_plugins_fragment_documents_every_connection_option():
-    assert set(PLUGIN_OPTIONS) == set(CONNECTION_ARGSPEC) == set(MODULE_OPTIONS)
-
-
-@pytest.mark.parametrize('name', sorted(CONNECTION_ARGSPEC))
-def test_plugin_option_matches_the_argspec(name):
-    spec = CONNECTION_ARGSPEC[name]
-    doc = PLUGIN_OPTIONS[name]
-    assert doc['type'] == spec['type']
-    assert doc.get('default') == spec.get('default')
-    env = [entry['name'] for entry in doc.get('env', [])]
-    assert env == plugin_connection.env_names(name), 'env of %s must be the modules\' fallbacks' % name
-    if name in CHOICES_CHECKED_BY_SHARED_CODE:
-        assert 'choices' not in doc
-        for choice in spec['choices']:
-            assert 'V(%s)' % choice in ' '.join(doc['description'])
-    else:
-        assert doc.get('choices') == spec.get('choices')
-
-
-def test_secret_options():
-    assert plugin_connection.SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
-    assert not set(plugin_connection.SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
+def test_the_inventory_extends_the_connection_fragment_instead_of_repeating_it():
+    doc = yaml.safe_load(machines_module.DOCUMENTATION)
+    assert doc['extends_documentation_fragment'][:2] == ['defender.atp.connection', 'defender.atp.connection.plugins']
+    assert not set(doc['options']) & set(CONNECTION_ARGSPEC)
+    # The plugins variant only adds notes: the options are documented once, for modules and plugins alike.
+    assert not PLUGINS_FRAGMENT['options']
+    assert set(MODULE_OPTIONS) == set(CONNECTION_ARGSPEC)
 
 
 class FakePlugin(object):
+    """A plugin whose configuration file set ``values`` (get_option returns them, as after _read_config_data)."""
+
     NAME = 'defender.atp.fake'
 
-    def __init__(self, values, origins=None, templar=None):
+    def __init__(self, values, templar=None):
         self.values = values
-        self.origins = origins or {}
         self.templar = templar
 
-    def get_option_and_origin(self, name):
+    def get_option(self, name):
         if name in self.values:
-            return self.values[name], self.origins.get(name, 'Direct')
-        return CONNECTION_ARGSPEC[name].get('default'), 'default'
+            return self.values[name]
+        # Without an env entry in the docs, Ansible's config only knows the default.
+        return CONNECTION_ARGSPEC[name].get('default')
 
 
 class UpperTemplar(object):
@@ -68,54 +53,107 @@ class UpperTemplar(object):
         return value.replace('{{ x }}', 'TEMPLATED')
 
 
-def test_connection_params_from_plugin_options(monkeypatch, tmp_path):
-    monkeypatch.setenv('AZURE_CLIENT_CERTIFICATE_PATH', '')
-    monkeypatch.setenv('DEFENDER_ATP_REGION', '')
+def params_of(values, monkeypatch=None, templar=None):
+    plugin = FakePlugin(values, templar=templar)
+    return plugin_connection.connection_params(plugin, set(values))
+
+
+def test_options_written_in_the_file_are_read_and_templated(monkeypatch, tmp_path):
     monkeypatch.setenv('HOME', str(tmp_path))
-    plugin = FakePlugin(
-        dict(tenant_id='t', client_secret='s-{{ x }}', client_id='{{ x }}', certificate_path=os.getcwd(), region='',
-             ca_path='~/ca.pem'),
-        origins=dict(client_secret='env: AZURE_CLIENT_SECRET', certificate_path='env: AZURE_CLIENT_CERTIFICATE_PATH',
-                     region='env: DEFENDER_ATP_REGION'),
-        templar=UpperTemplar())
-    params = plugin_connection.connection_params(plugin)
+    params = params_of(dict(tenant_id='t', client_id='{{ x }}', ca_path='~/ca.pem', timeout=5.0), templar=UpperTemplar())
     assert set(params) == set(CONNECTION_ARGSPEC)
-    assert params['client_id'] == 'TEMPLATED'  # written in the inventory file: templated
-    assert params['client_secret'] == 's-{{ x }}'  # from the environment: never templated
-    assert params['certificate_path'] is None  # an empty variable (Ansible made it the current directory)
-    assert params['region'] is None
+    assert params['client_id'] == 'TEMPLATED'
+    assert params['tenant_id'] == 't'
     assert params['ca_path'] == str(tmp_path / 'ca.pem')
-    assert params['timeout'] == 60 and params['auth_method'] == 'auto'
+    assert params['timeout'] == 5.0 and params['auth_method'] == 'auto' and params['max_retries'] == 5
+
+
+def test_the_environment_fills_what_the_file_does_not_set_and_is_never_templated(monkeypatch):
+    monkeypatch.setenv('AZURE_CLIENT_SECRET', 's-{{ x }}')
+    monkeypatch.setenv('AZURE_TENANT_ID', 'from-env')
+    monkeypatch.setenv('DEFENDER_ATP_VALIDATE_CERTS', 'no')
+    monkeypatch.setenv('DEFENDER_ATP_MAX_RETRIES', '2')
+    monkeypatch.setenv('AZURE_AUTHORITY_HOST', 'https://login.example')
+    params = params_of(dict(tenant_id='from-file', client_id='c'), templar=UpperTemplar())
+    assert params['tenant_id'] == 'from-file'  # the file wins over the environment, as a module option does
+    assert params['client_secret'] == 's-{{ x }}'  # from the environment: never templated
+    assert params['validate_certs'] is False and params['max_retries'] == 2  # typed as the modules type them
+    assert params['login_url'] == 'https://login.example'  # the second fallback of login_url
+
+
+def test_an_empty_environment_variable_counts_as_unset(monkeypatch):
+    # AWX credential types inject every variable they declare, '' for a blank input.
+    for name in ('AZURE_CLIENT_CERTIFICATE_PATH', 'DEFENDER_ATP_REGION', 'DEFENDER_ATP_CLOUD', 'DEFENDER_ATP_TIMEOUT'):
+        monkeypatch.setenv(name, '')
+    params = params_of(dict(tenant_id='t'))
+    assert params['certificate_path'] is None and params['region'] is None
+    assert params['cloud'] == 'commercial' and params['timeout'] == 60
+
+
+def test_an_option_set_to_null_in_the_file_falls_back_to_the_environment(monkeypatch):
+    monkeypatch.setenv('AZURE_CLIENT_ID', 'from-env')
+    assert params_of(dict(client_id=None))['client_id'] == 'from-env'
+
+
+@pytest.mark.parametrize('variable, value, message', [
+    ('DEFENDER_ATP_MAX_RETRIES', 'many', 'max_retries (from the environment variable DEFENDER_ATP_MAX_RETRIES) must be an integer, got \'many\'.'),
+    ('DEFENDER_ATP_VALIDATE_CERTS', 'perhaps', 'validate_certs (from the environment variable DEFENDER_ATP_VALIDATE_CERTS) must be a boolean'),
+    ('DEFENDER_ATP_REGION', 'mars', 'region (from the environment variable DEFENDER_ATP_REGION) must be one of us, eu'),
+])
+def test_a_bad_environment_value_is_an_option_error_naming_the_variable(monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(AnsibleParserError) as caught:
+        params_of(dict(tenant_id='t'))
+    assert 'defender.atp.fake: ' + message in str(caught.value)
+
+
+def all_defaults(**values):
+    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
+    params.update(values)
+    return params
 
 
 def test_plugin_connection_errors_become_ansible_errors():
-    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
     with pytest.raises(AnsibleParserError, match='defender.atp.fake: No credentials given'):
-        plugin_connection.PluginConnection(params, 'defender.atp.fake')
-    params.update(tenant_id='t', client_id='c', client_secret='s', api_url='not a url')
+        plugin_connection.PluginConnection(all_defaults(), 'defender.atp.fake')
     with pytest.raises(AnsibleParserError, match='api_url must be an absolute'):
-        plugin_connection.PluginConnection(params, 'defender.atp.fake')
+        plugin_connection.PluginConnection(all_defaults(tenant_id='t', client_id='c', client_secret='s', api_url='not a url'),
+                                           'defender.atp.fake')
 
 
-def test_identity_names_the_caller_without_secrets():
-    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
-    params.update(tenant_id='tenant', client_id='client', client_secret='very-secret-value')
-    connection = plugin_connection.PluginConnection(params, 'defender.atp.fake')
-    try:
-        identity = connection.identity()
-    finally:
-        connection.close()
-    assert identity['tenant_id'] == 'tenant' and identity['client_id'] == 'client' and identity['method'] == 'client_secret'
-    assert 'very-secret-value' not in repr(identity)
-    assert plugin_connection.stable_digest(identity) == plugin_connection.stable_digest(dict(identity))
+def test_identity_names_the_caller_and_the_authority_without_secrets():
+    def identity(**values):
+        connection = plugin_connection.PluginConnection(all_defaults(**values), 'defender.atp.fake')
+        try:
+            return connection.identity()
+        finally:
+            connection.close()
+
+    first = identity(tenant_id='tenant', client_id='client', client_secret='very-secret-value')
+    assert first['tenant_id'] == 'tenant' and first['client_id'] == 'client' and first['method'] == 'client_secret'
+    assert first['authority'] == 'https://login.microsoftonline.com'
+    assert 'very-secret-value' not in repr(first)
+    # Another authority or API base is another identity (another cache entry), even with the same ids.
+    other_authority = identity(tenant_id='tenant', client_id='client', client_secret='x', cloud='gcc_high')
+    other_api = identity(tenant_id='tenant', client_id='client', client_secret='x', api_url='https://api.example')
+    digests = set(plugin_connection.stable_digest(i) for i in (first, other_authority, other_api))
+    assert len(digests) == 3
+    # The secret is not part of it: the same caller with another secret has the same identity.
+    assert identity(tenant_id='tenant', client_id='client', client_secret='another') == first
 
 
-def test_validate_certs_false_warns():
-    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
-    params.update(tenant_id='t', client_id='c', client_secret='s', validate_certs=False)
+def test_validate_certs_false_warns_once_naming_the_plugin():
     warnings = []
-    plugin_connection.PluginConnection(params, 'defender.atp.fake', warn=warnings.append).close()
-    assert warnings and 'validate_certs is false' in warnings[0]
+    connection = plugin_connection.PluginConnection(all_defaults(tenant_id='t', client_id='c', client_secret='s',
+                                                                 validate_certs=False), 'defender.atp.fake', warn=warnings.append)
+    connection.settings  # pylint: disable=pointless-statement
+    connection.close()
+    assert warnings == ['defender.atp.fake: validate_certs is false: TLS certificates of the login and API servers are not '
+                        'verified, so credentials and tokens could be intercepted. Prefer ca_path.']
+
+
+def test_the_plugin_connection_is_the_modules_connection_setup():
+    assert issubclass(plugin_connection.PluginConnection, ApiConnection)
 
 
 def test_missing_libraries_name_the_controller_python(monkeypatch):
@@ -137,29 +175,9 @@ def test_plain_http_is_refused_for_plugins_and_warned_for_loopback():
                         'and tokens are sent unencrypted on this machine. Use https outside of local tests.']
 
 
-class PluginBefore219(object):
-    """An inventory plugin as ansible-core 2.16-2.18 make it: ``get_option`` has what the inventory file set, but
-    ``get_option_and_origin`` asks the configuration again (environment, ansible.cfg, defaults) and ignores the file."""
-    NAME = 'defender.atp.fake'
 
-    def __init__(self, from_file, templar=None):
-        self._options = dict(from_file)
-        self.templar = templar
-
-    def get_option(self, name):
-        if name in self._options:
-            return self._options[name]
-        return CONNECTION_ARGSPEC[name].get('default')
-
-    def get_option_and_origin(self, name):
-        return CONNECTION_ARGSPEC[name].get('default'), 'default'
-
-
-def test_options_from_the_inventory_file_count_before_ansible_core_2_19(monkeypatch):
-    # ansible-core 2.16: 'No credentials given' although the file had them (the inventory failed on 2.16).
-    for variable in ('AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET'):
-        monkeypatch.delenv(variable, raising=False)
-    plugin = PluginBefore219(dict(tenant_id='t', client_id='c', client_secret='s-{{ x }}'), templar=UpperTemplar())
-    params = plugin_connection.connection_params(plugin)
-    assert (params['tenant_id'], params['client_id']) == ('t', 'c')
-    assert params['client_secret'] == 's-TEMPLATED'  # written in the file, so templated
+def test_secret_options():
+    assert plugin_connection.SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
+    assert not set(plugin_connection.SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
+    assert plugin_connection.env_names('login_url') == ['DEFENDER_ATP_LOGIN_URL', 'AZURE_AUTHORITY_HOST']
+    assert os.environ.get('AZURE_CLIENT_SECRET') is None  # the autouse fixture keeps the developer's variables out

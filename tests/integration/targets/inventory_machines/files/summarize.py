@@ -4,7 +4,7 @@ import sys
 
 
 def plain(value):
-    """ansible-core 2.19 writes strings as {"__ansible_unsafe": "..."}; older versions write them as is."""
+    """ansible-inventory writes strings marked unsafe as {"__ansible_unsafe": "..."} (every host variable of the plugin)."""
     if isinstance(value, dict) and set(value) == {'__ansible_unsafe'}:
         return value['__ansible_unsafe']
     if isinstance(value, dict):
