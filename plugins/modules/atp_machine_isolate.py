@@ -23,7 +23,8 @@ description:
     gets no request. A second run of the same task changes nothing. Each result says which action the state was read
     from and how old it is (RV(machines[].state_source)); O(force=true) sends the request anyway where that history
     may be wrong.
-  - Reads are batched (one filtered request serves dozens of machines, one paged listing serves large fleets); the
+  - Reads are batched (one filtered request serves up to 12 machines, sized to stay under the API's C($filter) node
+    limit and split if the API still refuses it; one paged listing serves large fleets); the
     isolate and unisolate requests run concurrently, bounded, and pause together when the API throttles them.
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
     unless O(allow_partial=true).
@@ -93,7 +94,7 @@ options:
   wait:
     description:
       - Wait until each action is final (Succeeded, Failed, TimeOut or Cancelled), for at most O(wait_timeout)
-        seconds, reading the actions every O(poll_interval) seconds (one batched read for all machines).
+        seconds, reading the actions every O(poll_interval) seconds (batched reads, or one listing above 30 machines).
       - A machine whose action is still pending at the deadline is reported as pending (RV(summary.pending),
         state V(isolating) or V(unisolating)), not as done. Offline machines can stay pending for days.
       - An action that ends Failed, TimeOut or Cancelled is a failure for that machine.
