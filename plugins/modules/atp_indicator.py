@@ -191,8 +191,10 @@ updated:
   description: The indicators re-submitted because a field differed; each entry also names the C(fields) that differed.
   returned: always
   type: dict
-  sample: {"count": 1, "indicators": [{"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f",
-           "id": "995", "fields": ["action"]}]}
+  sample:
+    count: 1
+    indicators:
+      - {"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f", "id": "995", "fields": ["action"]}
 deleted:
   description: The indicators deleted (O(state=absent), or O(purge=true)).
   returned: always

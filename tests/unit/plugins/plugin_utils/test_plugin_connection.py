@@ -175,7 +175,6 @@ def test_plain_http_is_refused_for_plugins_and_warned_for_loopback():
                         'and tokens are sent unencrypted on this machine. Use https outside of local tests.']
 
 
-
 def test_secret_options():
     assert plugin_connection.SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
     assert not set(plugin_connection.SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
