@@ -327,11 +327,15 @@ class MachineDirectory(object):
 
     def isolation_actions(self, machine_ids):
         """``{lowercase machine id: [Isolate/Unisolate actions]}`` for every id (an empty list when it has none)."""
+        return self.machine_actions(machine_ids, ACTION_TYPES)
+
+    def machine_actions(self, machine_ids, action_types):
+        """``{lowercase machine id: [actions of action_types]}`` for every id (an empty list when it has none)."""
         wanted = sorted(set(str(i).lower() for i in machine_ids if i))
         result = dict((machine_id, []) for machine_id in wanted)
         if not wanted:
             return result
-        type_filter = odata.any_of('type', ACTION_TYPES)
+        type_filter = odata.any_of('type', action_types)
         if len(wanted) > self.listing_threshold:
             filters = [type_filter]
         else:
