@@ -9,6 +9,8 @@ DEFAULT_RATE_LIMITS = {
     "machineactions": {"per_minute": 100, "per_hour": 1500},
     "isolate": {"per_minute": 100, "per_hour": 1500},
     "actions": {"per_minute": 100, "per_hour": 1500},
+    "packageuri": {"per_minute": 2, "per_hour": 120},
+    "tags": {"per_minute": 100, "per_hour": 1500},
     "advancedqueries": {"per_minute": 45, "per_hour": 1500},
     "graph_hunting": {"per_minute": 45, "per_hour": 1500},
     "token": {"per_minute": 200, "per_hour": 6000},
@@ -35,9 +37,11 @@ class Config:
         self.schema_case = "default"
         self.max_result_bytes = 124 * 1024 * 1024
         self.throttle_message = "quota"
+        self.package_link_seconds = 300.0  # how long a GetPackageUri link stays valid ("minutes", undocumented)
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
-            "rate_limits_enabled", "schema_case", "max_result_bytes", "throttle_message")
+            "rate_limits_enabled", "schema_case", "max_result_bytes", "throttle_message",
+            "package_link_seconds")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -69,7 +73,7 @@ class Config:
         if key == "token_lifetime":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("token_lifetime must be a positive integer (seconds)")
-        elif key in ("pending_seconds", "inprogress_seconds"):
+        elif key in ("pending_seconds", "inprogress_seconds", "package_link_seconds"):
             if not isinstance(value, number) or isinstance(value, bool) or value < 0:
                 raise ConfigError("%s must be a number >= 0" % key)
             value = float(value)

@@ -94,7 +94,8 @@ def test_reset_faults_only(api, emulator):
 def test_config_round_trip_and_validation(api, emulator):
     config = emulator.get_config()
     assert set(config) == {"token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale",
-                           "rate_limits", "rate_limits_enabled", "schema_case", "max_result_bytes"}
+                           "rate_limits", "rate_limits_enabled", "schema_case", "max_result_bytes", "throttle_message",
+                           "package_link_seconds"}
     assert config["max_result_bytes"] == 124 * 1024 * 1024 and config["token_lifetime"] == 3599
     assert len(config["offline_machines"]) == 3 + 0  # the three Inactive Contoso machines
     updated = emulator.set_config(rate_limits={"alerts": {"per_minute": 7}})
