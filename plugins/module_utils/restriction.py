@@ -116,8 +116,8 @@ class RestrictionSpec(ActionSpec):
         if kind != self.action_type:
             state = TRANSITIONAL_STATE[kind] if status in ACTIVE_STATUSES else result.previous_state
             return Decision(action=action, changed=outcome.created, state=state,
-                            error='the API answered the %s request with an existing %s' % (self.action_type,
-                                                                                          describe(action)))
+                            error='the API answered the %s request with an existing %s'
+                            % (self.action_type, describe(action)))
         if status in ACTIVE_STATUSES:
             return Decision(action=action, changed=outcome.created, state=TRANSITIONAL_STATE[kind], track=action.get('id'))
         if status == SUCCEEDED:

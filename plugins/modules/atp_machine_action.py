@@ -258,6 +258,22 @@ summary:
   returned: always
   type: dict
   sample: {"total": 3, "changed": 2, "unchanged": 1, "failed": 0, "pending": 3}
+  contains:
+    total:
+      description: Distinct machines and unresolved entries.
+      type: int
+    changed:
+      description: Machines a request was sent for (would be, in check mode).
+      type: int
+    unchanged:
+      description: Machines that needed no request.
+      type: int
+    failed:
+      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      type: int
+    pending:
+      description: Machines whose action is still Pending or InProgress at the end.
+      type: int
 diff:
   description: With C(--diff), each machine's action status before and after.
   returned: in diff mode

@@ -189,6 +189,22 @@ summary:
   returned: always
   type: dict
   sample: {"total": 3, "changed": 2, "unchanged": 1, "failed": 0, "pending": 0}
+  contains:
+    total:
+      description: Distinct machines and unresolved entries.
+      type: int
+    changed:
+      description: Machines a request was sent for (would be, in check mode).
+      type: int
+    unchanged:
+      description: Machines that needed no request.
+      type: int
+    failed:
+      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      type: int
+    pending:
+      description: Machines whose action is still Pending or InProgress at the end.
+      type: int
 diff:
   description: With C(--diff), each machine's tags before and after.
   returned: in diff mode

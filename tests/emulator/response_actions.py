@@ -27,7 +27,7 @@ import re
 import time
 import zipfile
 
-from .messages import Response, defender_error, json_response
+from .messages import Response, json_response
 from .state import is_machine_id
 from .util import iso7
 

@@ -142,8 +142,7 @@ class FakeResponse(object):
         self.closed = False
 
     def iter_content(self, size):
-        for chunk in self.chunks:
-            yield chunk
+        yield from self.chunks
         if self.broken:
             import requests
             raise requests.exceptions.ChunkedEncodingError('broken')
@@ -332,7 +331,7 @@ def test_a_tag_many_machines_need_is_one_bulk_call():
 
 def test_a_tag_one_machine_needs_uses_its_own_request_and_the_answer():
     client = TagClient()
-    report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2, ['IR-1'])], client)
+    _report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2, ['IR-1'])], client)
     assert client.posts == [('/api/machines/%s/tags' % tag_machine(1)['id'], {'Value': 'IR-1', 'Action': 'Add'})]
     assert by_name['m1.contoso.com']['tags_after'] == ['from-api', 'IR-1']
 
@@ -348,7 +347,7 @@ def test_a_refused_bulk_call_falls_back_to_each_machine_and_names_the_bad_one():
     bad = tag_machine(2)['id']
     client = TagClient(refuse_bulk=400, refuse_machine={bad: 404})
     report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2), tag_machine(3)], client)
-    assert [p for p, _ in client.posts].count(BULK_PATH) == 1 and len(client.posts) == 4
+    assert [path for path, _body in client.posts].count(BULK_PATH) == 1 and len(client.posts) == 4
     assert by_name['m2.contoso.com']['error'] == 'machine %s refused' % bad and not by_name['m2.contoso.com']['changed']
     assert by_name['m1.contoso.com']['changed'] and by_name['m3.contoso.com']['changed']
     assert report.failed
@@ -364,6 +363,6 @@ def test_a_permission_error_stops_the_writes_not_yet_sent():
 
 def test_max_machines_counts_only_machines_whose_tags_change():
     client = TagClient()
-    report, _ = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2), tag_machine(3, ['IR-1'])], client,
-                         max_machines=1)
+    report, _by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2), tag_machine(3, ['IR-1'])], client,
+                                max_machines=1)
     assert report.failed and 'Refusing to act: 2 machines' in report.msg and client.posts == []
