@@ -366,3 +366,39 @@ def test_max_machines_counts_only_machines_whose_tags_change():
     report, _by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2), tag_machine(3, ['IR-1'])], client,
                                 max_machines=1)
     assert report.failed and 'Refusing to act: 2 machines' in report.msg and client.posts == []
+
+
+
+class ActionDirectory(TagDirectory):
+    def machine_actions(self, machine_ids, action_types):
+        return dict((i, []) for i in machine_ids)
+
+
+class ScanClient(object):
+    def __init__(self):
+        self.posts = []
+        self.settings = types.SimpleNamespace(max_retry_wait=300, max_retries=2, timeout=10)
+
+    def post(self, path, body=None, **kwargs):
+        self.posts.append(path)
+        return {'id': 'new-%d' % len(self.posts), 'type': 'RunAntiVirusScan', 'status': 'Pending',
+                'machineId': path.split('/')[3], 'scope': body['ScanType'], 'creationDateTimeUtc': '2026-01-05T09:00:00Z'}
+
+
+def test_complete_runs_after_the_writes_and_never_in_check_mode():
+    from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import Orchestrator
+
+    calls = []
+
+    class Recording(OneShotSpec):
+        def complete(self, client, results):
+            calls.append(([r.machine_id for r in results], list(client.posts)))
+
+    entries = [Entry('m1.contoso.com'), Entry('ghost.contoso.com')]
+    for check_mode in (True, False):
+        client = ScanClient()
+        report = Orchestrator(Recording('av_scan', 'c'), client, directory=ActionDirectory([tag_machine(1)]),
+                              check_mode=check_mode).run(entries)
+    assert calls == [([tag_machine(1)['id']], ['/api/machines/%s/runAntiVirusScan' % tag_machine(1)['id']])]
+    first = report.result['machines'][0]
+    assert first['action']['type'] == 'RunAntiVirusScan' and first['state'] == 'Pending' and first['changed']
