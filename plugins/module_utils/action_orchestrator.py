@@ -92,13 +92,13 @@ def validate_options(params):
             'item %d (%r: %s)' % (position + 1, value, reason) for position, value, reason in invalid))
     if not entries:
         raise AtpOptionError('machines is empty: give at least one machine id or computer DNS name.')
-    if not (params['comment'] or '').strip():
+    if 'comment' in params and not (params['comment'] or '').strip():
         raise AtpOptionError('comment must not be empty: say why (it is recorded with the action in Defender).')
     if params['max_machines'] < 1:
         raise AtpOptionError('max_machines must be 1 or more, got %d.' % params['max_machines'])
-    if params['wait_timeout'] < 0:
+    if params.get('wait_timeout', 0) < 0:
         raise AtpOptionError('wait_timeout must be 0 or more seconds, got %d.' % params['wait_timeout'])
-    if params['poll_interval'] <= 0:
+    if params.get('poll_interval', 1) <= 0:
         raise AtpOptionError('poll_interval must be more than 0 seconds, got %s.' % params['poll_interval'])
     return entries
 
@@ -227,6 +227,10 @@ class ActionSpec(object):
             return result.changed
         return actions_mod.is_active(result.action)
 
+    def complete(self, client, results):
+        """After the writes (and the wait): work left per machine, such as downloading what an action produced
+        (never in check mode). Sets ``result.error`` for a machine it failed for; by default nothing to do."""
+
     def summarize(self, action):
         return actions_mod.summarize(action)
 
@@ -290,6 +294,8 @@ class Orchestrator(object):
             self._send(to_send)
         if self.wait and not self.check_mode:
             self._wait(resolved)
+        if not self.check_mode:
+            self.spec.complete(self.client, [r for r in resolved if not r.error])
         return self._report(results)
 
     # -- writes ---------------------------------------------------------------------------------
@@ -406,15 +412,18 @@ class Orchestrator(object):
         return (', '.join(parts) or 'nothing to do') + '.'
 
 
-def run_action_module(module, spec):
-    """The whole of a machine-action module's run: validate, connect, orchestrate, exit or fail (an AtpModule)."""
+def run_action_module(module, spec, orchestrator_class=None):
+    """The whole of a machine-action module's run: validate, connect, orchestrate, exit or fail (an AtpModule).
+    A module without the wait options (atp_machine_tag) runs with the defaults; ``orchestrator_class`` replaces
+    the Orchestrator for a module that writes differently (bulk requests)."""
     params = module.params
     entries = validate_options(params)
     client = module.prepare()
-    orchestrator = Orchestrator(spec, client, max_machines=params['max_machines'], check_mode=module.check_mode,
-                                wait=params['wait'], wait_timeout=params['wait_timeout'],
-                                poll_interval=params['poll_interval'], diff=module.diff_mode,
-                                allow_partial=params['allow_partial'])
+    orchestrator = (orchestrator_class or Orchestrator)(
+        spec, client, max_machines=params['max_machines'], check_mode=module.check_mode,
+        wait=params.get('wait', False), wait_timeout=params.get('wait_timeout', DEFAULTS['wait_timeout']),
+        poll_interval=params.get('poll_interval', DEFAULTS['poll_interval']), diff=module.diff_mode,
+        allow_partial=params['allow_partial'])
     report = orchestrator.run(entries)
     for warning in report.warnings:
         module.warn(warning)

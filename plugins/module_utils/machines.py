@@ -323,18 +323,22 @@ class MachineDirectory(object):
 
     def isolation_actions(self, machine_ids):
         """``{lowercase machine id: [Isolate/Unisolate actions]}`` for every id (an empty list when it has none)."""
+        return self.machine_actions(machine_ids, ACTION_TYPES)
+
+    def machine_actions(self, machine_ids, action_types):
+        """``{lowercase machine id: [actions of action_types]}`` for every id (an empty list when it has none)."""
         wanted = sorted(set(str(i).lower() for i in machine_ids if i))
         result = dict((machine_id, []) for machine_id in wanted)
         if not wanted:
             return result
-        type_filter = odata.any_of('type', ACTION_TYPES)
+        type_filter = odata.any_of('type', action_types)
         clauses = [odata.eq('machineId', value) for value in wanted]
         if len(wanted) > self.listing_threshold or len(self.batcher.plan(clauses, type_filter)) > HISTORY_LISTING_BATCHES:
             actions = self._list(ACTIONS_PATH, type_filter)
         else:
             # The type prefix may be dropped for a machine whose one clause is refused for size: types are checked here.
             actions = self.batcher.read(ACTIONS_PATH, clauses, prefix=type_filter, prefix_optional=True)
-        types = set(t.lower() for t in ACTION_TYPES)
+        types = set(t.lower() for t in action_types)
         seen = set()
         for action in actions:
             machine_id = str(action.get('machineId') or '').lower()

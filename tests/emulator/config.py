@@ -9,6 +9,8 @@ DEFAULT_RATE_LIMITS = {
     "machineactions": {"per_minute": 100, "per_hour": 1500},
     "isolate": {"per_minute": 100, "per_hour": 1500},
     "actions": {"per_minute": 100, "per_hour": 1500},
+    "packageuri": {"per_minute": 2, "per_hour": 120},
+    "tags": {"per_minute": 100, "per_hour": 1500},
     "advancedqueries": {"per_minute": 45, "per_hour": 1500},
     "graph_hunting": {"per_minute": 45, "per_hour": 1500},
     "token": {"per_minute": 200, "per_hour": 6000},
@@ -45,10 +47,11 @@ class Config:
         self.max_url_length = 8192
         self.throttle_message = "quota"
         self.indicator_limit = 15000  # active indicators per tenant (import-ti-indicators.md)
+        self.package_link_seconds = 300.0  # how long a GetPackageUri link stays valid ("minutes", undocumented)
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
             "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
-            "throttle_message", "indicator_limit")
+            "throttle_message", "indicator_limit", "package_link_seconds")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -80,7 +83,7 @@ class Config:
         if key == "token_lifetime":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("token_lifetime must be a positive integer (seconds)")
-        elif key in ("pending_seconds", "inprogress_seconds"):
+        elif key in ("pending_seconds", "inprogress_seconds", "package_link_seconds"):
             if not isinstance(value, number) or isinstance(value, bool) or value < 0:
                 raise ConfigError("%s must be a number >= 0" % key)
             value = float(value)

@@ -6,6 +6,7 @@ from . import alert_updates, hunting, indicators, odata
 from .directory import DEFENDER, resource_kind
 from .entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA
 from .messages import Response, defender_error, json_response
+from .response_actions import PACKAGE_PREFIX, ResponseActions
 from .state import is_machine_id
 from .tokens import TokenError
 from .util import dumps, is_guid
@@ -62,9 +63,12 @@ ACTIONS = {
 class Defender:
     def __init__(self, emulator):
         self.emu = emulator
+        self.responses = ResponseActions(self, Requirement, _fail)
 
     # -- routing -------------------------------------------------------------------------------------------------
     def handle(self, req):
+        if req.path.startswith(PACKAGE_PREFIX):
+            return self.responses.download(req)
         parts = [p for p in req.path.split("/") if p]
         if not parts or parts[0].lower() != "api":
             return None
@@ -96,6 +100,9 @@ class Defender:
             if route is not None:
                 return route
         n = len(parts)
+        route = self.responses.route(parts, lowered)
+        if route is not None:
+            return route
         if lowered == ["alerts"]:
             return "GET", "alerts", self.list_alerts, ()
         if n == 2 and lowered[0] == "alerts":

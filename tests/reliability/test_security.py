@@ -208,6 +208,9 @@ MODULE_ARGS = {
     'atp_machine_info': {'machines': ['ws-finance-01.contoso.com']},
     'atp_machine_isolate': {'machines': ['ws-finance-01.contoso.com'], 'comment': 'IR-7'},
     'atp_query': {'api': 'defender', 'query': 'DeviceInfo | take 1'},
+    'atp_machine_action': {'machines': ['ws-finance-01.contoso.com'], 'action': 'av_scan', 'comment': 'IR-7'},
+    'atp_app_restriction': {'machines': ['ws-finance-01.contoso.com'], 'comment': 'IR-7'},
+    'atp_machine_tag': {'machines': ['ws-finance-01.contoso.com'], 'tags': ['IR-7']},
 }
 
 

@@ -23,8 +23,8 @@ import os
 import pytest
 
 from ansible_collections.defender.atp.plugins.modules import (
-    atp_alert_info, atp_machine_info, atp_machine_isolate, atp_query, atp_token)
-from ansible_collections.defender.atp.plugins.modules import atp_alert, atp_indicator, atp_indicator_info
+    atp_alert, atp_alert_info, atp_app_restriction, atp_indicator, atp_indicator_info, atp_machine_action,
+    atp_machine_info, atp_machine_isolate, atp_machine_tag, atp_query, atp_token)
 
 MODULES = {
     'atp_token': (atp_token.main, {}),
@@ -36,6 +36,10 @@ MODULES = {
     'atp_indicator': (atp_indicator.main, {'indicators': [{'type': 'FileSha1', 'value': '1' * 40, 'action': 'Block',
                                                           'title': 't'}]}),
     'atp_indicator_info': (atp_indicator_info.main, {}),
+    'atp_machine_action': (atp_machine_action.main, {'machines': ['ws-finance-01.contoso.com'], 'comment': 'IR-7',
+                                                     'action': 'av_scan'}),
+    'atp_app_restriction': (atp_app_restriction.main, {'machines': ['ws-finance-01.contoso.com'], 'comment': 'IR-7'}),
+    'atp_machine_tag': (atp_machine_tag.main, {'machines': ['ws-finance-01.contoso.com'], 'tags': ['IR-7']}),
 }
 
 HOSTILE = "x' or id ne '"
@@ -259,6 +263,48 @@ MODULE_CASES = [
     ('atp_machine_isolate', 'state-max-age-zero', {'state_max_age_days': 0}, ['state_max_age_days']),
     ('atp_machine_isolate', 'state-max-age-negative', {'state_max_age_days': -3}, ['state_max_age_days']),
     ('atp_machine_isolate', 'state-max-age-not-number', {'state_max_age_days': 'old'}, ['state_max_age_days']),
+    # atp_machine_action
+    ('atp_machine_action', 'machines-empty-list', {'machines': []}, ['machines']),
+    ('atp_machine_action', 'machines-odata', {'machines': [HOSTILE]}, ['machines']),
+    ('atp_machine_action', 'action-unknown', {'action': 'reboot'}, ['action', 'reboot']),
+    ('atp_machine_action', 'action-missing', {'action': None}, ['action']),
+    ('atp_machine_action', 'comment-blank', {'comment': ' '}, ['comment']),
+    ('atp_machine_action', 'scan-type-unknown', {'scan_type': 'Deep'}, ['scan_type', 'Deep']),
+    ('atp_machine_action', 'scan-type-with-collect', {'action': 'collect_investigation_package', 'scan_type': 'Full'},
+     ['scan_type']),
+    ('atp_machine_action', 'sha1-missing', {'action': 'stop_and_quarantine_file'}, ['sha1', 'required']),
+    ('atp_machine_action', 'sha1-too-short', {'action': 'stop_and_quarantine_file', 'sha1': '87662bc3d60e4200ceaf7aae249d1c343f4b83c'}, ['sha1', '40']),
+    ('atp_machine_action', 'sha1-too-long', {'action': 'stop_and_quarantine_file', 'sha1': '87662bc3d60e4200ceaf7aae249d1c343f4b83c9a'}, ['sha1', '40']),
+    ('atp_machine_action', 'sha1-with-scan', {'sha1': '87662bc3d60e4200ceaf7aae249d1c343f4b83c9'}, ['sha1', 'stop_and_quarantine_file']),
+    ('atp_machine_action', 'dest-not-a-directory', {'action': 'collect_investigation_package', 'wait': True,
+                                                    'dest': 'file:dir/missing'}, ['dest']),
+    ('atp_machine_action', 'dest-without-wait', {'action': 'collect_investigation_package', 'dest': 'file:dir/'},
+     ['dest', 'wait']),
+    ('atp_machine_action', 'dest-with-scan', {'dest': 'file:dir/'}, ['dest']),
+    ('atp_machine_action', 'wait-not-bool', {'wait': 'a bit'}, ['wait']),
+    ('atp_machine_action', 'wait-timeout-negative', {'wait_timeout': -1}, ['wait_timeout']),
+    ('atp_machine_action', 'poll-interval-zero', {'poll_interval': 0}, ['poll_interval']),
+    ('atp_machine_action', 'max-machines-zero', {'max_machines': 0}, ['max_machines']),
+    ('atp_machine_action', 'allow-partial-not-bool', {'allow_partial': 'sure'}, ['allow_partial']),
+    # atp_app_restriction
+    ('atp_app_restriction', 'machines-empty-list', {'machines': []}, ['machines']),
+    ('atp_app_restriction', 'state-unknown', {'state': 'locked'}, ['state', 'locked']),
+    ('atp_app_restriction', 'comment-missing', {'comment': None}, ['comment']),
+    ('atp_app_restriction', 'force-not-bool', {'force': 'always'}, ['force']),
+    ('atp_app_restriction', 'wait-not-bool', {'wait': 'a bit'}, ['wait']),
+    ('atp_app_restriction', 'wait-timeout-negative', {'wait_timeout': -1}, ['wait_timeout']),
+    ('atp_app_restriction', 'poll-interval-zero', {'poll_interval': 0}, ['poll_interval']),
+    ('atp_app_restriction', 'max-machines-zero', {'max_machines': 0}, ['max_machines']),
+    ('atp_app_restriction', 'allow-partial-not-bool', {'allow_partial': 'sure'}, ['allow_partial']),
+    # atp_machine_tag
+    ('atp_machine_tag', 'machines-empty-list', {'machines': []}, ['machines']),
+    ('atp_machine_tag', 'tags-missing', {'tags': None}, ['tags']),
+    ('atp_machine_tag', 'tags-empty-list', {'tags': []}, ['tags']),
+    ('atp_machine_tag', 'tags-empty-entry', {'tags': ['ok', '']}, ['tags', 'item 2']),
+    ('atp_machine_tag', 'tags-too-long', {'tags': ['x' * 201]}, ['tags', '200']),
+    ('atp_machine_tag', 'state-unknown', {'state': 'gone'}, ['state', 'gone']),
+    ('atp_machine_tag', 'max-machines-zero', {'max_machines': 0}, ['max_machines']),
+    ('atp_machine_tag', 'allow-partial-not-bool', {'allow_partial': 'sure'}, ['allow_partial']),
     # atp_query
     ('atp_query', 'query-missing', {'query': None}, ['query']),
     ('atp_query', 'query-empty', {'query': ''}, ['query']),

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Machine tags as an ``ActionSpec`` (what atp_machine_tag decides) and the orchestrator that writes them.
+
+The state is the machine entity's ``machineTags``, already read when the machines were resolved, so a
+tag task reads nothing more. Tags compare case-insensitively (as the portal does): only missing tags
+are added (in the spelling given), only present ones removed (in the machine's own spelling).
+
+Writes: one tag for many machines is one ``POST /api/machines/AddOrRemoveTagForMultipleMachines``
+per 500 machines (add-or-remove-multiple-machine-tags.md); a tag only one machine needs is one
+``POST /api/machines/{id}/tags``, which answers the updated machine. Adding a tag that is there, or
+removing one that is not, changes nothing, so both writes are safe to repeat after an answer that
+never came (they are sent as idempotent requests).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+from ansible.module_utils.six import string_types
+
+from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision, Orchestrator
+from ansible_collections.defender.atp.plugins.module_utils.actions import NOOP, SEND
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpOptionError
+
+PRESENT = 'present'
+ABSENT = 'absent'
+MAX_TAG_LENGTH = 200
+BULK_PATH = '/api/machines/AddOrRemoveTagForMultipleMachines'
+BULK_MAX_MACHINES = 500  # documented limit of one bulk call
+BULK_MIN_MACHINES = 2  # from two machines needing the same tag, one bulk call replaces one call each
+
+
+def validate_tags(tags):
+    """The tags without case-insensitive duplicates; AtpOptionError naming ``tags`` for anything unusable."""
+    if not tags:
+        raise AtpOptionError('tags is empty: give at least one tag.')
+    cleaned = []
+    seen = set()
+    for position, tag in enumerate(tags):
+        if not isinstance(tag, string_types) or not tag.strip():
+            raise AtpOptionError('tags item %d is empty: every tag needs at least one character.' % (position + 1))
+        if len(tag) > MAX_TAG_LENGTH:
+            raise AtpOptionError('tags item %d is %d characters long; Defender accepts tags of at most %d characters.'
+                                 % (position + 1, len(tag), MAX_TAG_LENGTH))
+        if tag.lower() not in seen:
+            seen.add(tag.lower())
+            cleaned.append(tag)
+    return cleaned
+
+
+def machine_tags(machine):
+    """The machine's tags as a list of strings (anything else the API returns there is ignored)."""
+    tags = (machine or {}).get('machineTags')
+    if not isinstance(tags, list):
+        return []
+    return [t for t in tags if isinstance(t, string_types)]
+
+
+def apply_change(tags, action, value):
+    """``tags`` after one Add or Remove (case-insensitive), as the API is expected to leave them."""
+    lowered = value.lower()
+    if action == 'Add':
+        return tags if any(t.lower() == lowered for t in tags) else tags + [value]
+    return [t for t in tags if t.lower() != lowered]
+
+
+class TagSpec(ActionSpec):
+    verb = 'tag'
+    refusal_text = 'have their tags changed'
+
+    def __init__(self, tags, state=PRESENT):
+        self.tags = list(tags)
+        self.state = state
+        self.unchanged_text = 'already tagged as asked' if state == PRESENT else 'already without those tags'
+
+    def read_actions(self, directory, machine_ids):
+        return {}  # the tags are in the machine entities read to resolve the machines
+
+    def changes(self, current):
+        """``[(Action, Value)]`` the machine needs."""
+        lowered = set(t.lower() for t in current)
+        if self.state == PRESENT:
+            return [('Add', t) for t in self.tags if t.lower() not in lowered]
+        wanted = set(t.lower() for t in self.tags)
+        return [('Remove', t) for t in current if t.lower() in wanted]
+
+    def decide(self, machine, actions):
+        current = machine_tags(machine)
+        changes = self.changes(current)
+        fields = dict(tags_before=current, changes=changes)
+        if not changes:
+            return Decision(NOOP, fields=fields, reason='no tag to change')
+        return Decision(SEND, fields=fields)
+
+    def request(self, result):
+        raise NotImplementedError('tags are written by TagOrchestrator')
+
+    def planned(self, result):
+        after = list(result.fields['tags_before'])
+        for action, value in result.fields['changes']:
+            after = apply_change(after, action, value)
+        return Decision(SEND, fields=dict(tags_after=after))
+
+    def is_pending(self, result):
+        return False
+
+    def result_fields(self, result):
+        before = result.fields.get('tags_before')
+        after = result.fields.get('tags_after', before)
+        return dict(tags_before=before, tags_after=after)
+
+    def diff_value(self, result, when):
+        return self.result_fields(result)['tags_before' if when == 'before' else 'tags_after']
+
+
+class TagOrchestrator(Orchestrator):
+    """The orchestrator with tag writes: grouped by tag, in bulk where several machines need the same one."""
+
+    def _send(self, to_send):
+        for result in to_send:
+            result.fields['tags_after'] = list(result.fields['tags_before'])
+            result.fields['applied'] = 0
+        groups = []
+        index = {}
+        for result in to_send:
+            for action, value in result.fields['changes']:
+                key = (action, value.lower())
+                if key not in index:
+                    index[key] = len(groups)
+                    groups.append((action, value, []))
+                groups[index[key]][2].append(result)
+        refused = None
+        for action, value, results in groups:
+            if refused:
+                for result in results:
+                    self._fail(result, 'not sent: an earlier request of this task was refused (%s)' % refused)
+                continue
+            singles = results
+            if len(results) >= BULK_MIN_MACHINES:
+                singles = []
+                for start in range(0, len(results), BULK_MAX_MACHINES):
+                    chunk = results[start:start + BULK_MAX_MACHINES]
+                    try:
+                        self.client.post(BULK_PATH, {'Value': value, 'Action': action,
+                                                     'MachineIds': [r.machine['id'] for r in chunk]},
+                                         expected=(200, 201, 204), idempotent=True,
+                                         what='%s of tag %r on %d machines' % (action, value, len(chunk)))
+                    except AtpApiError as error:
+                        if error.status in (401, 403):
+                            refused = error.message
+                            for result in chunk:
+                                self._fail(result, error.message)
+                            break
+                        # One bad machine may refuse the whole call: try each machine on its own, so the others
+                        # still get the tag and the bad one is named.
+                        singles.extend(chunk)
+                        continue
+                    except AtpError as error:
+                        for result in chunk:
+                            self._fail(result, error.message)
+                        continue
+                    for result in chunk:
+                        self._applied(result, action, value, None)
+            for result in singles:
+                if refused:
+                    self._fail(result, 'not sent: an earlier request of this task was refused (%s)' % refused)
+                    continue
+                try:
+                    machine = self.client.post('/api/machines/%s/tags' % result.machine['id'],
+                                               {'Value': value, 'Action': action}, expected=(200, 201, 204),
+                                               idempotent=True, what='%s of tag %r on machine %s' % (
+                                                   action, value, result.label))
+                except AtpError as error:
+                    if isinstance(error, AtpApiError) and error.status in (401, 403):
+                        refused = error.message
+                    self._fail(result, error.message)
+                    continue
+                self._applied(result, action, value, machine)
+        for result in to_send:
+            result.changed = result.fields.pop('applied') > 0
+
+    @staticmethod
+    def _applied(result, action, value, machine):
+        result.fields['applied'] += 1
+        if isinstance(machine, dict) and isinstance(machine.get('machineTags'), list):
+            result.fields['tags_after'] = machine_tags(machine)  # the machine as the API answered it
+        else:
+            result.fields['tags_after'] = apply_change(result.fields['tags_after'], action, value)
+
+    @staticmethod
+    def _fail(result, message):
+        if not result.error:
+            result.error = message

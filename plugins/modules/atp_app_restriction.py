@@ -1,0 +1,262 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: atp_app_restriction
+short_description: Restrict app execution on machines with Microsoft Defender for Endpoint, or lift the restriction
+version_added: 0.2.0
+description:
+  - Puts a list of machines in a desired app execution state, O(state=restricted) (only Microsoft-signed files may run)
+    or O(state=unrestricted), in one task. A containment step for when network isolation is too much.
+  - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does.
+  - Idempotent. Each machine's state is read from its newest RestrictCodeExecution or UnrestrictCodeExecution machine
+    action, exactly as isolation is read (see the notes). A machine already in the desired state, or with an action in
+    that direction under way, gets no request; O(force=true) sends it anyway.
+  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
+    unless O(allow_partial=true).
+author:
+  - defender.atp contributors (@defender-atp)
+requirements:
+  - requests
+  - PyJWT (with cryptography, C(pyjwt[crypto]))
+  - "Application permissions C(Machine.RestrictExecution) and C(Machine.Read.All) (or C(Machine.ReadWrite.All)) for the
+    reads."
+  - "Delegated (user) tokens: C(Machine.RestrictExecution) and C(Machine.Read) (or C(Machine.ReadWrite)), and a
+    Defender role with 'Active remediation actions' covering the machines' device groups."
+extends_documentation_fragment:
+  - defender.atp.connection
+  - defender.atp.attributes
+  - defender.atp.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Does every read and returns what a real run would do (RV(changed), each machine's RV(machines[].previous_state)
+        and RV(machines[].state), the O(max_machines) guard) without sending any request.
+  diff_mode:
+    support: full
+    details:
+      - Returns the state of each machine before and after, keyed by its computer DNS name (or id).
+options:
+  machines:
+    description:
+      - Machines to act on, in one list - machine ids (40 hexadecimal characters) or computer DNS names.
+      - An empty list, or an entry that cannot be a machine id or DNS name, is an error before any request.
+    type: list
+    elements: str
+    required: true
+  state:
+    description: V(restricted) restricts app execution; V(unrestricted) lifts the restriction.
+    type: str
+    choices: [restricted, unrestricted]
+    default: restricted
+  comment:
+    description: Why, sent as the API's C(Comment) and shown in the Defender portal's action center.
+    type: str
+    required: true
+  force:
+    description:
+      - Send the request even to machines whose history says they are already in the desired state (the history may
+        be wrong, for example after a change outside the API). Never to a machine with an action in the desired
+        direction under way (that one is taken).
+    type: bool
+    default: false
+  wait:
+    description:
+      - Wait until each action is final, for at most O(wait_timeout) seconds, reading the actions every
+        O(poll_interval) seconds. A machine still pending at the deadline is reported as V(restricting) or
+        V(unrestricting) and counted in RV(summary.pending).
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait with O(wait=true).
+    type: int
+    default: 300
+  poll_interval:
+    description: Seconds between two reads of the actions with O(wait=true).
+    type: float
+    default: 10
+  max_machines:
+    description:
+      - Refuse, before any write, a task that would act on more machines than this (machines already in the desired
+        state do not count). Applies in check mode too.
+    type: int
+    default: 25
+  allow_partial:
+    description:
+      - With V(false), the task fails when any machine failed, naming them; the other machines are still acted on and
+        reported. With V(true), check RV(summary.failed) and RV(machines[].error).
+    type: bool
+    default: false
+notes:
+  - "State model: newest RestrictCodeExecution/UnrestrictCodeExecution action (by C(creationDateTimeUtc)) Succeeded:
+    V(restricted) or V(unrestricted); Pending or InProgress: V(restricting) or V(unrestricting); Failed, TimeOut or
+    Cancelled: the state of the newest Succeeded one before it. No history: V(unrestricted)."
+  - "A pending action in the opposite direction is an error for that machine (the two would race)."
+  - "Offline machines keep their action Pending until they connect; they are counted in RV(summary.pending)."
+seealso:
+  - module: defender.atp.atp_machine_isolate
+  - module: defender.atp.atp_machine_action
+  - name: Restrict app execution API
+    description: Microsoft's reference of the restriction request.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/restrict-code-execution
+  - name: Remove app restriction API
+    description: Microsoft's reference of the request that lifts it.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/unrestrict-code-execution
+'''
+
+EXAMPLES = r'''
+- name: Restrict app execution on the machines of an incident
+  defender.atp.atp_app_restriction:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    machines: "{{ suspicious_hosts }}"
+    comment: "IR-1234: only signed binaries until triage"
+    wait: true
+
+- name: Lift the restriction after remediation
+  defender.atp.atp_app_restriction:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    machines: "{{ suspicious_hosts }}"
+    state: unrestricted
+    comment: "IR-1234: remediated"
+'''
+
+RETURN = r'''
+changed:
+  description: Whether a restrict or unrestrict request was sent (or, in check mode, would be).
+  returned: always
+  type: bool
+machines:
+  description: One entry per distinct machine, and one per entry that could not be resolved, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    input:
+      description: The entry of O(machines) this result is for (the first one, when several named the same machine).
+      type: str
+      sample: WS-042
+    inputs:
+      description: Every entry of O(machines) that named this machine.
+      type: list
+      elements: str
+    machine_id:
+      description: The machine id, or null when the entry was not resolved.
+      type: str
+      sample: 1e5bc9d7e413ddd7902c2932e418702b84d0cc07
+    computer_dns_name:
+      description: The machine's computer DNS name.
+      type: str
+      sample: ws-042.contoso.com
+    health_status:
+      description: The machine's C(healthStatus).
+      type: str
+      sample: Active
+    last_seen:
+      description: The machine's C(lastSeen).
+      type: str
+    matched_by:
+      description: How the entry matched - V(id), V(name) or V(short_name).
+      type: str
+    previous_state:
+      description: The state before this task - V(restricted), V(unrestricted), V(restricting) or V(unrestricting).
+      type: str
+      sample: unrestricted
+    state:
+      description: The state after this task; V(restricting)/V(unrestricting) while the action is Pending or
+        InProgress. Null for an entry that was not resolved.
+      type: str
+      sample: restricting
+    changed:
+      description: Whether a request was sent for this machine (or would be, in check mode).
+      type: bool
+    action:
+      description: The machine action this result rests on (created, under way, or the newest Succeeded one behind the
+        state); null when there is none.
+      type: dict
+      sample: {"id": "b89eb834-4578-496c-8be0-03f004061435", "type": "RestrictCodeExecution", "status": "Pending"}
+    error:
+      description: Why this machine failed (unknown, ambiguous, conflicting action, API error, action Failed), else null.
+      type: str
+    candidates:
+      description: For a name matching several machines, every candidate, newest C(last_seen) first.
+      type: list
+      elements: dict
+      returned: when the name was ambiguous
+    warnings:
+      description: Things to know about this machine (offline).
+      type: list
+      elements: str
+summary:
+  description: Counts (RV(summary.total) = changed + unchanged + failed; RV(summary.pending) the machines whose action is
+    still Pending or InProgress at the end).
+  returned: always
+  type: dict
+  sample: {"total": 2, "changed": 1, "unchanged": 1, "failed": 0, "pending": 1}
+  contains:
+    total:
+      description: Distinct machines and unresolved entries.
+      type: int
+    changed:
+      description: Machines a request was sent for (would be, in check mode).
+      type: int
+    unchanged:
+      description: Machines that needed no request.
+      type: int
+    failed:
+      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      type: int
+    pending:
+      description: Machines whose action is still Pending or InProgress at the end.
+      type: int
+diff:
+  description: With C(--diff), each machine's state before and after.
+  returned: in diff mode
+  type: dict
+  sample: {"before": {"ws-042.contoso.com": "unrestricted"}, "after": {"ws-042.contoso.com": "restricting"}}
+msg:
+  description: A one-line account of what was done, naming the failed machines.
+  returned: always
+  type: str
+auth_method:
+  description: The authentication method used.
+  returned: when the options were valid
+  type: str
+http_stats:
+  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  returned: when a request was attempted
+  type: dict
+'''
+
+from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
+from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.restriction import RESTRICTED, UNRESTRICTED, RestrictionSpec
+
+
+def run_module(module):
+    params = module.params
+    run_action_module(module, RestrictionSpec(params['state'], params['comment'], force=params['force']))
+
+
+def main():
+    module = AtpModule(
+        argument_spec=machine_argument_spec(
+            state=dict(type='str', default=RESTRICTED, choices=[RESTRICTED, UNRESTRICTED]),
+            force=dict(type='bool', default=False),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(run_module)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,255 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: atp_machine_tag
+short_description: Add tags to machines in Microsoft Defender for Endpoint, or remove them
+version_added: 0.2.0
+description:
+  - Makes O(tags) present on (O(state=present)) or absent from (O(state=absent)) a list of machines in one task, so
+    device groups and later plays can find them.
+  - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does.
+  - Idempotent against each machine's C(machineTags), compared case-insensitively as the portal does - only missing
+    tags are added (in the spelling given), only present ones removed (in the machine's own spelling).
+  - Few requests - the tags come with the machines read to resolve them, and a tag that several machines need is
+    written with one C(AddOrRemoveTagForMultipleMachines) request per 500 machines; a tag only one machine needs uses
+    that machine's C(tags) request.
+  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
+    unless O(allow_partial=true).
+author:
+  - defender.atp contributors (@defender-atp)
+requirements:
+  - requests
+  - PyJWT (with cryptography, C(pyjwt[crypto]))
+  - "Application permission C(Machine.ReadWrite.All) (it also covers the reads)."
+  - "Delegated (user) tokens: C(Machine.ReadWrite), and a Defender role with 'Manage security settings' covering the
+    machines' device groups."
+extends_documentation_fragment:
+  - defender.atp.connection
+  - defender.atp.attributes
+  - defender.atp.attributes.action_group
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the machines and returns what a real run would do (RV(changed), each machine's RV(machines[].tags_after),
+        the O(max_machines) guard) without changing any tag.
+  diff_mode:
+    support: full
+    details:
+      - Returns each machine's tags before and after, keyed by its computer DNS name (or id).
+options:
+  machines:
+    description:
+      - Machines to tag, in one list - machine ids (40 hexadecimal characters) or computer DNS names.
+      - An empty list, or an entry that cannot be a machine id or DNS name, is an error before any request.
+    type: list
+    elements: str
+    required: true
+  tags:
+    description:
+      - The tags, each 1 to 200 characters. Duplicates (case-insensitive) count once.
+      - An empty list, an empty tag or a tag over 200 characters is an error before any request.
+    type: list
+    elements: str
+    required: true
+  state:
+    description: V(present) adds the tags a machine lacks; V(absent) removes those it has.
+    type: str
+    choices: [present, absent]
+    default: present
+  max_machines:
+    description:
+      - Refuse, before any write, a task that would change the tags of more machines than this (machines already
+        tagged as asked do not count). Applies in check mode too.
+    type: int
+    default: 25
+  allow_partial:
+    description:
+      - With V(false), the task fails when any machine failed, naming them; the other machines are still tagged and
+        reported. With V(true), check RV(summary.failed) and RV(machines[].error).
+    type: bool
+    default: false
+notes:
+  - "When a bulk request is refused (other than for permissions), each of its machines is sent on its own, so one bad
+    machine does not keep the tag from the others and is named."
+  - "RV(machines[].tags_after) is the machine as the API answered it for a per-machine request, and the tags before
+    with the changes applied for a bulk request (whose answer is not documented to list the machines' tags)."
+  - "Rate limits: 100 requests a minute and 1,500 an hour per application, shared with the other machine APIs."
+seealso:
+  - module: defender.atp.atp_machine_info
+  - name: Add or remove a tag for a machine API
+    description: Microsoft's reference of the per-machine request.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/add-or-remove-machine-tags
+  - name: Add or remove a tag for multiple machines API
+    description: Microsoft's reference of the bulk request.
+    link: https://learn.microsoft.com/en-us/defender-endpoint/api/add-or-remove-multiple-machine-tags
+'''
+
+EXAMPLES = r'''
+- name: Tag the machines of an incident so a device group and later plays find them
+  defender.atp.atp_machine_tag:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    machines: "{{ groups['compromised'] }}"
+    tags: [IR-1234, contained]
+    max_machines: 200
+  register: tagged
+
+- name: Remove the incident tag once closed
+  defender.atp.atp_machine_tag:
+    tenant_id: "{{ tenant_id }}"
+    client_id: "{{ client_id }}"
+    client_secret: "{{ client_secret }}"
+    machines: "{{ groups['compromised'] }}"
+    tags: [contained]
+    state: absent
+    max_machines: 200
+'''
+
+RETURN = r'''
+changed:
+  description: Whether a tag was added or removed (or, in check mode, would be).
+  returned: always
+  type: bool
+machines:
+  description: One entry per distinct machine, and one per entry that could not be resolved, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    input:
+      description: The entry of O(machines) this result is for (the first one, when several named the same machine).
+      type: str
+      sample: WS-042
+    inputs:
+      description: Every entry of O(machines) that named this machine.
+      type: list
+      elements: str
+    machine_id:
+      description: The machine id, or null when the entry was not resolved.
+      type: str
+      sample: 1e5bc9d7e413ddd7902c2932e418702b84d0cc07
+    computer_dns_name:
+      description: The machine's computer DNS name.
+      type: str
+      sample: ws-042.contoso.com
+    health_status:
+      description: The machine's C(healthStatus).
+      type: str
+      sample: Active
+    last_seen:
+      description: The machine's C(lastSeen).
+      type: str
+    matched_by:
+      description: How the entry matched - V(id), V(name) or V(short_name).
+      type: str
+    previous_state:
+      description: Always null (the state of this module is in RV(machines[].tags_before)).
+      type: str
+    state:
+      description: Always null (the state of this module is in RV(machines[].tags_after)).
+      type: str
+    tags_before:
+      description: The machine's C(machineTags) before the task; null for an entry that was not resolved.
+      type: list
+      elements: str
+      sample: [finance]
+    tags_after:
+      description: The machine's tags after the task (in check mode, as they would be).
+      type: list
+      elements: str
+      sample: [finance, IR-1234]
+    changed:
+      description: Whether a tag of this machine was changed (or would be, in check mode).
+      type: bool
+    action:
+      description: Always null (tag requests create no machine action).
+      type: dict
+    error:
+      description: Why this machine failed (unknown, ambiguous, API error), else null.
+      type: str
+    candidates:
+      description: For a name matching several machines, every candidate, newest C(last_seen) first.
+      type: list
+      elements: dict
+      returned: when the name was ambiguous
+    warnings:
+      description: Things to know about this machine.
+      type: list
+      elements: str
+summary:
+  description: Counts (RV(summary.total) = changed + unchanged + failed; RV(summary.pending) is always 0).
+  returned: always
+  type: dict
+  sample: {"total": 3, "changed": 2, "unchanged": 1, "failed": 0, "pending": 0}
+  contains:
+    total:
+      description: Distinct machines and unresolved entries.
+      type: int
+    changed:
+      description: Machines a request was sent for (would be, in check mode).
+      type: int
+    unchanged:
+      description: Machines that needed no request.
+      type: int
+    failed:
+      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      type: int
+    pending:
+      description: Machines whose action is still Pending or InProgress at the end.
+      type: int
+diff:
+  description: With C(--diff), each machine's tags before and after.
+  returned: in diff mode
+  type: dict
+  sample: {"before": {"ws-042.contoso.com": []}, "after": {"ws-042.contoso.com": ["IR-1234"]}}
+msg:
+  description: A one-line account of what was done, naming the failed machines.
+  returned: always
+  type: str
+  sample: "sent tag requests for 2 machines, 1 already tagged as asked."
+auth_method:
+  description: The authentication method used.
+  returned: when the options were valid
+  type: str
+http_stats:
+  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  returned: when a request was attempted
+  type: dict
+'''
+
+from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import DEFAULTS, run_action_module
+from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils.machine_tags import (
+    ABSENT, PRESENT, TagOrchestrator, TagSpec, validate_tags)
+
+
+def run_module(module):
+    params = module.params
+    tags = validate_tags(params['tags'])
+    run_action_module(module, TagSpec(tags, params['state']), orchestrator_class=TagOrchestrator)
+
+
+def main():
+    module = AtpModule(
+        argument_spec=dict(
+            machines=dict(type='list', elements='str', required=True),
+            tags=dict(type='list', elements='str', required=True),
+            state=dict(type='str', default=PRESENT, choices=[PRESENT, ABSENT]),
+            max_machines=dict(type='int', default=DEFAULTS['max_machines']),
+            allow_partial=dict(type='bool', default=DEFAULTS['allow_partial']),
+        ),
+        supports_check_mode=True,
+    )
+    module.run(run_module)
+
+
+if __name__ == '__main__':
+    main()

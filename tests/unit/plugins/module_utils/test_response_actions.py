@@ -1,0 +1,404 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One-shot actions, app restriction and tags without HTTP: option checks, per-machine decisions, request bodies,
+the package download (names, mode, atomicity, no token to the storage host) and the tag writes (bulk, fallback)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import stat
+import types
+
+import pytest
+
+from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import CONFLICT, NOOP, SEND
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.machine_tags import (
+    BULK_PATH, TagOrchestrator, TagSpec, validate_tags)
+from ansible_collections.defender.atp.plugins.module_utils.machines import Entry, Resolution
+from ansible_collections.defender.atp.plugins.module_utils.response_actions import (
+    OneShotSpec, download_to, package_file_name, validate_action_options)
+from ansible_collections.defender.atp.plugins.module_utils.restriction import RestrictionSpec
+
+SHA1 = '87662bc3d60e4200ceaf7aae249d1c343f4b83c9'
+MID = 'a' * 40
+
+
+def params(**kw):
+    base = dict(action='av_scan', sha1=None, scan_type=None, dest=None, wait=False)
+    base.update(kw)
+    return base
+
+
+def act(kind, status, minute=1, action_id=None, sha1=None):
+    info = {'fileIdentifier': sha1, 'fileIdentifierType': 'Sha1'} if sha1 else None
+    return {'id': action_id or '%s-%d' % (kind, minute), 'type': kind, 'status': status, 'machineId': MID,
+            'creationDateTimeUtc': '2026-01-05T08:%02d:00Z' % minute, 'relatedFileInfo': info}
+
+
+# -- options --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('options, fragment', [
+    (dict(action='stop_and_quarantine_file'), 'sha1 is required'),
+    (dict(action='stop_and_quarantine_file', sha1='abc'), 'sha1 must be 40 hexadecimal'),
+    (dict(action='stop_and_quarantine_file', sha1=SHA1 + '0'), 'sha1 must be 40 hexadecimal'),
+    (dict(action='stop_and_quarantine_file', sha1='g' * 40), 'sha1 must be 40 hexadecimal'),
+    (dict(action='av_scan', sha1=SHA1), 'sha1 is only used with action=stop_and_quarantine_file'),
+    (dict(action='collect_investigation_package', scan_type='Full'), 'scan_type is only used with action=av_scan'),
+    (dict(action='av_scan', dest='/tmp'), 'dest is only used with'),
+    (dict(action='collect_investigation_package', dest='/tmp'), 'dest needs wait: true'),
+    (dict(action='collect_investigation_package', dest='/nonexistent/x', wait=True), 'dest must be an existing directory'),
+    (dict(action='reboot'), 'action must be one of'),
+])
+def test_bad_action_options_are_refused_naming_the_option(options, fragment):
+    with pytest.raises(AtpOptionError) as caught:
+        validate_action_options(params(**options))
+    assert fragment in caught.value.message
+
+
+def test_dest_that_is_a_file_is_refused(tmp_path):
+    target = tmp_path / 'file'
+    target.write_text('x')
+    with pytest.raises(AtpOptionError) as caught:
+        validate_action_options(params(action='collect_investigation_package', dest=str(target), wait=True))
+    assert 'dest must be an existing directory' in caught.value.message
+
+
+def test_good_action_options_pass(tmp_path):
+    validate_action_options(params(action='stop_and_quarantine_file', sha1=SHA1.upper()))
+    validate_action_options(params(action='av_scan', scan_type='Full'))
+    validate_action_options(params(action='collect_investigation_package', dest=str(tmp_path), wait=True))
+
+
+# -- one-shot decisions ---------------------------------------------------------------------------
+
+def test_a_running_action_of_the_same_type_means_no_new_request():
+    spec = OneShotSpec('av_scan', 'IR-1')
+    running = act('RunAntiVirusScan', 'InProgress', 2)
+    decision = spec.decide({'id': MID}, [act('RunAntiVirusScan', 'Succeeded', 1), running])
+    assert decision.op == NOOP
+    assert decision.updates['action'] is running and decision.updates['track'] == running['id']
+
+
+def test_finished_actions_do_not_count():
+    spec = OneShotSpec('av_scan', 'IR-1')
+    assert spec.decide({'id': MID}, [act('RunAntiVirusScan', 'Succeeded', 1), act('RunAntiVirusScan', 'Failed', 2),
+                                     act('RunAntiVirusScan', 'Cancelled', 3)]).op == SEND
+    assert spec.decide({'id': MID}, []).op == SEND
+
+
+def test_quarantine_counts_only_a_running_action_on_the_same_file():
+    spec = OneShotSpec('stop_and_quarantine_file', 'IR-1', sha1=SHA1.upper())
+    other = act('StopAndQuarantineFile', 'Pending', 1, sha1='b' * 40)
+    assert spec.decide({'id': MID}, [other]).op == SEND
+    assert spec.decide({'id': MID}, [act('StopAndQuarantineFile', 'Pending', 1)]).op == SEND  # names no file
+    same = act('StopAndQuarantineFile', 'Pending', 2, sha1=SHA1)
+    assert spec.decide({'id': MID}, [other, same]).op == NOOP
+
+
+def test_request_bodies_are_the_documented_ones():
+    result = types.SimpleNamespace(machine={'id': MID})
+    assert OneShotSpec('av_scan', 'c').request(result) == (
+        '/api/machines/%s/runAntiVirusScan' % MID, {'Comment': 'c', 'ScanType': 'Quick'}, 'RunAntiVirusScan')
+    assert OneShotSpec('av_scan', 'c', scan_type='Full').request(result)[1]['ScanType'] == 'Full'
+    assert OneShotSpec('collect_investigation_package', 'c').request(result) == (
+        '/api/machines/%s/collectInvestigationPackage' % MID, {'Comment': 'c'}, 'CollectInvestigationPackage')
+    assert OneShotSpec('stop_and_quarantine_file', 'c', sha1=SHA1.upper()).request(result) == (
+        '/api/machines/%s/StopAndQuarantineFile' % MID, {'Comment': 'c', 'Sha1': SHA1}, 'StopAndQuarantineFile')
+
+
+# -- package file names and download --------------------------------------------------------------
+
+ACTION_ID = 'b89eb834-4578-496c-8be0-03f004061435'
+
+
+@pytest.mark.parametrize('dns_name, expected', [
+    ('ws-042.contoso.com', 'ws-042.contoso.com-%s.zip' % ACTION_ID),
+    ('../../etc/cron.d/x', '%s-%s.zip' % (MID, ACTION_ID)),
+    ('ws/042', '%s-%s.zip' % (MID, ACTION_ID)),
+    ('..', '%s-%s.zip' % (MID, ACTION_ID)),
+    ('.hidden', '%s-%s.zip' % (MID, ACTION_ID)),
+    ('a..b', '%s-%s.zip' % (MID, ACTION_ID)),
+    (None, '%s-%s.zip' % (MID, ACTION_ID)),
+])
+def test_package_file_names_never_take_a_path_from_the_api(dns_name, expected):
+    assert package_file_name({'id': MID, 'computerDnsName': dns_name}, ACTION_ID) == expected
+
+
+def test_an_unusable_action_id_or_machine_is_an_error():
+    with pytest.raises(AtpError):
+        package_file_name({'id': MID, 'computerDnsName': 'ws'}, '../x')
+    with pytest.raises(AtpError):
+        package_file_name({'id': '../x', 'computerDnsName': '/etc'}, ACTION_ID)
+
+
+class FakeResponse(object):
+    def __init__(self, status, chunks, broken=False):
+        self.status_code = status
+        self.chunks = chunks
+        self.broken = broken
+        self.closed = False
+
+    def iter_content(self, size):
+        yield from self.chunks
+        if self.broken:
+            import requests
+            raise requests.exceptions.ChunkedEncodingError('broken')
+
+    def close(self):
+        self.closed = True
+
+
+class FakeSession(object):
+    def __init__(self, response):
+        self.response = response
+        self.calls = []
+        self.verify = True
+        self.headers = {}
+
+    def get(self, url, **kwargs):
+        self.calls.append((url, dict(self.headers), kwargs))
+        return self.response
+
+    def close(self):
+        pass
+
+
+def test_download_writes_a_0600_file_atomically(tmp_path):
+    session = FakeSession(FakeResponse(200, [b'PK', b'\x03\x04data']))
+    path = download_to(session, 'https://store.example/p.zip?sig=SECRET', str(tmp_path), 'ws-1-x.zip', 5)
+    assert path == os.path.join(str(tmp_path), 'ws-1-x.zip')
+    assert open(path, 'rb').read() == b'PK\x03\x04data'
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert os.listdir(str(tmp_path)) == ['ws-1-x.zip']
+    assert session.calls[0][2]['stream'] is True and session.calls[0][2]['allow_redirects'] is False
+
+
+@pytest.mark.parametrize('response, fragment', [
+    (FakeResponse(403, []), 'HTTP 403 (the link may have expired)'),
+    (FakeResponse(200, [b'PK'], broken=True), 'broke off'),
+])
+def test_a_failed_download_leaves_no_file_and_never_shows_the_link(tmp_path, response, fragment):
+    with pytest.raises(AtpError) as caught:
+        download_to(FakeSession(response), 'https://store.example/p.zip?sig=SECRET', str(tmp_path), 'ws.zip', 5)
+    assert fragment in caught.value.message
+    assert 'SECRET' not in caught.value.message and 'store.example' in caught.value.message
+    assert os.listdir(str(tmp_path)) == []
+
+
+class LinkClient(object):
+    def __init__(self, link):
+        self.link = link
+        self.gets = []
+        self.settings = types.SimpleNamespace(timeout=5, verify=True)
+
+    def get(self, path, **kwargs):
+        self.gets.append(path)
+        return {'@odata.context': 'x#Edm.String', 'value': self.link}
+
+
+def collected_result(status='Succeeded', name='ws-1.contoso.com'):
+    action = act('CollectInvestigationPackage', status, 1, action_id=ACTION_ID)
+    return types.SimpleNamespace(action=action, machine={'id': MID, 'computerDnsName': name}, fields={}, error=None,
+                                 warnings=[])
+
+
+def test_complete_downloads_each_succeeded_package_without_the_api_token(tmp_path):
+    session = FakeSession(FakeResponse(200, [b'zip']))
+    spec = OneShotSpec('collect_investigation_package', 'c', dest=str(tmp_path), session_factory=lambda: session)
+    client = LinkClient('https://store.example/p.zip?sig=SECRET')
+    done, running = collected_result(), collected_result('InProgress', 'ws-2.contoso.com')
+    spec.complete(client, [done, running])
+    assert client.gets == ['/api/machineactions/%s/GetPackageUri' % ACTION_ID]
+    assert done.fields['package_path'] == os.path.join(str(tmp_path), 'ws-1.contoso.com-%s.zip' % ACTION_ID)
+    assert 'Authorization' not in session.calls[0][1] and 'headers' not in session.calls[0][2]
+    assert 'package_path' not in running.fields and 'still InProgress' in running.warnings[0]
+
+
+def test_a_link_that_is_not_https_is_refused(tmp_path):
+    session = FakeSession(FakeResponse(200, [b'zip']))
+    spec = OneShotSpec('collect_investigation_package', 'c', dest=str(tmp_path), session_factory=lambda: session)
+    result = collected_result()
+    spec.complete(LinkClient('http://store.example/p.zip'), [result])
+    assert 'no https link' in result.error and session.calls == [] and os.listdir(str(tmp_path)) == []
+
+
+# -- app restriction --------------------------------------------------------------------------------
+
+def test_restriction_state_comes_from_the_newest_restrict_or_unrestrict_action():
+    spec = RestrictionSpec('restricted', 'c')
+    assert spec.decide({}, []).op == SEND
+    done = spec.decide({}, [act('RestrictCodeExecution', 'Succeeded', 1)])
+    assert done.op == NOOP and done.updates['state'] == 'restricted'
+    lifted = spec.decide({}, [act('RestrictCodeExecution', 'Succeeded', 1), act('UnrestrictCodeExecution', 'Succeeded', 2)])
+    assert lifted.op == SEND and lifted.updates['state'] == 'unrestricted'
+    failed = spec.decide({}, [act('RestrictCodeExecution', 'Succeeded', 1), act('UnrestrictCodeExecution', 'Failed', 2)])
+    assert failed.op == NOOP and failed.updates['state'] == 'restricted'
+    running = spec.decide({}, [act('RestrictCodeExecution', 'Pending', 3)])
+    assert running.op == NOOP and running.updates['track'] == 'RestrictCodeExecution-3'
+    opposite = spec.decide({}, [act('UnrestrictCodeExecution', 'InProgress', 3)])
+    assert opposite.op == CONFLICT and 'opposite direction' in opposite.reason
+    # Other action types never count.
+    assert spec.decide({}, [act('Isolate', 'Succeeded', 4)]).op == SEND
+
+
+def test_restriction_force_sends_to_a_settled_machine_but_adopts_one_under_way():
+    spec = RestrictionSpec('restricted', 'c', force=True)
+    assert spec.decide({}, [act('RestrictCodeExecution', 'Succeeded', 1)]).op == SEND
+    assert spec.decide({}, [act('RestrictCodeExecution', 'Pending', 1)]).op == NOOP
+    assert spec.reconsider({}, [act('RestrictCodeExecution', 'Succeeded', 1)]).op == NOOP
+    result = types.SimpleNamespace(machine={'id': MID})
+    assert RestrictionSpec('unrestricted', 'c').request(result) == (
+        '/api/machines/%s/unrestrictCodeExecution' % MID, {'Comment': 'c'}, 'UnrestrictCodeExecution')
+
+
+# -- tags ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('tags, fragment', [
+    ([], 'tags is empty'),
+    (['ok', ''], 'tags item 2 is empty'),
+    (['x' * 201], 'tags item 1 is 201 characters long'),
+])
+def test_bad_tags_are_refused(tags, fragment):
+    with pytest.raises(AtpOptionError) as caught:
+        validate_tags(tags)
+    assert fragment in caught.value.message
+
+
+def test_tags_compare_case_insensitively():
+    assert validate_tags(['IR-1', 'ir-1', 'x' * 200]) == ['IR-1', 'x' * 200]
+    present = TagSpec(['IR-1', 'contained'])
+    decision = present.decide({'machineTags': ['ir-1']}, [])
+    assert decision.op == SEND and decision.fields['changes'] == [('Add', 'contained')]
+    assert present.decide({'machineTags': ['IR-1', 'CONTAINED']}, []).op == NOOP
+    absent = TagSpec(['ir-1'], 'absent')
+    assert absent.decide({'machineTags': ['IR-1', 'other']}, []).fields['changes'] == [('Remove', 'IR-1')]
+    assert absent.decide({'machineTags': None}, []).op == NOOP
+
+
+def tag_machine(n, tags=()):
+    return {'id': ('%x' % n) * 40, 'computerDnsName': 'm%d.contoso.com' % n, 'machineTags': list(tags)}
+
+
+class TagDirectory(object):
+    def __init__(self, machines):
+        self.machines = dict((m['computerDnsName'], m) for m in machines)
+
+    def resolve(self, entries):
+        return [Resolution(e, machine=self.machines[e.input], matched_by='name') if e.input in self.machines
+                else Resolution(e, error='no machine is named %s' % e.input) for e in entries]
+
+
+class TagClient(object):
+    def __init__(self, refuse_bulk=None, refuse_machine=None):
+        self.posts = []
+        self.refuse_bulk = refuse_bulk
+        self.refuse_machine = refuse_machine or {}
+        self.settings = types.SimpleNamespace(max_retry_wait=300, max_retries=2, timeout=10)
+
+    def post(self, path, body=None, **kwargs):
+        self.posts.append((path, body))
+        if path == BULK_PATH:
+            if self.refuse_bulk:
+                raise AtpApiError('refused', status=self.refuse_bulk)
+            return None
+        machine_id = path.split('/')[3]
+        if machine_id in self.refuse_machine:
+            raise AtpApiError('machine %s refused' % machine_id, status=self.refuse_machine[machine_id])
+        return {'id': machine_id, 'machineTags': ['from-api', body['Value']]}
+
+
+def run_tags(spec, machines, client, check_mode=False, max_machines=25):
+    orchestrator = TagOrchestrator(spec, client, directory=TagDirectory(machines), check_mode=check_mode,
+                                   max_machines=max_machines, diff=True)
+    report = orchestrator.run([Entry(m['computerDnsName']) for m in machines] + [Entry('ghost.contoso.com')])
+    return report, dict((m['input'], m) for m in report.result['machines'])
+
+
+def test_a_tag_many_machines_need_is_one_bulk_call():
+    machines = [tag_machine(1), tag_machine(2, ['ir-1']), tag_machine(3), tag_machine(4)]
+    client = TagClient()
+    report, by_name = run_tags(TagSpec(['IR-1']), machines, client)
+    assert client.posts == [(BULK_PATH, {'Value': 'IR-1', 'Action': 'Add',
+                                         'MachineIds': [tag_machine(n)['id'] for n in (1, 3, 4)]})]
+    assert by_name['m1.contoso.com']['tags_after'] == ['IR-1'] and by_name['m1.contoso.com']['changed']
+    assert by_name['m2.contoso.com']['tags_before'] == ['ir-1'] and not by_name['m2.contoso.com']['changed']
+    assert report.result['summary'] == dict(total=5, changed=3, unchanged=1, failed=1, pending=0)
+    assert report.result['diff']['after']['m3.contoso.com'] == ['IR-1']
+
+
+def test_a_tag_one_machine_needs_uses_its_own_request_and_the_answer():
+    client = TagClient()
+    _report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2, ['IR-1'])], client)
+    assert client.posts == [('/api/machines/%s/tags' % tag_machine(1)['id'], {'Value': 'IR-1', 'Action': 'Add'})]
+    assert by_name['m1.contoso.com']['tags_after'] == ['from-api', 'IR-1']
+
+
+def test_check_mode_predicts_tags_without_writing():
+    client = TagClient()
+    report, by_name = run_tags(TagSpec(['a', 'b']), [tag_machine(1, ['A'])], client, check_mode=True)
+    assert client.posts == [] and report.result['changed']
+    assert by_name['m1.contoso.com']['tags_after'] == ['A', 'b']
+
+
+def test_a_refused_bulk_call_falls_back_to_each_machine_and_names_the_bad_one():
+    bad = tag_machine(2)['id']
+    client = TagClient(refuse_bulk=400, refuse_machine={bad: 404})
+    report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2), tag_machine(3)], client)
+    assert [path for path, _body in client.posts].count(BULK_PATH) == 1 and len(client.posts) == 4
+    assert by_name['m2.contoso.com']['error'] == 'machine %s refused' % bad and not by_name['m2.contoso.com']['changed']
+    assert by_name['m1.contoso.com']['changed'] and by_name['m3.contoso.com']['changed']
+    assert report.failed
+
+
+def test_a_permission_error_stops_the_writes_not_yet_sent():
+    client = TagClient(refuse_bulk=403)
+    report, by_name = run_tags(TagSpec(['a', 'b']), [tag_machine(1), tag_machine(2)], client)
+    assert len(client.posts) == 1
+    assert all(by_name['m%d.contoso.com' % n]['error'] for n in (1, 2))
+    assert not report.result['changed']
+
+
+def test_max_machines_counts_only_machines_whose_tags_change():
+    client = TagClient()
+    report, _by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2), tag_machine(3, ['IR-1'])], client,
+                                max_machines=1)
+    assert report.failed and 'Refusing to act: 2 machines' in report.msg and client.posts == []
+
+
+
+class ActionDirectory(TagDirectory):
+    def machine_actions(self, machine_ids, action_types):
+        return dict((i, []) for i in machine_ids)
+
+
+class ScanClient(object):
+    def __init__(self):
+        self.posts = []
+        self.settings = types.SimpleNamespace(max_retry_wait=300, max_retries=2, timeout=10)
+
+    def post(self, path, body=None, **kwargs):
+        self.posts.append(path)
+        return {'id': 'new-%d' % len(self.posts), 'type': 'RunAntiVirusScan', 'status': 'Pending',
+                'machineId': path.split('/')[3], 'scope': body['ScanType'], 'creationDateTimeUtc': '2026-01-05T09:00:00Z'}
+
+
+def test_complete_runs_after_the_writes_and_never_in_check_mode():
+    from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import Orchestrator
+
+    calls = []
+
+    class Recording(OneShotSpec):
+        def complete(self, client, results):
+            calls.append(([r.machine_id for r in results], list(client.posts)))
+
+    entries = [Entry('m1.contoso.com'), Entry('ghost.contoso.com')]
+    for check_mode in (True, False):
+        client = ScanClient()
+        report = Orchestrator(Recording('av_scan', 'c'), client, directory=ActionDirectory([tag_machine(1)]),
+                              check_mode=check_mode).run(entries)
+    assert calls == [([tag_machine(1)['id']], ['/api/machines/%s/runAntiVirusScan' % tag_machine(1)['id']])]
+    first = report.result['machines'][0]
+    assert first['action']['type'] == 'RunAntiVirusScan' and first['state'] == 'Pending' and first['changed']
