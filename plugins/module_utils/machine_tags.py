@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Machine tags as an ``ActionSpec`` (what atp_machine_tag decides) and the orchestrator that writes them.
 
 The state is the machine entity's ``machineTags``, already read when the machines were resolved, so a

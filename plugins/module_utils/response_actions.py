@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """One-shot machine actions (antivirus scan, investigation package, stop and quarantine a file) as an
 ``ActionSpec`` of the orchestrator, and the download of investigation packages.
 
