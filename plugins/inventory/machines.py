@@ -221,7 +221,7 @@ from ansible.module_utils.six import string_types
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils import batched_reads, odata
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
@@ -374,8 +374,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # -- options -----------------------------------------------------------------------------
 
-    def build_filter(self, now=None):
-        """The OData ``$filter`` for the filter options, every value quoted by the shared OData helper."""
+    def filter_parts(self, now=None):
+        """The filter options as ``(fixed, alternatives)``: clauses that always apply (the raw filter, last seen), and
+        one list of alternatives (joined with ``or``) per list option, every value quoted by the shared OData helper."""
         raw_filter = self.get_option('filter')
         if raw_filter is not None:
             # Checked as the modules check theirs: an unbalanced expression could close the parenthesis it is put in
@@ -384,24 +385,29 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 raw_filter = odata.check_raw_filter(to_text(raw_filter))
             except AtpOptionError as exc:
                 raise AnsibleParserError('%s: %s' % (self.NAME, exc.message))
-        clauses = [raw_filter]
+        fixed = [raw_filter]
+        alternatives = []
         for option, field in (('health_status', 'healthStatus'), ('os_platform', 'osPlatform'), ('risk_score', 'riskScore'),
                               ('exposure_level', 'exposureLevel'), ('onboarding_status', 'onboardingStatus')):
             values = self.get_option(option)
             if values:
-                clauses.append(odata.any_of(field, values))
+                alternatives.append([odata.eq(field, value) for value in values])
         tags = self.get_option('tags')
         if tags:
-            tag_clauses = [odata.any_tag('machineTags', tag) for tag in tags]
-            clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else '(%s)' % ' or '.join(tag_clauses))
+            alternatives.append([odata.any_tag('machineTags', tag) for tag in tags])
         since = self.get_option('last_seen_since')
         if since:
             try:
                 moment = resolve_since(to_text(since), now=now)
             except TimeSpanError as exc:
                 raise AnsibleParserError('%s: last_seen_since: %s' % (self.NAME, exc))
-            clauses.append(odata.compare('lastSeen', 'gt', moment))
-        return odata.and_(*clauses)
+            fixed.append(odata.compare('lastSeen', 'gt', moment))
+        return fixed, alternatives
+
+    def build_filter(self, now=None):
+        """The OData ``$filter`` for the filter options."""
+        fixed, alternatives = self.filter_parts(now=now)
+        return odata.and_(*(fixed[:1] + [batched_reads.join(group) for group in alternatives] + fixed[1:]))
 
     def _page_size(self):
         size = self.get_option('page_size')
@@ -424,17 +430,39 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # -- reading -------------------------------------------------------------------------------
 
-    def fetch_machines(self, connection, odata_filter, page_size):
-        """Every machine matching the filter; raises (never returns part of them) when a page cannot be read."""
-        params = {'$filter': odata_filter} if odata_filter else None
-        machines = []
-        pages = 0
+    def fetch_machines(self, connection, odata_filter, page_size, parts=None):
+        """Every machine matching the filter; raises (never returns part of them) when a page cannot be read.
+
+        The Defender API is ASP.NET OData, whose validator refuses a ``$filter`` of more than ``MaxNodeCount`` nodes (100
+        by default; whether Defender raised it is not documented: mde-api.md, "Facts added on review"). A filter over
+        the collection's budget is read in batches of its longest list of alternatives (the rest ANDed to each batch),
+        split further if the API still refuses one, and the machines are merged by id.
+        """
         started = time.time()
+        pages = 0
         with ansible_errors(self.NAME):
-            for page in connection.client.iter_pages(MACHINES_PATH, params=params, page_size=page_size):
-                pages += 1
-                machines.extend(page)
-        self.display.vv('%s: read %d machines in %d page(s) in %.1f s (%s)'
+            if parts is None or not odata_filter or odata.node_count(odata_filter) <= batched_reads.MAX_FILTER_NODES:
+                params = {'$filter': odata_filter} if odata_filter else None
+                machines = []
+                for page in connection.client.iter_pages(MACHINES_PATH, params=params, page_size=page_size):
+                    pages += 1
+                    machines.extend(page)
+            else:
+                fixed, alternatives = parts
+                longest = max(alternatives, key=len)
+                others = [batched_reads.join(group) for group in alternatives if group is not longest]
+                prefix = odata.and_(*(fixed[:1] + others + fixed[1:])) or None
+                batcher = batched_reads.FilterBatcher(connection.client)
+                machines = []
+                seen = set()
+                for machine in batcher.read(MACHINES_PATH, longest, prefix=prefix):
+                    key = machine.get('id')
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    machines.append(machine)
+                pages = batcher.requests
+        self.display.vv('%s: read %d machines in %d request(s) in %.1f s (%s)'
                         % (self.NAME, len(machines), pages, time.time() - started, _describe_stats(connection.stats())))
         return machines
 
@@ -560,6 +588,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         page_size = self._page_size()
         try:
+            parts = self.filter_parts()
             odata_filter = self.build_filter()
         except ValueError as exc:
             raise AnsibleParserError('%s: %s' % (self.NAME, exc))
@@ -584,7 +613,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if machines is None:
                     update_cache = True
             if machines is None:
-                machines = self.fetch_machines(connection, odata_filter, page_size)
+                machines = self.fetch_machines(connection, odata_filter, page_size, parts=parts)
         finally:
             connection.close()
 

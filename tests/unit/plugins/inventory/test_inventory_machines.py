@@ -356,6 +356,29 @@ def test_filters_are_applied_by_the_api(inv, fresh_emulator, options, expected):
     assert len(requests) == 1 and requests[0]['query'].get('$filter')
 
 
+def test_a_filter_over_the_node_limit_is_read_in_batches(inv, fresh_emulator):
+    """20 tags are 139 nodes: ASP.NET OData (and the emulator) refuse more than 100 in one $filter. 0.1.0 sent them in
+    one request and the inventory failed with a 400; now the longest list is batched, the rest ANDed to each batch."""
+    tags = ['compromised'] + ['no-such-tag-%02d' % n for n in range(19)]
+    inventory = inv.parse(tags=tags, risk_score=['High', 'Medium', 'Low', 'None', 'Informational'])
+    requests = machine_requests(fresh_emulator)
+    assert sorted(inventory.hosts) == sorted(
+        m['computerDnsName'] for m in all_machines(fresh_emulator)
+        if 'compromised' in [t.lower() for t in m.get('machineTags') or []]
+        and m.get('riskScore') in ('High', 'Medium', 'Low', 'None', 'Informational'))
+    assert len(requests) >= 2 and all(r['status'] == 200 for r in requests)
+    assert all("riskScore eq 'High'" in r['query']['$filter'] for r in requests)  # the shorter list goes with each batch
+
+
+def test_a_batch_the_api_still_refuses_is_split(inv, fresh_emulator):
+    fresh_emulator.set_config(max_node_count=40)
+    tags = ['compromised'] + ['no-such-tag-%02d' % n for n in range(11)]  # 83 nodes: one batch of 60 is refused at 40
+    inventory = inv.parse(tags=tags)
+    assert sorted(inventory.hosts) == COMPROMISED
+    statuses = [r['status'] for r in machine_requests(fresh_emulator)]
+    assert 400 in statuses and statuses[-1] == 200
+
+
 def test_last_seen_since_leaves_out_stale_records(inv, fresh_emulator):
     inventory = inv.parse(last_seen_since='2d')
     assert 'ws-offline-01.contoso.com' not in inventory.hosts  # last seen 9 days ago
