@@ -368,7 +368,6 @@ def test_max_machines_counts_only_machines_whose_tags_change():
     assert report.failed and 'Refusing to act: 2 machines' in report.msg and client.posts == []
 
 
-
 class ActionDirectory(TagDirectory):
     def machine_actions(self, machine_ids, action_types):
         return dict((i, []) for i in machine_ids)
