@@ -14,7 +14,8 @@ description:
     (C(GET /api/machines)).
   - Uses the same connection options, environment variables and shared code as the modules of the collection, so
     one set of credentials (for example one AWX credential) serves the inventory and the playbooks.
-  - Filters are applied by the API (OData C($filter)), before anything is transferred.
+  - Filters are applied by the API (OData C($filter)), before anything is transferred. A filter over the API's node
+    limit (100 nodes by default, about 20 values in all) is read in batches of its longest list, merged by id.
   - Every machine field becomes a host variable, snake_cased and prefixed with O(hostvars_prefix), for example
     C(defender_id), C(defender_computer_dns_name), C(defender_risk_score), C(defender_health_status),
     C(defender_os_platform), C(defender_rbac_group_name), C(defender_last_seen), C(defender_tags) (the
