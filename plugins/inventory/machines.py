@@ -147,11 +147,6 @@ seealso:
 '''
 
 EXAMPLES = r'''
-# Every machine of the tenant, credentials from the AZURE_* environment variables
-# (file name: fleet.defender.yml; check it with: ansible-inventory -i fleet.defender.yml --graph)
-plugin: defender.atp.machines
-
----
 # Active Windows servers, grouped by tag, OS, risk, health and device group, cached for an hour
 plugin: defender.atp.machines
 tenant_id: contoso.onmicrosoft.com
@@ -182,15 +177,20 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/ansible-inventory
 cache_timeout: 3600
 
----
+# One inventory file holds one source. Other files, for example:
+#
+# Every machine of the tenant, credentials from the AZURE_* environment variables
+# (file name: fleet.defender.yml; check it with: ansible-inventory -i fleet.defender.yml --graph)
+# plugin: defender.atp.machines
+#
 # Only machines tagged "compromised", named by machine id (for response playbooks)
-plugin: defender.atp.machines
-tags: [compromised]
-hostnames: [id]
-keyed_groups:
-  - key: defender_tags
-    prefix: defender_tag
-
+# plugin: defender.atp.machines
+# tags: [compromised]
+# hostnames: [id]
+# keyed_groups:
+#   - key: defender_tags
+#     prefix: defender_tag
+#
 # A playbook that isolates every machine tagged "compromised", in one task (fleet isolation)
 # ansible-playbook -i fleet.defender.yml isolate.yml
 #
