@@ -210,7 +210,8 @@ def test_active_request_already_exists_is_read_again_and_not_a_failure(run_modul
 
 def test_active_request_already_exists_in_the_other_direction_is_a_conflict(run_module, conn, fresh_emulator):
     target = fresh_emulator.machine_state('ws-finance-03.contoso.com')['machine']['id']
-    fault = fresh_emulator.add_fault(path=r'/unisolate$', method='POST', delay=2.0, times=1)
+    # Our release is held for 5 s once it reached the server: room for the other tool's call on a loaded machine.
+    fault = fresh_emulator.add_fault(path=r'/unisolate$', method='POST', delay=5.0, times=1)
     token = fresh_emulator.token()
 
     def other_tool():
@@ -416,8 +417,10 @@ def test_dropped_connection_before_the_server_acted(run_module, conn, fresh_emul
 
 def test_timeout_after_the_server_acted_is_not_sent_again(run_module, conn, fresh_emulator):
     """The emulator applies a delayed request after the client gave up: the closest it gets to 'applied, then dropped'."""
-    fresh_emulator.add_fault(path=ISOLATE_PATH, method='POST', delay=0.6, times=1)
-    result = run(run_module, conn, machines=['ws-finance-01.contoso.com'], timeout=0.3)
+    # The client's timeout must be long enough for every other request on a loaded 2-core machine (0.3 s was not), and
+    # the delay under twice the timeout: after a timeout the actions are read again for as long as the client waited.
+    fresh_emulator.add_fault(path=ISOLATE_PATH, method='POST', delay=1.8, times=1)
+    result = run(run_module, conn, machines=['ws-finance-01.contoso.com'], timeout=1.2)
     entry = result['machines'][0]
     assert not result.get('failed') and entry['changed'] and entry['error'] is None
     assert any('found applied' in w for w in entry['warnings'])
