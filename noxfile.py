@@ -237,3 +237,13 @@ def runner(session):
     """Tests of this test runner (scripts/noxsupport.py, scripts/no_secrets.py)."""
     session.install(*pinned('pytest'))
     session.run('python', '-m', 'pytest', 'tests/runner', '-q', '-p', 'no:cacheprovider', *session.posargs)
+
+
+@nox.session(name='eda', python=PYTHON, default=True)
+def eda(session):
+    """End to end: ansible-rulebook (Java 17+) runs extensions/eda/rulebooks/isolate_on_high_alert.yml from the built
+    collection against the emulator, and the machine of a new High alert ends up isolated (tests/eda)."""
+    if shutil.which('java') is None:
+        session.error('the eda session needs a Java 17+ runtime for ansible-rulebook: apt-get install -y openjdk-17-jre-headless')
+    session.install('-r', 'tests/eda/requirements.txt')
+    session.run('python', '-m', 'pytest', 'tests/eda', '-q', '-p', 'no:cacheprovider', '-rfE', *session.posargs)
