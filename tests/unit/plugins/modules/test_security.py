@@ -81,24 +81,3 @@ def test_cached_token_the_api_rejects_is_dropped_and_replaced_once(run_module, e
     # The fresh token replaced the rejected one in the cache: the next run asks for none.
     third = run_module(module.main, cached, check_mode=check_mode)
     assert not third.get('failed') and third['http_stats']['token_requests'] == 0
-
-
-def test_inventory_connection_replaces_a_rejected_cached_token(emulator, conn):
-    """The inventory's shared connection (plugin_utils) recovers the same way."""
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
-    from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
-    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
-    params.update(conn, token_cache=True)
-    counts = []
-    for fault in (False, True):
-        if fault:
-            emulator.add_fault(path=r'^/api/machines$', status=401, times=1)
-        connection = PluginConnection(params, 'defender.atp.machines')
-        try:
-            machines, _truncated = connection.client.list_all('/api/machines')
-            counts.append(connection.client.stats.token_requests)
-        finally:
-            connection.close()
-        assert machines
-    assert counts == [1, 1]
-    assert [e['status'] for e in emulator.requests_log() if e['path'] == '/api/machines'] == [200, 401, 200]

@@ -180,3 +180,27 @@ def test_secret_options():
     assert not set(plugin_connection.SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
     assert plugin_connection.env_names('login_url') == ['DEFENDER_ATP_LOGIN_URL', 'AZURE_AUTHORITY_HOST']
     assert os.environ.get('AZURE_CLIENT_SECRET') is None  # the autouse fixture keeps the developer's variables out
+
+
+def test_inventory_connection_replaces_a_rejected_cached_token(emulator, conn):
+    """The inventory's shared connection recovers from a rejected cached token as the modules do (issue 11).
+
+    Here, not in tests/unit/plugins/modules: plugin_utils is controller code, which ansible-test units does not
+    import in the modules' context."""
+    from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
+    from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
+    params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
+    params.update(conn, token_cache=True)
+    counts = []
+    for fault in (False, True):
+        if fault:
+            emulator.add_fault(path=r'^/api/machines$', status=401, times=1)
+        connection = PluginConnection(params, 'defender.atp.machines')
+        try:
+            machines, _truncated = connection.client.list_all('/api/machines')
+            counts.append(connection.client.stats.token_requests)
+        finally:
+            connection.close()
+        assert machines
+    assert counts == [1, 1]
+    assert [e['status'] for e in emulator.requests_log() if e['path'] == '/api/machines'] == [200, 401, 200]
