@@ -211,8 +211,7 @@ def test_404s_in_a_row_stop_the_source_after_the_limit_with_a_clear_message(sour
 
 
 @pytest.mark.parametrize('status, code', [(400, 'BadRequest'), (403, 'Forbidden')])
-def test_a_configuration_or_permission_error_still_stops_the_source_at_once(source_module, fresh_emulator, args, status,
-                                                                               code):
+def test_a_configuration_or_permission_error_stops_the_source_at_once(source_module, fresh_emulator, args, status, code):
     fresh_emulator.add_fault(path='^/api/alerts$', status=status,
                              body={'error': {'code': code, 'message': 'Missing application roles. API required roles: '
                                              'Alert.Read.All', 'target': 'x'}})
