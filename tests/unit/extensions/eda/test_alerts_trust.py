@@ -9,29 +9,17 @@ __metaclass__ = type
 
 import asyncio
 import datetime
-import hashlib
 import json
 import logging
 import os
 import stat
-import time
 
 import pytest
 
-UTC = datetime.timezone.utc
+from ansible_collections.defender.atp.tests.unit.extensions.eda.eda_runs import (
+    UTC, ago, alert_requests, iso7, machine, stop, take)
+
 TEMPLATE = "{{ lookup('pipe', 'id') }}"
-
-
-def iso7(when):
-    return when.strftime('%Y-%m-%dT%H:%M:%S') + '.%07dZ' % (when.microsecond * 10)
-
-
-def ago(minutes):
-    return datetime.datetime.now(UTC) - datetime.timedelta(minutes=minutes)
-
-
-def machine(name):
-    return {'id': hashlib.sha1(name.encode()).hexdigest(), 'computerDnsName': name, 'healthStatus': 'Active'}
 
 
 MACHINE = machine('ws-trust-01.contoso.com')
@@ -63,23 +51,6 @@ def contains_template_markers(value):
     return any(mark in text for mark in ('{{', '{%', '{#'))
 
 
-async def take(queue, count, timeout):
-    events = []
-    deadline = time.monotonic() + timeout
-    while len(events) < count:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError('got %d of %d events' % (len(events), count))
-        events.append(await asyncio.wait_for(queue.get(), remaining))
-    return events
-
-
-async def stop(task):
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 10)
-
-
 def run_for_events(source_module, args, count, timeout=30):
     async def scenario():
         queue = asyncio.Queue()
@@ -98,10 +69,6 @@ def run_until_it_stops(source_module, args, timeout=60):
     async def scenario():
         return await asyncio.wait_for(source_module.main(asyncio.Queue(), args), timeout)
     return asyncio.run(scenario())
-
-
-def alert_requests(emulator):
-    return [entry for entry in emulator.requests_log() if entry['path'] == '/api/alerts']
 
 
 @pytest.fixture
