@@ -160,9 +160,10 @@ def test_a_single_404_on_the_alert_list_does_not_stop_the_source(source_module, 
     assert 'HTTP 404' in caplog.text and 'Polling alerts failed (1 in a row)' in caplog.text
 
 
-def test_503s_beyond_the_client_retries_do_not_stop_the_source(source_module, fresh_emulator, args, caplog):
+@pytest.mark.parametrize('path', ['^/api/alerts$', 'oauth2'])
+def test_503s_beyond_the_client_retries_do_not_stop_the_source(source_module, fresh_emulator, args, caplog, path):
     fresh_emulator.set_data(machines=[MACHINE], alerts=[hostile_alert()])
-    fresh_emulator.add_fault(path='^/api/alerts$', status=503, times=4, retry_after=0)
+    fresh_emulator.add_fault(path=path, status=503, times=4, retry_after=0)
     events = run_for_events(source_module, dict(args, max_retries=1), 1, timeout=60)
     assert [e['alert']['id'] for e in events] == ['da_trust_1']
     assert 'Polling alerts failed (2 in a row)' in caplog.text
