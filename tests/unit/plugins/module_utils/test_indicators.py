@@ -138,3 +138,82 @@ def test_import_results_pair_by_position_or_value():
     iocs._match_import_results(chunk, [{'id': '2', 'indicator': 'B', 'isFailed': False},
                                        {'id': None, 'indicator': 'a', 'isFailed': True, 'failureReason': 'bad'}], 0, results)
     assert results == {0: (None, 'refused by the API: bad'), 1: ('2', None)}
+
+
+# -- issue 19: what the import answers -------------------------------------------------------------------------------
+
+from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpWriteOutcomeUnknown  # noqa: E402
+
+
+class FakeImports(object):
+    """Answers /api/indicators/import as import-ti-indicators.md does: 400 for the whole call when it holds a bad item."""
+
+    def __init__(self, bad=(), other_error=None):
+        self.bad = set(bad)
+        self.other_error = other_error
+        self.sent = []
+
+    def post(self, path, body, what=None):
+        values = [item['indicatorValue'] for item in body['Indicators']]
+        self.sent.append(values)
+        if self.other_error is not None:
+            raise self.other_error
+        if self.bad & set(values):
+            raise AtpApiError('HTTP 400 InvalidRequestBody: Request body is incorrect.', status=400,
+                              code='InvalidRequestBody')
+        return {'value': [{'id': str(1000 + int(v, 16)), 'indicator': v, 'isFailed': False, 'failureReason': None}
+                          for v in values]}
+
+
+def bodies(count):
+    return [{'indicatorValue': '%040x' % n} for n in range(count)]
+
+
+def test_a_400_for_one_item_is_split_until_it_is_named_and_the_rest_are_written():
+    client = FakeImports(bad=['%040x' % 321])
+    results, calls = iocs.import_indicators(client, bodies(600))
+    failed = dict((i, error) for i, (_id, error) in results.items() if error)
+    assert list(failed) == [321] and 'HTTP 400' in failed[321] and 'Request body is incorrect' in failed[321]
+    assert all(results[i][0] == str(1000 + i) for i in range(600) if i != 321)
+    assert calls == len(client.sent) and calls <= 2 + 2 * 9, 'a bisection, not one call an indicator'
+    assert ['%040x' % 321] in client.sent, 'the bad one went alone in the end'
+
+
+def test_several_bad_items_are_each_named():
+    bad = ['%040x' % n for n in (0, 7, 499)]
+    results, _calls = iocs.import_indicators(FakeImports(bad=bad), bodies(500))
+    assert sorted(i for i, (_id, error) in results.items() if error) == [0, 7, 499]
+
+
+def test_the_split_stops_at_its_call_budget_and_says_so():
+    client = FakeImports(bad=['%040x' % n for n in range(0, 500, 5)])  # a hundred bad ones
+    results, calls = iocs.import_indicators(client, bodies(500), split_calls=10)
+    assert calls == 11
+    unresolved = [error for _id, error in results.values() if error and 'not split further' in error]
+    assert unresolved and all('10 extra import calls' in error for error in unresolved)
+    assert all(error for i, (_id, error) in results.items() if i % 5 == 0), 'a bad one is never reported written'
+
+
+@pytest.mark.parametrize('error', [AtpApiError('HTTP 404: gone', status=404),
+                                   AtpWriteOutcomeUnknown('Importing 3 indicators: timed out.')])
+def test_other_failures_are_not_split(error):
+    client = FakeImports(other_error=error)
+    results, calls = iocs.import_indicators(client, bodies(3))
+    assert calls == 1 and all(error_text for _id, error_text in results.values())
+
+
+@pytest.mark.parametrize('item, error', [
+    ({'id': None, 'indicator': 'a', 'isFailed': None, 'failureReason': 'Invalid hash'}, 'refused by the API: Invalid hash'),
+    ({'id': '9', 'indicator': 'a', 'isFailed': 'True', 'failureReason': None}, 'refused by the API: no reason given'),
+    ({'id': '9', 'indicator': 'a', 'isFailed': 'true'}, 'refused by the API: no reason given'),
+    ({'id': '9', 'indicator': 'a', 'isFailed': 'false', 'failureReason': None}, None),
+    ({'id': '9', 'indicator': 'a', 'isFailed': False, 'failureReason': 'null'}, None),
+    ({'id': '9', 'indicator': 'a', 'isFailed': False, 'failureReason': ''}, None),
+    ({'id': '9', 'indicator': 'a', 'isFailed': 1, 'failureReason': 'Quota'}, 'refused by the API: Quota'),
+])
+def test_every_form_of_a_failed_item_is_an_error_never_a_creation(item, error):
+    results = {}
+    iocs._match_import_results([{'indicatorValue': 'a'}], [item], 0, results)
+    assert results[0][1] == error
+    if error:
+        assert results[0][0] is None, 'a failed item has no id to report'

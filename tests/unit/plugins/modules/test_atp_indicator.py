@@ -153,3 +153,19 @@ def test_an_import_without_a_clear_answer_is_reported_not_repeated(run_module, e
     assert len(calls(emulator, '/api/indicators/import')) == 1, 'a write is never sent twice blindly'
     again = run_module(atp_indicator.main, dict(conn, indicators=hashes(2)))
     assert not again.get('failed') and again['created']['count'] == 2
+
+
+# -- issue 19: what the import answers, and guards against a list that is not what was meant ---------------------------
+
+def test_a_400_for_one_indicator_names_it_and_creates_the_others(run_module, emulator, conn):
+    # import-ti-indicators.md: a 400 for the whole call; nothing in it says which indicator was at fault.
+    emulator.set_config(indicator_bad_request_values=[sha1(321)])
+    result = run_module(atp_indicator.main, dict(conn, indicators=hashes(600)))
+    assert result['failed'] is True
+    assert [(e['value'], 'HTTP 400' in e['error']) for e in result['errors']['indicators']] == [(sha1(321), True)]
+    assert result['created']['count'] == 599 and sha1(321) not in [v['value'] for v in result['created']['indicators']]
+    assert all(v['id'] for v in result['created']['indicators'])
+    imports = calls(emulator, '/api/indicators/import')
+    assert result['summary']['import_calls'] == len(imports) <= 2 + 2 * 9
+    tenant = run_module(atp_indicator_info.main, dict(conn))
+    assert tenant['count'] == 599 and sha1(321) not in [i['indicatorValue'] for i in tenant['indicators']]
