@@ -30,6 +30,12 @@ IMPORT_PATH = '/api/indicators/import'
 BATCH_DELETE_PATH = '/api/indicators/BatchDelete'
 TYPES = ('FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url')
 ACTIONS = ('Alert', 'Warn', 'Block', 'Audit', 'BlockAndRemediate', 'AlertAndBlock', 'Allowed')
+# ti-indicator.md: "The prior response actions (AlertAndBlock, and Alert) will be supported until January 2022. After
+# this date, all customers must be use one of the action types listed" (Allowed, Audit, Block, BlockAndRemediate,
+# Warn). No page says what the service now does with them or maps them to: refused before any request, naming the
+# documented action to use instead. They stay in ACTIONS, the enum the API may still report on older indicators.
+RETIRED_ACTIONS = {'Alert': 'Audit (it raises an alert, generate_alert true)',
+                   'AlertAndBlock': 'Block or BlockAndRemediate (with generate_alert true for an alert)'}
 SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
 HEX_LENGTHS = {'FileSha1': 40, 'FileSha256': 64, 'FileMd5': 32, 'CertificateThumbprint': 40}
 IMPORT_BATCH = 500  # import-ti-indicators.md: "Maximum batch size for one API call is 500"
@@ -189,10 +195,13 @@ def format_time(value):
 class Desired(object):
     """One validated entry of ``indicators``: its key and the API body it stands for."""
 
-    def __init__(self, position, key, body):
+    def __init__(self, position, key, body, expired=None):
         self.position = position
         self.key = key
         self.body = body
+        # When its expiration is past: the time (get-ti-indicators-collection.md lists active indicators only, so an
+        # expired indicator looks missing on every run; it is never sent). None otherwise.
+        self.expired = expired
 
     @property
     def type(self):
@@ -235,11 +244,17 @@ def validate_entries(entries, state, application, now=None):
             continue
         seen[key] = position
         body = {'indicatorValue': entry['value'].strip(), 'indicatorType': indicator_type}
+        expired = None
         if state == 'present':
-            body, entry_problems, entry_warnings = _present_body(where, entry, body, application, now)
+            body, entry_problems = _present_body(where, entry, body, application)
             problems.extend(entry_problems)
-            warnings.extend(entry_warnings)
-        desired.append(Desired(position, key, body))
+            expires = parse_time(body.get('expirationTime'))
+            if expires is not None and expires <= now:
+                expired = expires
+                warnings.append('%s (%s) expired at %s: Defender lists active indicators only, so it is not sent (it '
+                                'would be sent again on every run); remove it from the list' % (where, label(key),
+                                                                                               format_time(expires)))
+        desired.append(Desired(position, key, body, expired))
     if problems:
         shown = problems[:25]
         more = ' (and %d more)' % (len(problems) - len(shown)) if len(problems) > len(shown) else ''
@@ -248,12 +263,15 @@ def validate_entries(entries, state, application, now=None):
     return desired, warnings
 
 
-def _present_body(where, entry, body, application, now):
+def _present_body(where, entry, body, application):
     problems = []
-    warnings = []
     action = entry.get('action')
-    if action not in ACTIONS:
-        problems.append('%s.action is %r; use one of %s' % (where, action, ', '.join(ACTIONS)))
+    if action in RETIRED_ACTIONS:
+        problems.append('%s.action %s was supported until January 2022 (ti-indicator.md); use %s'
+                        % (where, action, RETIRED_ACTIONS[action]))
+    elif action not in ACTIONS:
+        problems.append('%s.action is %r; use one of %s'
+                        % (where, action, ', '.join(a for a in ACTIONS if a not in RETIRED_ACTIONS)))
     title = entry.get('title')
     if not isinstance(title, str) or not title.strip():
         problems.append('%s.title is required with state=present (the API requires a title)' % where)
@@ -281,9 +299,6 @@ def _present_body(where, entry, body, application, now):
                             % (where, expiration))
         else:
             expiration_text = format_time(parsed)
-            if parsed <= now:
-                warnings.append('%s (%s) expires at %s, in the past: Defender will not enforce it'
-                                % (where, body['indicatorValue'], expiration_text))
     recommended = entry.get('recommended_actions')
     if recommended is not None and not isinstance(recommended, str):
         problems.append('%s.recommended_actions must be a string' % where)
@@ -291,7 +306,7 @@ def _present_body(where, entry, body, application, now):
     if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups)):
         problems.append('%s.rbac_group_names must be a list of device group names' % where)
     if problems:
-        return body, problems, warnings
+        return body, problems
     body.update({'action': action, 'title': title.strip(), 'description': description.strip(),
                  'application': application})
     if severity is not None:
@@ -304,7 +319,7 @@ def _present_body(where, entry, body, application, now):
         body['recommendedActions'] = recommended
     if groups is not None:
         body['rbacGroupNames'] = [g.strip() for g in groups]
-    return body, problems, warnings
+    return body, problems
 
 
 # -- comparison ------------------------------------------------------------------------------------------------------------
@@ -352,6 +367,7 @@ class Plan(object):
         self.update = []     # (Desired, existing, changed fields)
         self.unchanged = []  # (Desired, existing)
         self.delete = []     # existing indicators
+        self.expired = []    # (Desired, existing or None): expiration past, never sent
         self.warnings = []
 
 
@@ -392,6 +408,11 @@ def plan(desired, existing, state, application, purge):
         return result
     for entry in desired:
         current = by_key.get(entry.key)
+        if entry.expired is not None:
+            # Not sent: the listing would not show it, so it would be created again on every run. An indicator of
+            # that key that is still listed (the listing older than the expiry) is left as it is, and not purged.
+            result.expired.append((entry, current))
+            continue
         if current is None:
             result.create.append(entry)
             continue
@@ -414,6 +435,17 @@ def plan(desired, existing, state, application, purge):
             if key not in wanted:
                 result.delete.append(indicator)
     return result
+
+
+def check_deletions(plan_, max_deletions):
+    """Refuse, before any write, a run that would delete more than ``max_deletions`` indicators."""
+    count = len(plan_.delete)
+    if count > max_deletions:
+        raise AtpOptionError(
+            'Refusing to write: this run would delete %d indicators, more than max_deletions (%d). Nothing was sent. '
+            'Check the list (a template or file that rendered fewer entries than meant deletes the rest with purge); '
+            'if the deletions are meant, set max_deletions to %d or more.' % (count, max_deletions, count),
+            deletions=count, max_deletions=max_deletions)
 
 
 def check_tenant_limit(current_count, plan_, limit=TENANT_LIMIT):

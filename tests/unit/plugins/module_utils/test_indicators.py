@@ -67,14 +67,14 @@ def test_validation_collects_every_problem_naming_the_entry():
 
 
 def test_body_for_the_api():
-    desired, warnings = iocs.validate_entries([entry(action='Audit', expiration='2026-01-01T10:00:00+02:00',
+    desired, warnings = iocs.validate_entries([entry(action='Audit', expiration='2027-01-01T10:00:00+02:00',
                                                      rbac_group_names=[' Servers '], severity='High')],
                                               'present', 'soc', now=NOW)
     assert desired[0].body == {'indicatorValue': SHA1, 'indicatorType': 'FileSha1', 'action': 'Audit', 'title': 't',
                                'description': 't', 'application': 'soc', 'severity': 'High',
-                               'expirationTime': '2026-01-01T08:00:00Z', 'generateAlert': True,
+                               'expirationTime': '2027-01-01T08:00:00Z', 'generateAlert': True,
                                'rbacGroupNames': ['Servers']}
-    assert 'in the past' in warnings[0]
+    assert warnings == [] and desired[0].expired is None
 
 
 def existing(value=SHA1, kind='FileSha1', number='1', **fields):
@@ -217,3 +217,44 @@ def test_every_form_of_a_failed_item_is_an_error_never_a_creation(item, error):
     assert results[0][1] == error
     if error:
         assert results[0][0] is None, 'a failed item has no id to report'
+
+
+@pytest.mark.parametrize('action, instead', [('Alert', 'Audit'), ('AlertAndBlock', 'BlockAndRemediate')])
+def test_actions_supported_until_january_2022_are_refused_naming_the_entry(action, instead):
+    # ti-indicator.md: "The prior response actions (AlertAndBlock, and Alert) will be supported until January 2022."
+    with pytest.raises(AtpOptionError) as caught:
+        iocs.validate_entries([entry(), entry(value='1' * 40, action=action)], 'present', 'defender.atp', now=NOW)
+    message = str(caught.value)
+    assert 'indicators[1].action %s' % action in message and 'January 2022' in message and instead in message
+    assert 'nothing was sent' in message and 'indicators[0]' not in message
+    # Named for deletion only, the action is not looked at.
+    assert iocs.validate_entries([entry(action=action)], 'absent', 'defender.atp', now=NOW)[0]
+
+
+def test_an_expired_entry_is_never_sent_and_never_purged():
+    # get-ti-indicators-collection.md lists active indicators only: an expired one would look missing on every run.
+    entries = [entry(expiration='2026-05-31T23:59:59Z'), entry(value='a' * 40, expiration='2026-05-31'),
+               entry(value='b' * 40, expiration='2026-06-02')]
+    desired, warnings = iocs.validate_entries(entries, 'present', 'defender.atp', now=NOW)
+    assert [d.expired is not None for d in desired] == [True, True, False]
+    assert len(warnings) == 2 and 'indicators[0] (FileSha1:%s) expired at 2026-05-31T23:59:59Z' % SHA1 in warnings[0]
+    assert 'not sent' in warnings[0]
+    # An indicator of the same key still active (a listing older than the expiry) is left alone, and never purged.
+    tenant = [existing('A' * 40, number='7'), existing('c' * 40, number='8')]
+    plan = iocs.plan(desired, tenant, 'present', 'defender.atp', purge=True)
+    assert [e.value for e in plan.create] == ['b' * 40]
+    assert plan.update == [] and plan.unchanged == []
+    assert [(e.value, current and current['id']) for e, current in plan.expired] == [(SHA1, None), ('a' * 40, '7')]
+    assert [i['id'] for i in plan.delete] == ['8']
+
+
+def test_deletions_past_max_deletions_are_refused_before_any_write():
+    plan = iocs.Plan()
+    plan.delete = [existing(number=str(n)) for n in range(101)]
+    with pytest.raises(AtpOptionError) as caught:
+        iocs.check_deletions(plan, 100)
+    assert 'would delete 101 indicators, more than max_deletions (100)' in str(caught.value)
+    assert 'Nothing was sent' in str(caught.value)
+    iocs.check_deletions(plan, 101)
+    plan.delete = []
+    iocs.check_deletions(plan, 0)
