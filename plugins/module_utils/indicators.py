@@ -505,12 +505,8 @@ def import_indicators(client, bodies, split_calls=None):
     for start in range(0, len(bodies), IMPORT_BATCH):
         chunk = bodies[start:start + IMPORT_BATCH]
         calls += 1
-        try:
-            answer = client.post(IMPORT_PATH, {'Indicators': chunk}, what='Importing %d indicators' % len(chunk))
-        except AtpWriteOutcomeUnknown as error:
-            _unknown(error, start, len(chunk), results)
-            continue
-        except AtpError as error:
+        _answered, error = _post(client, chunk, start, results)
+        if error is not None:
             if _bad_request(error):
                 calls += _split(client, chunk, start, error, results, budget)
                 continue
@@ -520,8 +516,6 @@ def import_indicators(client, bodies, split_calls=None):
                 for offset in range(start + len(chunk), len(bodies)):
                     results[offset] = (None, 'not sent: an earlier import was refused (%s)' % error.message)
                 return results, calls
-            continue
-        _match_import_results(chunk, _answer_items(answer), start, results)
     return results, calls
 
 
@@ -534,14 +528,23 @@ def _bad_request(error):
     return isinstance(error, AtpApiError) and error.status == 400
 
 
-def _unknown(error, start, count, results):
-    for offset in range(count):
-        results[start + offset] = (None, 'unknown: %s Run the task again to see the state.' % error.message)
+def _post(client, part, start, results):
+    """One import call for ``part``: ``(answered, error)``.
 
-
-def _answer_items(answer):
+    When the API answered, the results of ``part`` are recorded (``answered`` true). A write whose outcome is unknown
+    (a timeout) is recorded as such, never sent again blindly. Any other failure is returned for the caller to judge.
+    """
+    try:
+        answer = client.post(IMPORT_PATH, {'Indicators': part}, what='Importing %d indicators' % len(part))
+    except AtpWriteOutcomeUnknown as error:
+        for offset in range(len(part)):
+            results[start + offset] = (None, 'unknown: %s Run the task again to see the state.' % error.message)
+        return False, None
+    except AtpError as error:
+        return False, error
     items = answer.get('value') if isinstance(answer, dict) else None
-    return items if isinstance(items, list) else []
+    _match_import_results(part, items if isinstance(items, list) else [], start, results)
+    return True, None
 
 
 def _split(client, chunk, start, refusal, results, budget):
@@ -567,20 +570,14 @@ def _split(client, chunk, start, refusal, results, budget):
             continue
         budget['left'] -= 1
         calls += 1
-        try:
-            answer = client.post(IMPORT_PATH, {'Indicators': half}, what='Importing %d indicators' % len(half))
-        except AtpWriteOutcomeUnknown as failure:
-            _unknown(failure, half_start, len(half), results)
-            continue
-        except AtpError as failure:
-            if _bad_request(failure):
-                calls += _split(client, half, half_start, failure, results, budget)
-            else:
-                for offset in range(len(half)):
-                    results[half_start + offset] = (None, failure.message)
-            continue
-        _match_import_results(half, _answer_items(answer), half_start, results)
-        second_known_refused = half_start == start
+        answered, failure = _post(client, half, half_start, results)
+        if failure is not None and _bad_request(failure):
+            calls += _split(client, half, half_start, failure, results, budget)
+        elif failure is not None:
+            for offset in range(len(half)):
+                results[half_start + offset] = (None, failure.message)
+        # The first half went through: the second holds what the API refused.
+        second_known_refused = answered and half_start == start
     return calls
 
 
