@@ -252,8 +252,8 @@ def validate_entries(entries, state, application, now=None):
             if expires is not None and expires <= now:
                 expired = expires
                 warnings.append('%s (%s) expired at %s: Defender lists active indicators only, so it is not sent (it '
-                                'would be sent again on every run); remove it from the list' % (where, label(key),
-                                                                                               format_time(expires)))
+                                'would be sent again on every run); remove it from the list'
+                                % (where, label(key), format_time(expires)))
         desired.append(Desired(position, key, body, expired))
     if problems:
         shown = problems[:25]

@@ -233,8 +233,11 @@ expired:
       C(id) of an indicator of that key still listed (else null).
   returned: always
   type: dict
-  sample: {"count": 1, "indicators": [{"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f",
-           "id": null, "expiration": "2020-12-12T00:00:00Z"}]}
+  sample:
+    count: 1
+    indicators:
+      - {"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f", "id": null,
+         "expiration": "2020-12-12T00:00:00Z"}
 errors:
   description:
     - Indicators the API refused or that could not be written, each with its C(error). The task fails when there is
