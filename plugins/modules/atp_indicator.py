@@ -148,6 +148,10 @@ notes:
     RV(errors) and the others are written. One refused indicator among 500 costs about 10 to 18 more calls; at most
     60 such calls are made a run, after which the indicators not yet told apart are reported with the 400."
   - "An indicator that is listed but whose delete finds it gone already (404) counts as deleted: it is gone either way."
+  - "A BatchDelete refused for one of its indicators (a 400, a 404, or the 403 Defender answers when the user is not
+    exposed to an indicator's device groups) is sent again as one delete each, so the others are deleted and the
+    refused one is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the writes
+    not yet sent."
 seealso:
   - module: defender.atp.atp_indicator_info
   - name: Import indicators API
