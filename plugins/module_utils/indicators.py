@@ -509,9 +509,12 @@ def import_indicators(client, bodies, split_calls=None):
         if error is not None:
             if _bad_request(error):
                 calls += _split(client, chunk, start, error, results, budget)
-                continue
-            for offset in range(len(chunk)):
-                results[start + offset] = (None, error.message)
+                error = budget.get('stopped')  # a 401 or a missing permission while splitting
+                if error is None:
+                    continue
+            else:
+                for offset in range(len(chunk)):
+                    results[start + offset] = (None, error.message)
             if stops_the_rest(error):
                 for offset in range(start + len(chunk), len(bodies)):
                     results[offset] = (None, 'not sent: an earlier import was refused (%s)' % error.message)
@@ -559,6 +562,11 @@ def _split(client, chunk, start, refusal, results, budget):
     middle = len(chunk) // 2
     second_known_refused = False
     for half_start, half in ((start, chunk[:middle]), (start + middle, chunk[middle:])):
+        stopped = budget.get('stopped')
+        if stopped is not None:
+            for offset in range(len(half)):
+                results[half_start + offset] = (None, 'not sent: an earlier import was refused (%s)' % stopped.message)
+            continue
         if second_known_refused:
             calls += _split(client, half, half_start, refusal, results, budget)
             continue
@@ -576,6 +584,8 @@ def _split(client, chunk, start, refusal, results, budget):
         elif failure is not None:
             for offset in range(len(half)):
                 results[half_start + offset] = (None, failure.message)
+            if stops_the_rest(failure):
+                budget['stopped'] = failure  # a 401 or a missing permission: no further call can succeed
         # The first half went through: the second holds what the API refused.
         second_known_refused = answered and half_start == start
     return calls

@@ -258,3 +258,19 @@ def test_deletions_past_max_deletions_are_refused_before_any_write():
     iocs.check_deletions(plan, 101)
     plan.delete = []
     iocs.check_deletions(plan, 0)
+
+
+def test_a_401_while_splitting_stops_every_call_after_it():
+    class Revoked(FakeImports):
+        def post(self, path, body, what=None):
+            if len(self.sent) >= 2:
+                self.sent.append([item['indicatorValue'] for item in body['Indicators']])
+                raise AtpApiError('HTTP 401: the token was revoked.', status=401)
+            return FakeImports.post(self, path, body, what)
+
+    client = Revoked(bad=['%040x' % 321])
+    results, calls = iocs.import_indicators(client, bodies(600))
+    assert calls == len(client.sent) == 3, 'nothing is sent after the 401'
+    assert all(results[i] == (str(1000 + i), None) for i in range(250)), 'the half written before the 401 stays written'
+    assert all(results[i][1] for i in range(250, 600)), 'whatever was not written has an error'
+    assert 'not sent' in results[599][1] and '401' in results[599][1]
