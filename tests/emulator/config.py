@@ -49,13 +49,17 @@ class Config:
         self.max_url_length = 8192
         self.throttle_message = "quota"
         self.indicator_limit = 15000  # active indicators per tenant (import-ti-indicators.md)
+        # Indicator values whose presence makes an import a plain 400 (import-ti-indicators.md: "Bad request usually
+        # indicates incorrect body", naming no indicator): a test aid for refusals a client cannot foresee.
+        self.indicator_bad_request_values = []
         self.package_link_seconds = 300.0  # how long a GetPackageUri link stays valid ("minutes", undocumented)
         # Device groups of user tokens, by UPN (rbac.py): users not named here have every group.
         self.user_device_groups = rbac.check_config(rbac.DEFAULT_USER_DEVICE_GROUPS)
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
             "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
-            "throttle_message", "indicator_limit", "package_link_seconds", "user_device_groups")
+            "throttle_message", "indicator_limit", "package_link_seconds", "user_device_groups",
+            "indicator_bad_request_values")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -106,6 +110,10 @@ class Config:
         elif key == "offline_machines":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError("offline_machines must be a list of machine ids")
+        elif key == "indicator_bad_request_values":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError("indicator_bad_request_values must be a list of indicator values")
+            value = list(value)
         elif key == "rate_limits_enabled":
             if not isinstance(value, bool):
                 raise ConfigError("rate_limits_enabled must be true or false")

@@ -3,7 +3,9 @@
 - ``GET /api/indicators``: active indicators, OData ``$filter`` on the documented properties, ``$top`` <= 10,000, ``$skip``.
 - ``POST /api/indicators``: submit or update one (post-ti-indicator.md): 200 with the indicator (not 201).
 - ``POST /api/indicators/import``: ``{"Indicators": [...]}``, at most 500; 200 with ``{"value": [{id, indicator,
-  isFailed, failureReason}]}`` (import-ti-indicators.md).
+  isFailed, failureReason}]}``, a failed item for a refused value (bad hash, CIDR range, tenant limit); 400 for an
+  incorrect body (any item not a well-formed indicator, or a value of ``indicator_bad_request_values``), naming no
+  indicator, nothing written (import-ti-indicators.md).
 - ``DELETE /api/indicators/{id}``: 204, 404 (delete-ti-indicator-by-id.md).
 - ``POST /api/indicators/BatchDelete``: ``{"IndicatorIds": [...]}``, at most 500; 204; 400 when empty, too large or an
   id is invalid; 403 for an indicator the caller may not touch; 404 when any id is missing; nothing is deleted then
@@ -46,6 +48,8 @@ INDICATOR_SCHEMA = Schema("microsoft.windowsDefenderATP.api.Indicator", [
                   "rbacGroupIds", "indicatorValue", "indicatorType", "creationTimeDateTimeUtc", "createdBy", "action",
                   "severity"))
     for name in FIELDS])
+# The value checks (common-errors.md codes): on import, these fail one item; anything else makes the body incorrect.
+VALUE_CODES = ("InvalidHashValue", "InvalidIpAddress", "InvalidDomainName", "InvalidUrl")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -309,15 +313,35 @@ def import_indicators(defender, req):
     if len(items) > MAX_BATCH:
         raise fail(400, "MaximumBatchSizeExceeded", "Maximum batch size exceeded. Received: %d, allowed: %d."
                    % (len(items), MAX_BATCH))
+    # import-ti-indicators.md: "If not successful: this method return 400 - Bad Request. Bad request usually indicates
+    # incorrect body." An item that is not a well-formed indicator (an unknown or miscased property, a missing required
+    # parameter, a value of the wrong type or outside its enum) makes the whole call a 400 and nothing is written; the
+    # page shows no per-item form for it, and the answer names no indicator. A well-formed item whose value is refused
+    # (a bad hash, a CIDR range: common-errors.md InvalidHashValue, ti-indicator.md "CIDR ... isn't supported") and
+    # one past the tenant limit are reported per item, 200 with {id: null, isFailed: true, failureReason}.
+    checked = []
+    for item in items:
+        try:
+            checked.append((item, validate(item), None))
+        except InvalidIndicator as exc:
+            if exc.code not in VALUE_CODES:
+                raise fail(400, exc.code, exc.message) from None
+            checked.append((item, None, exc))
+    refused = set(v.strip().lower() for v in getattr(defender.emu.config, "indicator_bad_request_values", ()) or ())
+    for item, clean, _error in checked:
+        if clean is not None and clean["indicatorValue"].strip().lower() in refused:
+            raise fail(400, "InvalidRequestBody", "Request body is incorrect.")
     results = []
     with defender.emu.lock:
         store = Store.of(state)
         now = time.time()
         active = [len(store.active(now))]
-        for item in items:
+        for item, clean, error in checked:
             value = item.get("indicatorValue") if isinstance(item, dict) else None
             try:
-                indicator = upsert(store, validate(item), claims, now, _limit(defender), active, scope=defender.scope(claims))
+                if error is not None:
+                    raise error
+                indicator = upsert(store, clean, claims, now, _limit(defender), active, scope=defender.scope(claims))
             except InvalidIndicator as exc:
                 results.append({"id": None, "indicator": value, "isFailed": True, "failureReason": exc.message})
             else:

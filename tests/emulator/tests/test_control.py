@@ -97,7 +97,7 @@ def test_config_round_trip_and_validation(api, emulator):
                            "rate_limits", "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count",
                            "max_url_length", "throttle_message",
                            "indicator_limit", "package_link_seconds",
-                           "user_device_groups"}
+                           "user_device_groups", "indicator_bad_request_values"}
     assert config["max_result_bytes"] == 124 * 1024 * 1024 and config["token_lifetime"] == 3599
     assert config["max_node_count"] == 100 and config["max_url_length"] == 8192
     assert len(config["offline_machines"]) == 3 + 0  # the three Inactive Contoso machines
