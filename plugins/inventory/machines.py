@@ -113,11 +113,11 @@ options:
         machine becomes one host and no two are merged.
       - The endpoint chooses its own computer name (and so C(computerDnsName)) and reports its own addresses, so a
         value names a host only if it is plainly a host name. It must consist of ASCII letters, digits, V(-), V(_) and
-        V(.), not start with V(-) or V(.), and not be a name of the controller or of an Ansible group. So these never
-        name a host (compared case-insensitively, a trailing dot ignored);
-        V(localhost), V(127.0.0.1), V(::1) (ansible-core's own names of the controller, which would make the machine
-        the host of every play on C(localhost) and every task delegated to it), V(localhost.localdomain) and
-        the other loopback names of C(/etc/hosts), any V(*.localhost), numeric forms of the loopback or V(0.0.0.0)
+        V(.), not start with V(-) or V(.), and not be a name of the controller or of an Ansible group. None of these
+        names a host (compared case-insensitively, a trailing dot ignored), namely V(localhost), V(127.0.0.1),
+        V(::1) (ansible-core's own names of the controller, which would make the machine the host of every play on
+        C(localhost) and every task delegated to it), V(localhost.localdomain) and the other loopback names of
+        C(/etc/hosts), any V(*.localhost), numeric forms of the loopback or V(0.0.0.0)
         (V(127.1), V(2130706433)) and any numeric name but four dotted decimals, V(all), V(ungrouped), and any value
         with a host pattern character (V(,) V(:) V(*) V(!) V(&) V([) V(]) V(~) V(?), a leading V(@)), whitespace, a
         control character, a quote, a brace (a template such as V({{) or V({%)) or non-ASCII text. IPv6 addresses
@@ -265,6 +265,7 @@ from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.defender.atp.plugins.module_utils import batched_reads, odata
 from ansible_collections.defender.atp.plugins.module_utils.machines import carries_any_tag
+from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown  # repr of untrusted text, cut short
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
@@ -358,8 +359,6 @@ LOCALHOST_NAMES = frozenset(name.lower() for name in C.LOCALHOST) | frozenset((
     'ip6-localhost', 'ip6-loopback'))
 RESERVED_NAMES = LOCALHOST_NAMES | frozenset(('all', 'ungrouped'))
 _DOTTED_QUAD = re.compile(r'^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$')
-# What the warnings show of one untrusted value: its repr (control characters escaped), cut short.
-_SHOWN = 60
 
 
 def name_key(value):
@@ -406,22 +405,14 @@ def host_name_problem(value):
 def address_problem(value):
     """Why ``value`` must not be a connection address (``ansible_host``), or None: an IP address other than the
     controller's own (IPv6 included), or a host name that passes ``host_name_problem``."""
-    if isinstance(value, string_types):
-        try:
-            address = ipaddress.ip_address(_plain_text(value))
-        except ValueError:
-            address = None
-        if address is not None:
-            return 'an address of the controller itself (loopback or unspecified)' if _controller_address(address) else None
-    elif value is not None and not isinstance(value, (bool, list, dict)):
+    if not isinstance(value, string_types):
         return 'not text'
-    return host_name_problem(_plain_text(value) if isinstance(value, string_types) else value)
-
-
-def shown(value):
-    """An untrusted value for a warning: its repr (quotes, escaped control characters), cut short."""
-    text = repr(_plain_text(value) if isinstance(value, string_types) else value)
-    return text if len(text) <= _SHOWN else text[:_SHOWN] + '...'
+    text = _plain_text(value)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return host_name_problem(text)
+    return 'an address of the controller itself (loopback or unspecified)' if _controller_address(address) else None
 
 
 def _plain_text(value):
@@ -803,7 +794,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 '%s: %d composed connection address(es) are left unset, because they reach the controller itself or are '
                 'no plain address or host name (the device reports its own lastIpAddress): %s'
                 % (self.NAME, len(refused_addresses), _examples(
-                    '%s of host %s (machine %s) is %s: %s' % (name, host, shown(machine_id), shown(value), problem)
+                    '%s of host %s (machine %s) is %s: %s' % (name, host, shown(_plain_text(machine_id)), shown(_plain_text(value)), problem)
                     for host, machine_id, name, value, problem in refused_addresses)))
         if self._renamed_groups:
             self.display.warning('%s: group(s) %s are named %s instead: a group named like the controller would take the '
