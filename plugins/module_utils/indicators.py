@@ -23,7 +23,7 @@ from ansible.module_utils.six.moves.urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
-    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown)
+    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
 
 INDICATORS_PATH = '/api/indicators'
 IMPORT_PATH = '/api/indicators/import'
@@ -475,7 +475,7 @@ def import_indicators(client, bodies):
         except AtpError as error:
             for offset in range(len(chunk)):
                 results[start + offset] = (None, error.message)
-            if isinstance(error, AtpApiError) and error.status in (401, 403):
+            if stops_the_rest(error):
                 for offset in range(start + len(chunk), len(bodies)):
                     results[offset] = (None, 'not sent: an earlier import was refused (%s)' % error.message)
                 return results, calls
@@ -520,21 +520,34 @@ def delete_indicators(client, ids):
             client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': chunk}, expected=(200, 204),
                            what='Deleting %d indicators' % len(chunk))
         except AtpWriteOutcomeUnknown:
-            calls += _delete_one_by_one(client, chunk, errors)
+            sent, refused = _delete_one_by_one(client, chunk, errors)
         except AtpError as error:
-            if isinstance(error, AtpApiError) and error.status in (401, 403):
+            if stops_the_rest(error):
                 for indicator_id in [str(i) for i in ids[start:]]:
                     errors[indicator_id] = error.message
                 return errors, calls
-            # 404 when any id is gone already, 400 for an invalid one: one DELETE each tells which, and a 404 there
-            # means the indicator is gone, which is what was wanted.
-            calls += _delete_one_by_one(client, chunk, errors)
+            # 404 when any id is gone already, 400 for an invalid one, 403 when one indicator's device groups are not
+            # the user's (batch-delete-ti-indicators.md): one DELETE each tells which, and a 404 there means the
+            # indicator is gone, which is what was wanted.
+            sent, refused = _delete_one_by_one(client, chunk, errors)
+        else:
+            continue
+        calls += sent
+        if refused is not None:
+            for indicator_id in [str(i) for i in ids[start + len(chunk):]]:
+                errors[indicator_id] = 'not sent: an earlier delete was refused (%s)' % refused
+            return errors, calls
     return errors, calls
 
 
 def _delete_one_by_one(client, ids, errors):
+    """DELETE each id; returns ``(calls, message)``, message set when an error stopped the rest (``stops_the_rest``)."""
     calls = 0
+    refused = None
     for indicator_id in ids:
+        if refused is not None:
+            errors[indicator_id] = 'not sent: an earlier delete was refused (%s)' % refused
+            continue
         calls += 1
         try:
             client.request('DELETE', '%s/%s' % (INDICATORS_PATH, quote(indicator_id, safe='')), expected=(200, 204),
@@ -543,4 +556,6 @@ def _delete_one_by_one(client, ids, errors):
             if isinstance(error, AtpApiError) and error.status == 404:
                 continue
             errors[indicator_id] = error.message
-    return calls
+            if stops_the_rest(error):
+                refused = error.message
+    return calls, refused

@@ -127,6 +127,10 @@ notes:
   - "Every entry's outcome is in the result. The task fails when any indicator was refused by the API (the import
     reports each one's C(failureReason)), after sending the others."
   - "An indicator that is listed but whose delete finds it gone already (404) counts as deleted: it is gone either way."
+  - "A BatchDelete refused for one of its indicators (a 400, a 404, or the 403 Defender answers when the user is not
+    exposed to an indicator's device groups) is sent again as one delete each, so the others are deleted and the
+    refused one is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the writes
+    not yet sent."
 seealso:
   - module: defender.atp.atp_indicator_info
   - name: Import indicators API

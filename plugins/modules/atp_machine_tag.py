@@ -76,8 +76,10 @@ options:
     type: bool
     default: false
 notes:
-  - "When a bulk request is refused (other than for permissions), each of its machines is sent on its own, so one bad
-    machine does not keep the tag from the others and is named."
+  - "When a bulk request is refused (a 400, a 404, or a 403 for one machine, such as a user token's machine outside
+    the user's device groups), each of its machines is sent on its own, so one bad machine does not keep the tag from
+    the others and is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the
+    requests not yet sent."
   - "RV(machines[].tags_after) is the machine as the API answered it for a per-machine request, and the tags before
     with the changes applied for a bulk request (whose answer is not documented to list the machines' tags)."
   - "Rate limits: 100 requests a minute and 1,500 an hour per application, shared with the other machine APIs."

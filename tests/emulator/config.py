@@ -2,6 +2,8 @@
 
 import copy
 
+from . import rbac
+
 # Documented quotas (mde-api.md 6.1 and 6.2); graph_hunting follows the MDE hunting quota, token is generous.
 DEFAULT_RATE_LIMITS = {
     "alerts": {"per_minute": 100, "per_hour": 1500},
@@ -48,10 +50,12 @@ class Config:
         self.throttle_message = "quota"
         self.indicator_limit = 15000  # active indicators per tenant (import-ti-indicators.md)
         self.package_link_seconds = 300.0  # how long a GetPackageUri link stays valid ("minutes", undocumented)
+        # Device groups of user tokens, by UPN (rbac.py): users not named here have every group.
+        self.user_device_groups = rbac.check_config(rbac.DEFAULT_USER_DEVICE_GROUPS)
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
             "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
-            "throttle_message", "indicator_limit", "package_link_seconds")
+            "throttle_message", "indicator_limit", "package_link_seconds", "user_device_groups")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -59,6 +63,7 @@ class Config:
     def copy(self):
         clone = Config()
         clone.update(self.as_dict())
+        clone.user_device_groups = copy.deepcopy(self.user_device_groups)  # update() merges; a copy is exact
         return clone
 
     def update(self, values):
@@ -74,6 +79,13 @@ class Config:
             if key == "rate_limits":
                 for family, limits in value.items():
                     self.rate_limits.setdefault(family, {}).update(limits)
+            elif key == "user_device_groups":
+                # Merged per user; null removes a user's restriction (that user then has every device group).
+                for user, groups in value.items():
+                    if groups is None:
+                        self.user_device_groups.pop(user, None)
+                    else:
+                        self.user_device_groups[user] = groups
             else:
                 setattr(self, key, value)
 
@@ -109,6 +121,11 @@ class Config:
         elif key in ("max_result_bytes", "indicator_limit"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("%s must be a positive integer" % key)
+        elif key == "user_device_groups":
+            try:
+                value = rbac.check_config(value)
+            except rbac.ScopeError as exc:
+                raise ConfigError(str(exc)) from None
         elif key == "rate_limits":
             if not isinstance(value, dict):
                 raise ConfigError("rate_limits must be {family: {per_minute: n, per_hour: n}}")

@@ -189,15 +189,17 @@ def validate(body):
     return clean
 
 
-def upsert(store, clean, claims, now, limit, active=None):
+def upsert(store, clean, claims, now, limit, active=None, scope=None):
     """Create or update one indicator; returns it. Raises InvalidIndicator when the tenant limit would be passed.
 
     ``active`` is a one-item list holding the count of active indicators, kept up to date across a batch.
+    ``scope`` (rbac.Scope): a user may neither change an indicator of device groups outside theirs nor create one.
     """
     if active is None:
         active = [len(store.active(now))]
     who = claims.get("upn") or claims.get("appid")
     existing = store.find(clean["indicatorType"], _key(clean["indicatorType"], clean["indicatorValue"]))
+    _require_exposed(scope, existing if existing is not None else clean)
     if existing is not None:
         if not _may_touch(claims, existing):
             raise InvalidIndicator("Forbidden", "The application may not change indicator %s, which another application "
@@ -235,6 +237,17 @@ def _may_touch(claims, indicator):
     if "scp" in claims or "Ti.ReadWrite.All" in (claims.get("roles") or []):
         return True
     return indicator.get("createdBy") == claims.get("appid")
+
+
+def _exposed(scope, indicator):
+    """batch-delete-ti-indicators.md: a user must be exposed to the indicator's device groups (rules in rbac.py)."""
+    return scope is None or scope.exposed(indicator.get("rbacGroupNames") or [])
+
+
+def _require_exposed(scope, indicator):
+    if not _exposed(scope, indicator):
+        raise InvalidIndicator("Forbidden", "User %s isn't exposed to the device groups of indicator %s." % (
+            scope.user, indicator.get("id") or indicator.get("indicatorValue")))
 
 
 def routes(defender, req, parts, lowered):
@@ -278,7 +291,8 @@ def submit(defender, req):
     try:
         clean = validate(body)
         with defender.emu.lock:
-            indicator = dict(upsert(Store.of(state), clean, claims, time.time(), _limit(defender)))
+            indicator = dict(upsert(Store.of(state), clean, claims, time.time(), _limit(defender),
+                                    scope=defender.scope(claims)))
     except InvalidIndicator as exc:
         raise fail(403 if exc.code == "Forbidden" else 400, exc.code, exc.message) from None
     return defender._entity("Indicators", indicator, status=200)  # post-ti-indicator.md: 200, not 201
@@ -303,7 +317,7 @@ def import_indicators(defender, req):
         for item in items:
             value = item.get("indicatorValue") if isinstance(item, dict) else None
             try:
-                indicator = upsert(store, validate(item), claims, now, _limit(defender), active)
+                indicator = upsert(store, validate(item), claims, now, _limit(defender), active, scope=defender.scope(claims))
             except InvalidIndicator as exc:
                 results.append({"id": None, "indicator": value, "isFailed": True, "failureReason": exc.message})
             else:
@@ -327,6 +341,8 @@ def delete_one(defender, req, indicator_id):
             raise fail(404, "ResourceNotFound", "Indicator %s was not found" % indicator_id)
         if not _may_touch(claims, indicator):
             raise fail(403, "Forbidden", "The application may not delete indicator %s." % indicator_id)
+        if not _exposed(defender.scope(claims), indicator):
+            raise fail(403, "Forbidden", "The requestor isn't exposed to the device groups of indicator %s." % indicator_id)
         store.remove(indicator_id)
     return Response(204, b"", content_type=None)
 
@@ -350,7 +366,8 @@ def batch_delete(defender, req):
         missing = [i for i in ids if i not in store.by_id]
         if missing:
             raise fail(404, "ResourceNotFound", "Indicator %s was not found" % missing[0])
-        if any(not _may_touch(claims, store.by_id[i]) for i in ids):
+        scope = defender.scope(claims)
+        if any(not _may_touch(claims, store.by_id[i]) or not _exposed(scope, store.by_id[i]) for i in ids):
             raise fail(403, "Forbidden", "The requestor isn't exposed to the device groups of every indicator.")
         for indicator_id in dict.fromkeys(ids):
             store.remove(indicator_id)

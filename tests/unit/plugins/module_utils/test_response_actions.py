@@ -302,7 +302,9 @@ class TagClient(object):
         self.posts.append((path, body))
         if path == BULK_PATH:
             if self.refuse_bulk:
-                raise AtpApiError('refused', status=self.refuse_bulk)
+                # A 403 here is the application's missing permission (a per-object 403: test_per_object_errors.py).
+                raise AtpApiError('refused', status=self.refuse_bulk,
+                                  missing_permissions=['Machine.ReadWrite.All'] if self.refuse_bulk == 403 else None)
             return None
         machine_id = path.split('/')[3]
         if machine_id in self.refuse_machine:
