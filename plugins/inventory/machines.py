@@ -663,7 +663,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         also given, a rejected token is replaced by a fresh one from them, which proves the credential instead.
         """
         connection.authenticate()
-        with ansible_errors(self.NAME):
+        with ansible_errors(self.NAME, connection.redact):
             if connection.authenticator.token_info('defender').get('source') == 'given':
                 connection.client.get(MACHINES_PATH, params={'$top': 1}, what='Checking the access_token before serving '
                                       'the inventory cache (GET %s)' % MACHINES_PATH)
