@@ -87,7 +87,18 @@ options:
     choices: [Onboarded, CanBeOnboarded, Unsupported, InsufficientInfo]
   tags:
     description:
-      - Only machines carrying at least one of these tags (C(machineTags)). Tags compare case-sensitively.
+      - Only machines carrying at least one of these tags (C(machineTags)), as M(defender.atp.atp_machine_info)'s
+        O(defender.atp.atp_machine_info#module:tags) selects them. Like the other list options, a machine needs one of
+        the values; the options combine with C(and).
+      - Tags compare case-insensitively, as the Defender portal and M(defender.atp.atp_machine_tag) compare them, so
+        V(Compromised) selects machines tagged V(compromised) or V(COMPROMISED). Whether the API's own C($filter)
+        compares tags case-sensitively is not documented, so the plugin compares them; the machines matching the other
+        filters are read (10,000 a request) and those with a matching tag kept. In 0.1.0 the API compared them.
+      - B(Tags are not a security boundary.) An endpoint's local administrator can set the machine's own tag (on
+        Windows the registry value C(HKLM\SOFTWARE\Policies\Microsoft\Windows Advanced Threat
+        Protection\DeviceTagging\Group); on macOS and Linux the local configuration profile). A compromised machine
+        can give itself a tag that puts it in a group a playbook acts on, or one a runbook uses to exempt machines.
+        Select by machine id, or check the group against a list you keep, before an action that matters.
     type: list
     elements: str
   last_seen_since:
@@ -97,13 +108,27 @@ options:
     type: str
   hostnames:
     description:
-      - Machine fields to name hosts by, in order of preference. The first one a machine has a value for, and that
-        no other machine already uses, names it.
-      - Duplicate records of one device (after a re-image, for example) are common. Machines are named newest
-        C(lastSeen) first, so the newest record gets the DNS name and older ones fall through to the next field.
-        The machine C(id) is the last resort, so every machine becomes one host and no two are merged.
-      - A value holding a brace (V({) or V(})) never names a host, because it could be part of a template; such a
-        machine is named by its next preference. The value is still a host variable, as literal text.
+      - Machine fields to name hosts by, in order of preference. The first one a machine has a value for that is a
+        safe host name, and that no other machine holds, names it. The machine C(id) is the last resort, so every
+        machine becomes one host and no two are merged.
+      - The endpoint chooses its own computer name (and so C(computerDnsName)) and reports its own addresses, so a
+        value names a host only if it is plainly a host name. It must consist of ASCII letters, digits, V(-), V(_) and
+        V(.), not start with V(-) or V(.), and not be a name of the controller or of an Ansible group. None of these
+        names a host (compared case-insensitively, a trailing dot ignored), namely V(localhost), V(127.0.0.1),
+        V(::1) (ansible-core's own names of the controller, which would make the machine the host of every play on
+        C(localhost) and every task delegated to it), V(localhost.localdomain) and the other loopback names of
+        C(/etc/hosts), any V(*.localhost), numeric forms of the loopback or V(0.0.0.0)
+        (V(127.1), V(2130706433)) and any numeric name but four dotted decimals, V(all), V(ungrouped), and any value
+        with a host pattern character (V(,) V(:) V(*) V(!) V(&) V([) V(]) V(~) V(?), a leading V(@)), whitespace, a
+        control character, a quote, a brace (a template such as V({{) or V({%)) or non-ASCII text. IPv6 addresses
+        hold V(:) and never name a host either. Such a machine is named by its next preference, with a warning that
+        shows the value quoted and cut short; the value is still a host variable, as literal text.
+      - A value that two or more machines hold (compared case-insensitively, a trailing dot ignored), or that is
+        another machine's C(id), names none of them, so no record takes another's name (a compromised machine named
+        after a real one, or an always-online duplicate). Each of them is named by its next preference, with the
+        default by its C(id), and a warning names the ids. Duplicate records of one device after a re-image are
+        common; both are named by id and keep the name in C(defender_computer_dns_name); C(defender_last_seen) tells
+        the current one.
     type: list
     elements: str
     choices: [computerDnsName, id, lastIpAddress, lastExternalIpAddress, aadDeviceId]
@@ -112,6 +137,8 @@ options:
     description:
       - Prefix of the host variables made from the machine fields.
       - With an empty prefix, fields such as C(version) would clash with Ansible's own variable names; keep one.
+      - A prefix starting with V(ansible_) is refused, and no field ever becomes a variable whose name starts with
+        V(ansible_) (the API's data never chooses how Ansible connects).
     type: str
     default: defender_
   page_size:
@@ -124,13 +151,22 @@ notes:
   - The plugin never sets C(ansible_host) or any connection variable, because the collection's modules run on the
     controller (a play on C(localhost)) and take machine ids or names. To connect to the machines themselves, set it
     with O(compose), for example C(ansible_host) from C(defender_last_ip_address) (see the examples).
+  - A composed C(ansible_host) (or C(ansible_ssh_host)) is checked, because the device reports its own
+    C(lastIpAddress). It is left unset, with a warning, unless it is an IP address other than the controller's own
+    (not loopback, not V(0.0.0.0) or V(::)) or a host name that could name a host (see O(hostnames)). So a device that
+    reports V(127.0.0.1), or text ssh would read as an option (V(-oProxyCommand=...)), is not connected to.
+  - A group that O(keyed_groups) or O(groups) would name V(localhost) (a tag V(localhost) with an empty prefix) is named
+    V(_localhost) instead, with a warning, because a group V(localhost) would take the place of the controller in every
+    play on C(localhost).
   - O(compose), O(groups) and O(keyed_groups) see the host variables (C(defender_tags), C(defender_os_platform), ...)
     and the machine's own field names as the API spells them (C(machineTags), C(osPlatform), C(riskScore),
     C(healthStatus), C(rbacGroupName), ...). No group is created unless configured.
   - The cache (O(cache)) holds the machines read from the API. Its key depends on this file, the filters and the
     identity of the caller (tenant, client, user, login authority, API base), never on a secret. A cached inventory
     is only served after the credential has produced a valid token (from the token cache or the login endpoint),
-    so a wrong or revoked secret fails instead of returning the cached machines. Use a persistent cache plugin such
+    so a wrong or revoked secret fails instead of returning the cached machines. A given O(access_token) is first
+    sent to the API once (C(GET /api/machines?$top=1)), because decoding a token proves nothing (anyone can sign a
+    token with the same claims). A token the API rejects gets no cached machine. Use a persistent cache plugin such
     as C(ansible.builtin.jsonfile); C(ansible-inventory --flush-cache) refreshes it.
   - Everything the API returns (and the cache holds) is data, never a template. Host variables and the values
     O(compose), O(groups) and O(keyed_groups) see are marked unsafe, so a tag, DNS name or any other field that
@@ -157,7 +193,8 @@ os_platform: [WindowsServer2019, WindowsServer2022]
 filter: "startswith(computerDnsName,'srv-')"
 last_seen_since: 30d
 keyed_groups:
-  - key: defender_tags
+  # tags lower-cased, so that Compromised and compromised are one group (tags compare case-insensitively)
+  - key: defender_tags | map('lower') | list
     prefix: defender_tag
   - key: defender_os_platform
     prefix: defender_os
@@ -170,7 +207,7 @@ keyed_groups:
 groups:
   defender_high_risk: defender_risk_score in ['High', 'Medium']
 compose:
-  # only needed to connect to the machines themselves
+  # only needed to connect to the machines themselves (a loopback or malformed address is left unset, see the notes)
   ansible_host: defender_last_ip_address
 cache: true
 cache_plugin: ansible.builtin.jsonfile
@@ -183,15 +220,16 @@ cache_timeout: 3600
 # (file name: fleet.defender.yml; check it with: ansible-inventory -i fleet.defender.yml --graph)
 # plugin: defender.atp.machines
 #
-# Only machines tagged "compromised", named by machine id (for response playbooks)
+# Only machines tagged "compromised" (in any case), named by machine id (for response playbooks)
 # plugin: defender.atp.machines
 # tags: [compromised]
 # hostnames: [id]
 # keyed_groups:
-#   - key: defender_tags
+#   - key: defender_tags | map('lower') | list
 #     prefix: defender_tag
 #
-# A playbook that isolates every machine tagged "compromised", in one task (fleet isolation)
+# A playbook that isolates every machine tagged "compromised", in one task (fleet isolation). A machine's local
+# admin can tag it (a registry value): the tag only says which machines to contain, never which ones to spare.
 # ansible-playbook -i fleet.defender.yml isolate.yml
 #
 # - name: Isolate compromised machines
@@ -207,13 +245,16 @@ cache_timeout: 3600
 
 import copy
 import datetime
+import ipaddress
 import json
 import re
+import socket
 import time
 
 import jinja2
 from jinja2 import meta as jinja2_meta
 
+from ansible import constants as C
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
@@ -223,6 +264,8 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.defender.atp.plugins.module_utils import batched_reads, odata
+from ansible_collections.defender.atp.plugins.module_utils.machines import carries_any_tag
+from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown  # repr of untrusted text, cut short
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE
 from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
@@ -237,7 +280,14 @@ RENAMED_FIELDS = {'machineTags': 'tags', 'defenderAvStatus': 'av_status'}
 # Options that change which machines the API returns (and therefore the cache key).
 SOURCE_OPTIONS = ('filter', 'health_status', 'os_platform', 'risk_score', 'exposure_level', 'onboarding_status', 'tags',
                   'last_seen_since', 'page_size')
-CACHE_FORMAT = 1
+# 2: tags are selected on the controller, case-insensitively (entries of format 1 were selected by the API).
+CACHE_FORMAT = 2
+# Host variables that tell Ansible where to connect: a composed value must be a sane address (see address_problem).
+ADDRESS_VARIABLES = ('ansible_host', 'ansible_ssh_host')
+# How many examples a warning about names shows (each one cut short).
+WARNING_EXAMPLES = 5
+# Put before a group name that would be a name of the controller (see InventoryModule._sanitize_group_name).
+RENAMED_GROUP_PREFIX = '_'
 
 _IDENTIFIER = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _CAMEL_1 = re.compile(r'(.)([A-Z][a-z]+)')
@@ -265,27 +315,104 @@ def _snake_value(value):
 
 
 def host_variables(machine, prefix):
-    """The host variables of one machine entity: every field, snake_cased and prefixed; nested keys snake_cased."""
+    """The host variables of one machine entity: every field, snake_cased and prefixed; nested keys snake_cased.
+
+    A name that would start with ``ansible_`` (a field such as ``ansibleHost`` with an empty prefix) is never set: the
+    API's data must not choose how Ansible connects.
+    """
     result = {}
     for field, value in machine.items():
         if field.startswith('@odata'):
             continue
-        name = RENAMED_FIELDS.get(field) or snake_case(field)
-        result[prefix + name] = _snake_value(value)
+        name = prefix + (RENAMED_FIELDS.get(field) or snake_case(field))
+        if name.startswith('ansible_'):
+            continue
+        result[name] = _snake_value(value)
     return result
 
 
-def _last_seen_key(machine):
-    # ISO 8601 UTC strings sort chronologically; machines never seen sort last.
-    value = machine.get('lastSeen')
-    return value if isinstance(value, string_types) else ''
+# -- host names ------------------------------------------------------------------------------------------------------
+#
+# Every value that could name a host comes from the API, and the endpoint's local admin chooses its computer name
+# (and so computerDnsName), its tags and much of what it reports (lastIpAddress). A host name is where that text
+# meets Ansible's host patterns and connection code, so a value names a host only when it is plainly a host name:
+#
+# * ASCII letters, digits, '-', '_' and '.', not starting with '-' or '.', at most 255 characters. That leaves out
+#   every host pattern character (, : * ! & [ ] ~ ? and a leading @), whitespace, control characters, template
+#   delimiters ({{ {% {#), quotes, and non-ASCII text (full-width letters that IDNA folds into "localhost", a
+#   right-to-left override that hides part of the name). IPv6 addresses hold ':' and are left out too.
+# * not a name Ansible or the resolver gives the controller itself: ansible-core's C.LOCALHOST ('localhost',
+#   '127.0.0.1', '::1', which make the host the inventory's localhost, used by every "hosts: localhost" play and every
+#   "delegate_to: localhost"), the loopback names of /etc/hosts, any *.localhost (RFC 6761), and numeric addresses a
+#   resolver reads as the loopback or 0.0.0.0 ('127.1', '2130706433', '0x7f000001'); a numeric name in any other form
+#   than four dotted decimals is ambiguous and left out as well;
+# * not 'all' or 'ungrouped' (Ansible's own groups);
+# all compared case-insensitively, a trailing dot ignored. Host names are plain text (not marked unsafe): before
+# ansible-core 2.19 an unsafe one would be written as {"__ansible_unsafe": ...} in ansible-inventory --list (AWX).
+# A refused value stays a host variable (marked unsafe); the machine is named by its next preference, at worst its id.
+
+_NAME_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]*$')
+MAX_HOST_NAME = 255
+# ansible-core's C.LOCALHOST, lower-cased, and the names Linux distributions give the loopback in /etc/hosts.
+LOCALHOST_NAMES = frozenset(name.lower() for name in C.LOCALHOST) | frozenset((
+    'localhost', 'localhost.localdomain', 'localhost4', 'localhost4.localdomain4', 'localhost6', 'localhost6.localdomain6',
+    'ip6-localhost', 'ip6-loopback'))
+RESERVED_NAMES = LOCALHOST_NAMES | frozenset(('all', 'ungrouped'))
+_DOTTED_QUAD = re.compile(r'^(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$')
 
 
-# A host name is plain text, not marked unsafe: ansible-core before 2.19 would write an unsafe one as
-# {"__ansible_unsafe": ...} in every group's host list of ansible-inventory --list, which breaks its consumers (AWX).
-# So a value that could take part in a template (a brace starts every Jinja2 delimiter) never names a host; the
-# machine is named by its next preference instead (at worst its id), and the value stays an (unsafe) host variable.
-_TEMPLATE_CHARACTERS = re.compile(r'[{}]')
+def name_key(value):
+    """How host names compare: case-insensitively, a trailing dot ignored (as DNS does)."""
+    return value.rstrip('.').lower()
+
+
+def _numeric_address(text):
+    """The IPv4 address a resolver would read ``text`` as (inet_aton accepts '127.1', '2130706433', '0x7f.1'), or None."""
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(text))
+    except (OSError, ValueError, UnicodeError):
+        return None
+
+
+def _controller_address(address):
+    """True for an address that reaches the controller itself: loopback, or unspecified (0.0.0.0 and :: connect locally)."""
+    mapped = getattr(address, 'ipv4_mapped', None)
+    if mapped is not None:
+        address = mapped
+    return address.is_loopback or address.is_unspecified
+
+
+def host_name_problem(value):
+    """Why ``value`` (text from the API) must not name a host, or None when it may (see the comment above)."""
+    if not isinstance(value, string_types):
+        return 'not text'
+    if len(value) > MAX_HOST_NAME:
+        return 'longer than %d characters' % MAX_HOST_NAME
+    if not _NAME_RE.match(value):
+        return 'a character other than A-Z, a-z, 0-9, "-", "_" and "." (or a leading "-" or ".")'
+    key = name_key(value)
+    if key in RESERVED_NAMES or key.endswith('.localhost'):
+        return 'a name of the controller (localhost) or of an Ansible group'
+    numeric = _numeric_address(key)
+    if numeric is not None:
+        if _controller_address(numeric):
+            return 'an address of the controller itself (loopback or 0.0.0.0)'
+        if not _DOTTED_QUAD.match(key):
+            return 'a numeric address in another form than four dotted decimals'
+    return None
+
+
+def address_problem(value):
+    """Why ``value`` must not be a connection address (``ansible_host``), or None: an IP address other than the
+    controller's own (IPv6 included), or a host name that passes ``host_name_problem``."""
+    if not isinstance(value, string_types):
+        return 'not text'
+    text = _plain_text(value)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return host_name_problem(text)
+    return 'an address of the controller itself (loopback or unspecified)' if _controller_address(address) else None
 
 
 def _plain_text(value):
@@ -293,32 +420,84 @@ def _plain_text(value):
     return to_text(strip() if strip is not None else value)
 
 
-def assign_hostnames(machines, preferences):
-    """Name each machine by its first preferred field whose value no other machine uses, newest ``lastSeen`` first.
+class NamingReport(object):
+    """What assign_hostnames decided besides the names: ``shared`` {name: [machine ids]} (a value held by more than
+    one machine, or equal to another machine's id, names none of them), ``refused`` [{id, field, value, reason}]
+    (values that are no safe host name), ``duplicate_ids`` and ``unnamed`` (records with no usable name or id)."""
 
-    Returns ``(named, fallbacks)``: ``[(hostname, machine)]`` in the API's order, and how many machines were
-    named past their first usable preference because a newer record already had that name or the value holds
-    a brace (see ``_TEMPLATE_CHARACTERS``). Host names are plain text.
+    def __init__(self):
+        self.shared = {}
+        self.refused = []
+        self.duplicate_ids = []
+        self.unnamed = 0
+
+
+def _usable(value):
+    return value not in (None, '') and not isinstance(value, (list, dict, bool))
+
+
+def assign_hostnames(machines, preferences):
+    """Name each machine by its first preferred field whose value is a safe host name and no other machine's.
+
+    A value is compared case-insensitively, a trailing dot ignored. One held by two or more machines (in any of the
+    preferred fields) names none of them, so a record never takes another's name (an always-online machine cannot
+    squat a real one's DNS name, and two records of a re-imaged device are two hosts named by id). Machine ids are
+    the last resort and belong to their machine: another machine's value equal to an id never takes it.
+
+    Returns ``(named, report)``: ``[(hostname, machine)]`` in the API's order (host names are plain text), and a
+    ``NamingReport``.
     """
-    names = {}
-    taken = set()
-    fallbacks = 0
-    for index, machine in sorted(enumerate(machines), key=lambda item: _last_seen_key(item[1]), reverse=True):
-        clashed = False
-        for field in list(preferences) + ['id']:
+    report = NamingReport()
+    fields = []
+    for field in list(preferences) + ['id']:
+        if field not in fields:
+            fields.append(field)
+    id_owner = {}
+    holders = {}
+    candidates = []
+    for index, machine in enumerate(machines):
+        mine = []
+        for field in fields:
             value = machine.get(field)
-            if value in (None, '') or isinstance(value, (list, dict, bool)):
+            if not _usable(value):
                 continue
-            value = _plain_text(value)
-            if value in taken or _TEMPLATE_CHARACTERS.search(value):
-                clashed = True
+            text = _plain_text(value) if isinstance(value, string_types) else value
+            problem = host_name_problem(text)
+            if problem is not None:
+                if field != 'id':
+                    report.refused.append(dict(id=machine.get('id'), field=field, value=text, reason=problem))
                 continue
-            names[index] = value
-            taken.add(value)
-            fallbacks += 1 if clashed else 0
+            key = name_key(text)
+            if field == 'id':
+                if key in id_owner:
+                    report.duplicate_ids.append(text)
+                    continue
+                id_owner[key] = index
+            else:
+                holders.setdefault(key, set()).add(index)
+            mine.append((field, text, key))
+        candidates.append(mine)
+    named = []
+    for index, machine in enumerate(machines):
+        for field, text, key in candidates[index]:
+            if field == 'id':
+                if id_owner.get(key) == index:
+                    named.append((text, machine))
+                    break
+                continue
+            others = holders.get(key, set()) - set([index])
+            if key in id_owner and id_owner[key] != index:
+                others.add(id_owner[key])
+            if others:
+                report.shared.setdefault(key, set()).update(others | set([index]))
+                continue
+            named.append((text, machine))
             break
-    named = [(names[index], machine) for index, machine in enumerate(machines) if index in names]
-    return named, fallbacks
+        else:
+            report.unnamed += 1
+    report.shared = dict((key, sorted(_plain_text(machines[i].get('id')) for i in indexes))
+                         for key, indexes in report.shared.items())
+    return named, report
 
 
 class ExpressionReads(object):
@@ -393,9 +572,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             values = self.get_option(option)
             if values:
                 alternatives.append([odata.eq(field, value) for value in values])
-        tags = self.get_option('tags')
-        if tags:
-            alternatives.append([odata.any_tag('machineTags', tag) for tag in tags])
         since = self.get_option('last_seen_since')
         if since:
             try:
@@ -466,6 +642,31 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self.display.vv('%s: read %d machines in %d request(s) in %.1f s (%s)'
                         % (self.NAME, len(machines), pages, time.time() - started, _describe_stats(connection.stats())))
         return machines
+
+    def select(self, machines):
+        """The machines the options select on the controller: O(tags) (at least one, case-insensitively)."""
+        tags = self.get_option('tags')
+        if not tags:
+            return machines
+        tags = [to_text(tag) for tag in tags]
+        selected = [machine for machine in machines if carries_any_tag(machine, tags)]
+        self.display.vv('%s: %d of %d machines carry one of the tags' % (self.NAME, len(selected), len(machines)))
+        return selected
+
+    def _prove_credential(self, connection):
+        """Prove the caller's credential before the cache is served.
+
+        A token from the login endpoint (or the encrypted token cache, bound to the secret) proves it. A given
+        access_token is only decoded by the shared code, and anyone who has seen one can make another with the same
+        claims, signed with any key; so a given token is sent to the API once (``GET /api/machines?$top=1``, the
+        cheapest read this source is allowed) and the cache is served only if the API accepts it. With credentials
+        also given, a rejected token is replaced by a fresh one from them, which proves the credential instead.
+        """
+        connection.authenticate()
+        with ansible_errors(self.NAME, connection.redact):
+            if connection.authenticator.token_info('defender').get('source') == 'given':
+                connection.client.get(MACHINES_PATH, params={'$top': 1}, what='Checking the access_token before serving '
+                                      'the inventory cache (GET %s)' % MACHINES_PATH)
 
     # -- building --------------------------------------------------------------------------------
     #
@@ -548,16 +749,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         groups = self.get_option('groups')
         keyed_groups = self.get_option('keyed_groups')
         constructed = bool(compose or groups or keyed_groups)
-        named, fallbacks = assign_hostnames(machines, preferences)
-        if len(named) != len(machines):
-            self.display.warning('%s: %d machine record(s) have no usable name or id and were left out.'
-                                 % (self.NAME, len(machines) - len(named)))
-        if fallbacks:
-            self.display.vv('%s: %d machine(s) share a name with a newer record, or have a name with a brace, and are '
-                            'named by their next hostnames preference (or id)' % (self.NAME, fallbacks))
+        named, report = assign_hostnames(machines, preferences)
+        self._warn_about_names(report)
         inventory = self.inventory
         self._expressions = ExpressionReads()
         self._expression_results = {}
+        self._renamed_groups = set()
+        refused_addresses = []
         for hostname, machine in named:
             # Everything from the API or the cache is data: marked unsafe before it reaches a host variable or the
             # context of compose/groups/keyed_groups, so a tag such as "{{ lookup('pipe', ...) }}" is never evaluated.
@@ -577,17 +775,76 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if compose:
                 self._set_composite_vars(compose, context, hostname, strict=strict)
                 host_vars = inventory.get_host(hostname).vars
+                for name in ADDRESS_VARIABLES:
+                    # compose: {ansible_host: defender_last_ip_address} hands the address the device reported to
+                    # ssh: one that reaches the controller itself, or that ssh would read as an option, is dropped.
+                    if name in host_vars:
+                        problem = address_problem(host_vars[name])
+                        if problem is not None:
+                            refused_addresses.append((hostname, machine.get('id'), name, host_vars.pop(name), problem))
                 for name in compose:
                     if name in host_vars:
                         context[name] = host_vars[name]
+                    else:
+                        context.pop(name, None)
             self._add_host_to_composed_groups(groups, context, hostname, strict=strict, fetch_hostvars=False)
             self._add_host_to_keyed_groups(keyed_groups, context, hostname, strict=strict, fetch_hostvars=False)
+        if refused_addresses:
+            self.display.warning(
+                '%s: %d composed connection address(es) are left unset, because they reach the controller itself or are '
+                'no plain address or host name (the device reports its own lastIpAddress): %s'
+                % (self.NAME, len(refused_addresses), _examples(
+                    '%s of host %s (machine %s) is %s: %s' % (name, host, shown(_plain_text(machine_id)), shown(_plain_text(value)), problem)
+                    for host, machine_id, name, value, problem in refused_addresses)))
+        if self._renamed_groups:
+            self.display.warning('%s: group(s) %s are named %s instead: a group named like the controller would take the '
+                                 'place of the implicit localhost in every "hosts: localhost" play, with the machines in '
+                                 'it. Give keyed_groups a prefix.'
+                                 % (self.NAME, ', '.join(shown(name) for name in sorted(self._renamed_groups)),
+                                    ', '.join(shown(RENAMED_GROUP_PREFIX + name) for name in sorted(self._renamed_groups))))
+
+    def _sanitize_group_name(self, name):
+        """Ansible's group name rules, and never a name of the controller (``localhost``, ``127.0.0.1``, ``::1``).
+
+        keyed_groups make group names of API data (a tag ``localhost`` with an empty prefix), and a group named
+        ``localhost`` is what ``hosts: localhost`` then selects instead of the implicit localhost. Such a name gets
+        RENAMED_GROUP_PREFIX in front (as Ansible puts ``_`` before a leading digit), and a warning.
+        """
+        sanitized = super(InventoryModule, self)._sanitize_group_name(name)
+        if isinstance(sanitized, string_types) and name_key(_plain_text(sanitized)) in LOCALHOST_NAMES:
+            self._renamed_groups.add(_plain_text(sanitized))
+            return RENAMED_GROUP_PREFIX + _plain_text(sanitized)
+        return sanitized
+
+    def _warn_about_names(self, report):
+        if report.shared:
+            self.display.warning(
+                '%s: %d name(s) are held by more than one machine record (compared case-insensitively), or by one record '
+                'and another\'s id, so they name none of them; each record is named by its next hostnames preference, at '
+                'worst its id: %s' % (self.NAME, len(report.shared), _examples(
+                    '%s (machine ids %s)' % (shown(name), ', '.join(shown(i) for i in ids))
+                    for name, ids in sorted(report.shared.items()))))
+        if report.refused:
+            self.display.warning(
+                '%s: %d machine field value(s) are no safe host name and name no host; each machine is named by its next '
+                'hostnames preference, at worst its id (the values stay host variables): %s' % (self.NAME, len(report.refused), _examples(
+                    '%s %s of machine %s: %s' % (entry['field'], shown(entry['value']), shown(entry['id']), entry['reason'])
+                    for entry in report.refused)))
+        if report.duplicate_ids:
+            self.display.warning('%s: the API returned %d duplicate machine record(s), left out: %s'
+                                 % (self.NAME, len(report.duplicate_ids), _examples(shown(i) for i in report.duplicate_ids)))
+        if report.unnamed:
+            self.display.warning('%s: %d machine record(s) have no usable name or id and were left out.'
+                                 % (self.NAME, report.unnamed))
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache=cache)
         written = set(self._read_config_data(path))
 
         page_size = self._page_size()
+        if to_text(self.get_option('hostvars_prefix') or '').startswith('ansible_'):
+            raise AnsibleParserError('%s: hostvars_prefix must not start with ansible_: the machines\' fields would become '
+                                     'Ansible\'s own connection variables.' % self.NAME)
         try:
             parts = self.filter_parts()
             odata_filter = self.build_filter()
@@ -608,13 +865,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if isinstance(cached, dict) and cached.get('format') == CACHE_FORMAT and isinstance(cached.get('machines'), list):
                     # Served only to a caller whose credential still gets a token (a wrong or revoked secret fails
                     # here): the key holds no secret, so finding the entry proves nothing about the credential.
-                    connection.authenticate()
+                    self._prove_credential(connection)
                     machines = cached['machines']
                     self.display.vv('%s: %d machines from the inventory cache' % (self.NAME, len(machines)))
                 if machines is None:
                     update_cache = True
             if machines is None:
-                machines = self.fetch_machines(connection, odata_filter, page_size, parts=parts)
+                machines = self.select(self.fetch_machines(connection, odata_filter, page_size, parts=parts))
         finally:
             connection.close()
 
@@ -624,6 +881,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if update_cache:
             self._cache[cache_key] = dict(format=CACHE_FORMAT, machines=machines,
                                           fetched_at=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
+
+
+def _examples(items, limit=WARNING_EXAMPLES):
+    """The first ``limit`` of ``items`` joined with '; ', and how many more there are."""
+    items = list(items)
+    text = '; '.join(items[:limit])
+    return text + ('; and %d more' % (len(items) - limit) if len(items) > limit else '')
 
 
 def _copy(value):

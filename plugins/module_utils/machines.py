@@ -68,6 +68,18 @@ def name_key(name):
     return (name or '').strip().rstrip('.').casefold()
 
 
+def carries_any_tag(machine, tags):
+    """Whether ``machine`` carries at least one of ``tags`` in its ``machineTags``, compared case-insensitively as
+    the portal and atp_machine_tag compare them (the API's own ``$filter`` may compare case-sensitively: its pages do
+    not say, so the modules and the inventory select by tag here, on the controller). Anything but text in
+    ``machineTags`` (null, numbers) matches nothing."""
+    wanted = set(tag.lower() for tag in tags if isinstance(tag, string_types))
+    values = (machine or {}).get('machineTags')
+    if not wanted or not isinstance(values, list):
+        return False
+    return any(isinstance(value, string_types) and value.lower() in wanted for value in values)
+
+
 class Entry(object):
     """One valid entry of a ``machines`` list."""
 

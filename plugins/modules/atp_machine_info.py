@@ -51,8 +51,10 @@ options:
         C(machineTags), C(lastSeen), C(exposureLevel), C(onboardingStatus), C(lastIpAddress), C(healthStatus),
         C(osPlatform), C(riskScore), C(rbacGroupId).
       - The API (ASP.NET OData) refuses a C($filter) of more than 100 nodes by default, about 20 comparisons in all,
-        counting those the module builds from O(health_status), O(os_platform) and O(tags) (6 nodes a tag); such a
-        filter fails with the API's message.
+        counting those the module builds from O(health_status) and O(os_platform) (O(tags) are compared by the module,
+        not in the filter); such a filter fails with the API's message.
+      - A C(machineTags) comparison written here is the API's, whose case sensitivity is not documented; O(tags)
+        compares case-insensitively.
     type: str
   health_status:
     description: Only machines with one of these health states (C(healthStatus)).
@@ -65,8 +67,19 @@ options:
     elements: str
   tags:
     description:
-      - Only machines carrying every one of these tags (C(machineTags)). Tags may hold quotes (V(Bob's PC)); they are
-        escaped.
+      - Only machines carrying at least one of these tags (C(machineTags)), as the inventory plugin
+        P(defender.atp.machines#inventory)'s O(defender.atp.machines#inventory:tags) selects them. Like the other list
+        options, a machine needs one of the values; the options combine with C(and).
+      - Tags compare case-insensitively, as the Defender portal and M(defender.atp.atp_machine_tag) compare them, so
+        V(Compromised) selects machines tagged V(compromised) or V(COMPROMISED). Whether the API's own C($filter)
+        compares tags case-sensitively is not documented, so they are compared by the module; the machines matching
+        the other filters are read (10,000 a request) and those with a matching tag kept.
+      - B(Tags are not a security boundary.) An endpoint's local administrator can set the machine's own tag (on
+        Windows the registry value C(HKLM\SOFTWARE\Policies\Microsoft\Windows Advanced Threat
+        Protection\DeviceTagging\Group); on macOS and Linux the local configuration profile), so a compromised
+        machine can add a tag that selects it, or one that a runbook uses to exempt machines. Select by machine id, or
+        check tags against a list you keep, before an action that matters.
+      - In 0.1.0 this option meant "every one of these tags", compared case-sensitively by the API.
       - An empty list or an empty tag is an error before any request, as for O(health_status) and O(os_platform).
     type: list
     elements: str
@@ -190,7 +203,8 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils import isolation, odata
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.machines import MACHINES_PATH, MachineDirectory, clean_entries
+from ansible_collections.defender.atp.plugins.module_utils.machines import (
+    MACHINES_PATH, MachineDirectory, carries_any_tag, clean_entries)
 
 HEALTH_STATES = ['Active', 'Inactive', 'ImpairedCommunication', 'NoSensorData', 'NoSensorDataImpairedCommunication', 'Unknown']
 
@@ -201,13 +215,28 @@ def build_filter(params):
         clauses.append(odata.any_of('healthStatus', params['health_status']))
     if params.get('os_platform'):
         clauses.append(odata.any_of('osPlatform', params['os_platform']))
-    for tag in params.get('tags') or []:
-        clauses.append(odata.any_tag('machineTags', tag))
     if params.get('filter') is not None:
         # Checked for balanced quotes and parentheses: ANDed with the other clauses, an unbalanced filter such as
         # "a eq 'b') or (true" would close the parenthesis around it and widen the match.
         clauses.append('(%s)' % odata.check_raw_filter(params['filter']))
     return odata.and_(*clauses)
+
+
+def by_tags(client, filter_text, tags, limit):
+    """``(machines, truncated)``: the machines matching the filter that carry at least one of ``tags``.
+
+    Tags compare case-insensitively, as the portal (and atp_machine_tag) compare them. Whether the API's ``$filter``
+    ``eq`` on ``machineTags`` does is not documented, so the tag test runs here: the machines matching the other
+    filters are read page by page and selected, until ``limit`` (and one more, to tell ``truncated``) are found.
+    """
+    found = []
+    params = {'$filter': filter_text} if filter_text else None
+    for page in client.iter_pages(MACHINES_PATH, params=params):
+        found.extend(machine for machine in page if carries_any_tag(machine, tags))
+        if limit and len(found) > limit:
+            break
+    truncated = bool(limit) and len(found) > limit
+    return (found[:limit] if truncated else found), truncated
 
 
 def by_entries(directory, names, limit):
@@ -260,6 +289,8 @@ def run(module):
     ambiguous = []
     if params.get('machines'):
         machines, truncated, not_found, ambiguous = by_entries(directory, params['machines'], limit)
+    elif params.get('tags'):
+        machines, truncated = by_tags(client, filter_text, params['tags'], limit)
     else:
         machines, truncated = client.list_all(MACHINES_PATH, params={'$filter': filter_text} if filter_text else None,
                                               limit=limit or None)

@@ -127,7 +127,10 @@ def test_secrets_never_reach_host_variables(inv, emu):
 def test_hostnames_default_is_dns_name_then_id(inv, fresh_emulator):
     inventory = inv.parse()
     machines = all_machines(fresh_emulator)
-    assert set(m['computerDnsName'] for m in machines) <= set(inventory.hosts)
+    names = [m['computerDnsName'].lower() for m in machines]
+    unique = set(m['computerDnsName'] for m in machines if names.count(m['computerDnsName'].lower()) == 1)
+    assert len(unique) == len(machines) - 2  # the re-imaged device's two records share one name
+    assert unique <= set(inventory.hosts)
     assert 'WS-Sales-01.Contoso.com' in inventory.hosts  # names are kept as Defender writes them
 
 
@@ -151,27 +154,17 @@ def test_hostnames_by_ip(inv, fresh_emulator):
     assert host_vars(inventory, '172.17.230.209')['defender_id'] == MYMACHINE_ID
 
 
-def test_duplicate_dns_names_never_merge_machines(inv, fresh_emulator):
-    """The re-imaged device has two records: the newest gets the name, the stale one its id."""
-    machines = all_machines(fresh_emulator)
-    records = sorted([m for m in machines if m['computerDnsName'] == 'ws-reimaged.contoso.com'], key=lambda m: m['lastSeen'])
-    assert len(records) == 2
-    inventory = inv.parse()
-    assert len(inventory.hosts) == len(machines)
-    assert host_vars(inventory, 'ws-reimaged.contoso.com')['defender_id'] == records[1]['id']
-    assert host_vars(inventory, records[0]['id'])['defender_computer_dns_name'] == 'ws-reimaged.contoso.com'
-
-
-def test_assign_hostnames_is_newest_first_and_keeps_api_order():
+def test_assign_hostnames_keeps_api_order_and_never_hands_out_a_shared_name():
+    """0.1.0 to 0.3.0 gave a shared name to the newest lastSeen; now a name two records hold names neither."""
     machines = [
         dict(id='a', computerDnsName='x', lastSeen='2026-01-01T00:00:00Z'),
-        dict(id='b', computerDnsName='x', lastSeen='2026-02-01T00:00:00Z'),
+        dict(id='b', computerDnsName='X.', lastSeen='2026-02-01T00:00:00Z'),
         dict(id='c', computerDnsName=None, lastSeen=None),
         dict(id='d', computerDnsName='y', lastSeen='2026-01-05T00:00:00Z'),
     ]
-    named, fallbacks = machines_module.assign_hostnames(machines, ['computerDnsName', 'id'])
-    assert named == [('a', machines[0]), ('x', machines[1]), ('c', machines[2]), ('y', machines[3])]
-    assert fallbacks == 1
+    named, report = machines_module.assign_hostnames(machines, ['computerDnsName', 'id'])
+    assert named == [('a', machines[0]), ('b', machines[1]), ('c', machines[2]), ('y', machines[3])]
+    assert report.shared == {'x': ['a', 'b']} and not report.refused and not report.unnamed
 
 
 def test_a_name_with_a_brace_never_names_a_host():
@@ -182,12 +175,12 @@ def test_a_name_with_a_brace_never_names_a_host():
         dict(id='c' * 40, computerDnsName='clean', lastIpAddress='10.0.0.3'),
         dict(id='{{ 1 }}', computerDnsName='}}'),
     ]
-    named, fallbacks = machines_module.assign_hostnames(machines, ['computerDnsName', 'lastIpAddress'])
+    named, report = machines_module.assign_hostnames(machines, ['computerDnsName', 'lastIpAddress'])
     assert [name for name, _machine in named] == ['10.0.0.1', '10.0.0.2', 'clean']
-    assert fallbacks == 2
+    assert len(report.refused) == 3 and report.unnamed == 1  # the last one's id is no host name either
     assert all(name.__class__ is str for name, _machine in named)
     from ansible.utils.unsafe_proxy import wrap_var
-    named, _fallbacks = machines_module.assign_hostnames(wrap_var(machines[2:3]), ['computerDnsName'])
+    named, _report = machines_module.assign_hostnames(wrap_var(machines[2:3]), ['computerDnsName'])
     assert named[0][0] == 'clean' and named[0][0].__class__ is str  # plain text even from unsafe data
 
 
@@ -323,9 +316,10 @@ def plugin_with(inv, **options):
 def test_filter_building_quotes_every_value(inv):
     plugin = plugin_with(inv, filter="healthStatus eq 'Active' or healthStatus eq 'Inactive'",
                          tags=["Bob's PC", 'vip'], risk_score=['High'], os_platform=['Linux', 'macOS'])
+    # Tags are no part of it: they are compared on the controller, case-insensitively (see test_inventory_tags_*).
     assert plugin.build_filter() == (
         "(healthStatus eq 'Active' or healthStatus eq 'Inactive') and (osPlatform eq 'Linux' or osPlatform eq 'macOS') "
-        "and riskScore eq 'High' and (machineTags/any(t: t eq 'Bob''s PC') or machineTags/any(t: t eq 'vip'))")
+        "and riskScore eq 'High'")
 
 
 def test_filter_building_last_seen_since(inv):
@@ -341,8 +335,6 @@ def test_bad_last_seen_since_is_an_option_error(inv):
 
 
 @pytest.mark.parametrize('options, expected', [
-    (dict(tags=['compromised']), COMPROMISED),
-    (dict(tags=["Bob's PC"]), ['ws-support-01.contoso.com']),
     (dict(filter="startswith(computerDnsName,'srv-web')"), ['srv-web-01.contoso.com', 'srv-web-02.contoso.com']),
     (dict(tags=['prod'], risk_score=['High']), ['srv-exch-01.contoso.com', 'srv-web-02.contoso.com']),
     (dict(onboarding_status=['CanBeOnboarded', 'Unsupported']), ['byod-01.contoso.com', 'iot-cam-01.contoso.com']),
@@ -357,24 +349,25 @@ def test_filters_are_applied_by_the_api(inv, fresh_emulator, options, expected):
 
 
 def test_a_filter_over_the_node_limit_is_read_in_batches(inv, fresh_emulator):
-    """20 tags are 139 nodes: ASP.NET OData (and the emulator) refuse more than 100 in one $filter. 0.1.0 sent them in
-    one request and the inventory failed with a 400; now the longest list is batched, the rest ANDed to each batch."""
-    tags = ['compromised'] + ['no-such-tag-%02d' % n for n in range(19)]
-    inventory = inv.parse(tags=tags, risk_score=['High', 'Medium', 'Low', 'None', 'Informational'])
+    """25 platforms are 124 nodes: ASP.NET OData (and the emulator) refuse more than 100 in one $filter. 0.1.0 sent them
+    in one request and the inventory failed with a 400; now the longest list is batched, the rest ANDed to each batch."""
+    platforms = ['Linux'] + ['NoSuchPlatform%02d' % n for n in range(24)]
+    inventory = inv.parse(os_platform=platforms, risk_score=['High', 'Medium', 'Low', 'None', 'Informational'],
+                          tags=['compromised'])
     requests = machine_requests(fresh_emulator)
     assert sorted(inventory.hosts) == sorted(
         m['computerDnsName'] for m in all_machines(fresh_emulator)
-        if 'compromised' in [t.lower() for t in m.get('machineTags') or []]
-        and m.get('riskScore') in ('High', 'Medium', 'Low', 'None', 'Informational'))
+        if 'compromised' in [t.lower() for t in m.get('machineTags') or []] and m.get('osPlatform') == 'Linux'
+        and m.get('riskScore') in ('High', 'Medium', 'Low', 'None', 'Informational')) == ['srv-web-02.contoso.com']
     assert len(requests) >= 2 and all(r['status'] == 200 for r in requests)
     assert all("riskScore eq 'High'" in r['query']['$filter'] for r in requests)  # the shorter list goes with each batch
 
 
 def test_a_batch_the_api_still_refuses_is_split(inv, fresh_emulator):
     fresh_emulator.set_config(max_node_count=40)
-    tags = ['compromised'] + ['no-such-tag-%02d' % n for n in range(11)]  # 83 nodes: one batch of 60 is refused at 40
-    inventory = inv.parse(tags=tags)
-    assert sorted(inventory.hosts) == COMPROMISED
+    platforms = ['macOS'] + ['NoSuchPlatform%02d' % n for n in range(15)]  # 79 nodes: one batch of 60 is refused at 40
+    inventory = inv.parse(os_platform=platforms)
+    assert sorted(inventory.hosts) == ['mac-design-01.contoso.com', 'mac-design-02.contoso.com', 'mac-exec-01.contoso.com']
     statuses = [r['status'] for r in machine_requests(fresh_emulator)]
     assert 400 in statuses and statuses[-1] == 200
 
@@ -692,3 +685,240 @@ def test_an_unbalanced_raw_filter_is_refused_before_any_request(inv, fresh_emula
 def test_a_balanced_raw_filter_with_quotes_and_parentheses_is_accepted(inv):
     inventory = inv.parse(filter="(healthStatus eq 'Active' or healthStatus eq 'Inactive') and computerDnsName eq 'a('' b'")
     assert not inventory.hosts
+
+
+# -- trust at the edges (issue 19): host names Ansible treats specially, squatted names, tags, a forged token ------------
+
+def hex_id(number):
+    return 'f%039x' % number  # never all digits: a resolver would read such a name as an address
+
+
+def tenant_machine(number, name, **fields):
+    machine = dict(id=hex_id(number), computerDnsName=name, osPlatform='Windows11', healthStatus='Active', riskScore='Low',
+                   lastSeen='2026-01-01T00:00:%02dZ' % (number % 60), lastIpAddress='10.0.0.%d' % (number % 250),
+                   machineTags=[])
+    machine.update(fields)
+    return machine
+
+
+class Warnings(object):
+    """The warnings Ansible's Display printed (every plugin shares the one Display)."""
+
+    def __init__(self, monkeypatch):
+        from ansible.utils.display import Display
+        self.messages = []
+        monkeypatch.setattr(Display, 'warning', lambda display, msg, *args, **kwargs: self.messages.append(msg))
+
+    def text(self):
+        return '\n'.join(self.messages)
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    return Warnings(monkeypatch)
+
+
+SPECIAL_NAMES = [
+    # ansible-core's C.LOCALHOST, in any case and with a trailing dot, and the names /etc/hosts gives the loopback
+    'localhost', 'LocalHost', 'localhost.', '127.0.0.1', '::1', 'localhost.localdomain', 'LOCALHOST.LOCALDOMAIN.',
+    'localhost6', 'ip6-localhost', 'printer.localhost',
+    # numeric forms a resolver reads as the loopback or "this host", and ambiguous numeric forms
+    '127.0.0.2', '127.1', '0.0.0.0', '0', '2130706433', '0x7f000001',
+    # Ansible's own group names
+    'all', 'ungrouped', 'ALL',
+    # host pattern characters, whitespace, control characters, templates, leading @ or ~ or -
+    'web,db', 'srv:22', 'srv*', '!srv', 'a&b', 'srv[1]', 'srv[0:9]', '~srv.*', 'srv~1', 'has space', 'tab\there', 'new\nline',
+    'esc\x1b[31mred', '@group', '-oProxyCommand=x', '{{ lookup("pipe", "id") }}', '{% raw %}', '{#', 'fe80::1',
+    # non-ASCII: full-width letters normalise to "localhost" in IDNA, and a right-to-left override hides text
+    '\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54', 'ws-01\u202etxt.exe',
+]
+
+
+@pytest.mark.parametrize('name', SPECIAL_NAMES, ids=[repr(n) for n in SPECIAL_NAMES])
+def test_a_name_ansible_treats_specially_never_names_a_host(name):
+    """Fails before the fix for every name without a brace: 'localhost' became the inventory host localhost, which a
+    ``hosts: localhost`` play (and every ``delegate_to: localhost``) then ran with the attacker's variables."""
+    machines = [tenant_machine(1, name), tenant_machine(2, 'clean.contoso.com')]
+    named, report = machines_module.assign_hostnames(machines, ['computerDnsName', 'id'])
+    assert [hostname for hostname, _machine in named] == [hex_id(1), 'clean.contoso.com']
+    assert [entry['id'] for entry in report.refused] == [hex_id(1)]
+
+
+@pytest.mark.parametrize('name', ['ws-01.contoso.com', 'WS-Sales-01.Contoso.com', 'desktop-39g9tgl', 'srv_app.contoso.com',
+                                  '10.1.2.3', 'host.local', 'localhost-backup.contoso.com', 'mylocalhost', 'a' * 40,
+                                  '80fe8ff8-2624-418e-9591-41f0491218f9'])
+def test_ordinary_names_still_name_hosts(name):
+    named, report = machines_module.assign_hostnames([tenant_machine(1, name)], ['computerDnsName', 'id'])
+    assert named[0][0] == name and not report.refused and not report.shared
+
+
+@pytest.mark.parametrize('field', ['lastIpAddress', 'lastExternalIpAddress', 'aadDeviceId'])
+def test_every_hostnames_preference_goes_through_the_same_check(field):
+    machines = [tenant_machine(1, 'one.contoso.com', **{field: '127.0.0.1'}),
+                tenant_machine(2, 'two.contoso.com', **{field: 'localhost'}),
+                tenant_machine(3, 'three.contoso.com', **{field: 'web,db'})]
+    named, report = machines_module.assign_hostnames(machines, [field, 'computerDnsName'])
+    assert [hostname for hostname, _machine in named] == ['one.contoso.com', 'two.contoso.com', 'three.contoso.com']
+    assert len(report.refused) == 3
+
+
+def test_an_id_that_is_no_safe_name_leaves_the_machine_out():
+    machines = [dict(id='localhost', computerDnsName='localhost'), dict(id='{{ 1 }}', computerDnsName=None),
+                tenant_machine(3, 'clean.contoso.com')]
+    named, _report = machines_module.assign_hostnames(machines, ['computerDnsName', 'id'])
+    assert [hostname for hostname, _machine in named] == ['clean.contoso.com']
+
+
+def test_special_names_through_the_plugin_are_named_by_id_with_a_quoted_warning(inv, fresh_emulator, warnings):
+    long_name = 'localhost' + '\x1b[2J' + 'x' * 500
+    machines = [tenant_machine(1, 'localhost', machineTags=['compromised']), tenant_machine(2, '127.0.0.1'),
+                tenant_machine(3, '::1'), tenant_machine(4, 'LOCALHOST.localdomain.'), tenant_machine(5, 'all'),
+                tenant_machine(6, long_name), tenant_machine(7, 'clean.contoso.com')]
+    fresh_emulator.set_data(machines=machines)
+    inventory = inv.parse(keyed_groups=[dict(key='defender_tags', prefix='defender_tag')])
+    assert sorted(inventory.hosts) == sorted([hex_id(n) for n in range(1, 7)] + ['clean.contoso.com'])
+    assert inventory.localhost is None  # no host of the inventory stands in for the controller
+    assert group_hosts(inventory, 'defender_tag_compromised') == [hex_id(1)]
+    assert host_vars(inventory, hex_id(1))['defender_computer_dns_name'] == 'localhost'  # still a host variable
+    text = warnings.text()
+    assert hex_id(1) in text and "'localhost'" in text and "'127.0.0.1'" in text
+    assert '\x1b' not in text and 'x' * 100 not in text  # quoted (repr) and cut short, never echoed raw
+    assert len(text) < 2000
+
+
+@pytest.mark.parametrize('address, kept', [
+    ('10.1.2.3', True), ('fe80::1', True), ('2001:db8::5', True), ('ws-01.contoso.com', True),
+    ('127.0.0.1', False), ('127.9.9.9', False), ('::1', False), ('0.0.0.0', False), ('::', False), ('::ffff:127.0.0.1', False),
+    ('localhost', False), ('-oProxyCommand=touch /tmp/x', False), ('10.1.2.3 -p 2222', False), ('', False),
+    ('{{ 1 }}', False), ('2130706433', False),
+])
+def test_a_composed_ansible_host_must_be_a_sane_address(inv, fresh_emulator, warnings, address, kept):
+    """compose: {ansible_host: defender_last_ip_address}, as the EXAMPLES show: the device reports lastIpAddress."""
+    fresh_emulator.set_data(machines=[tenant_machine(1, 'ws-01.contoso.com', lastIpAddress=address)])
+    inventory = inv.parse(compose=dict(ansible_host='defender_last_ip_address', ansible_ssh_host='defender_last_ip_address',
+                                       other='defender_last_ip_address'))
+    variables = host_vars(inventory, 'ws-01.contoso.com')
+    assert variables['other'] == address  # only connection addresses are checked
+    if kept:
+        assert variables['ansible_host'] == address and variables['ansible_ssh_host'] == address
+        assert not warnings.messages
+    else:
+        assert 'ansible_host' not in variables and 'ansible_ssh_host' not in variables
+        assert 'ansible_host' in warnings.text() and hex_id(1) in warnings.text()
+
+
+def test_a_keyed_group_named_like_localhost_is_not_created(inv, fresh_emulator, warnings):
+    """keyed_groups without a prefix turn a tag into a group name; a group 'localhost' would take the place of the
+    implicit localhost in a ``hosts: localhost`` play, with the tagged (attacker's) machines in it."""
+    fresh_emulator.set_data(machines=[tenant_machine(1, 'ws-01.contoso.com', machineTags=['localhost', '127.0.0.1', 'ok']),
+                                      tenant_machine(2, 'ws-02.contoso.com', machineTags=['ok'])])
+    inventory = inv.parse(keyed_groups=[dict(key='defender_tags', prefix='', separator='')], leading_separator=False)
+    assert 'localhost' not in inventory.groups and '127.0.0.1' not in inventory.groups
+    assert group_hosts(inventory, 'ok') == ['ws-01.contoso.com', 'ws-02.contoso.com']
+    assert 'localhost' in warnings.text()
+
+
+def test_no_api_field_becomes_a_connection_variable_even_without_a_prefix():
+    """With hostvars_prefix '', a field the API (or a cache file) might hold, such as ansibleHost, is no ansible_ variable."""
+    machine = tenant_machine(1, 'ws-01.contoso.com', ansibleHost='10.9.9.9', ansible_connection='local', ansiblePort=2222)
+    variables = machines_module.host_variables(machine, '')
+    assert variables['computer_dns_name'] == 'ws-01.contoso.com'
+    assert not any(name.startswith('ansible_') for name in variables)
+    assert 'ansible_host' not in machines_module.host_variables(machine, 'ansible_')  # nor with a prefix that makes one
+
+
+def test_a_shared_dns_name_names_none_of_its_machines(inv, fresh_emulator, warnings):
+    """Fails before the fix: the newest lastSeen took the name, so an always-online attacker's record named itself
+    after a real machine and plays aimed at that name reached the attacker."""
+    victim = tenant_machine(1, 'srv-db-01.contoso.com', lastSeen='2026-01-01T00:00:00Z')
+    squatter = tenant_machine(2, 'SRV-DB-01.contoso.com.', lastSeen='2026-06-01T00:00:00Z')
+    third = tenant_machine(3, 'srv-db-01.CONTOSO.com', lastSeen='2026-03-01T00:00:00Z')
+    fresh_emulator.set_data(machines=[victim, squatter, third, tenant_machine(4, 'ws-01.contoso.com')])
+    inventory = inv.parse()
+    assert sorted(inventory.hosts) == sorted([hex_id(1), hex_id(2), hex_id(3), 'ws-01.contoso.com'])
+    assert not any(h.lower().startswith('srv-db-01') for h in inventory.hosts)
+    text = warnings.text()
+    assert 'srv-db-01.contoso.com' in text.lower() and all(hex_id(n) in text for n in (1, 2, 3))
+
+
+def test_the_reimaged_device_is_two_hosts_named_by_id(inv, fresh_emulator, warnings):
+    machines = all_machines(fresh_emulator)
+    records = [m for m in machines if m['computerDnsName'] == 'ws-reimaged.contoso.com']
+    assert len(records) == 2
+    inventory = inv.parse()
+    assert len(inventory.hosts) == len(machines)
+    assert 'ws-reimaged.contoso.com' not in inventory.hosts
+    for record in records:
+        assert host_vars(inventory, record['id'])['defender_computer_dns_name'] == 'ws-reimaged.contoso.com'
+        assert record['id'] in warnings.text()
+
+
+def test_a_name_equal_to_another_machines_id_never_takes_it():
+    """An attacker naming its machine after a victim's id neither gets that name nor leaves the victim nameless."""
+    victim_a = tenant_machine(1, 'dup.contoso.com')
+    victim_b = tenant_machine(2, 'dup.contoso.com')
+    attacker = tenant_machine(3, hex_id(1).upper())
+    named, report = machines_module.assign_hostnames([victim_a, victim_b, attacker], ['computerDnsName', 'id'])
+    assert [hostname for hostname, _machine in named] == [hex_id(1), hex_id(2), hex_id(3)]
+    assert sorted(report.shared) == ['dup.contoso.com', hex_id(1)]
+
+
+def test_a_shared_value_falls_through_to_the_next_preference():
+    machines = [tenant_machine(1, 'a.contoso.com', lastIpAddress='10.0.0.9'), tenant_machine(2, 'b.contoso.com', lastIpAddress='10.0.0.9'),
+                tenant_machine(3, 'c.contoso.com', lastIpAddress='10.0.0.3')]
+    named, _report = machines_module.assign_hostnames(machines, ['lastIpAddress', 'computerDnsName'])
+    assert [hostname for hostname, _machine in named] == ['a.contoso.com', 'b.contoso.com', '10.0.0.3']
+
+
+TAGGED = [
+    ('upper', ['COMPROMISED']), ('mixed', ['Compromised', 'other']), ('lower', ['compromised']), ('none', ['uncompromised']),
+    ('empty', []), ('odd', [None, 7, {'x': 1}]),
+]
+
+
+def tagged_tenant():
+    return [tenant_machine(n, '%s.contoso.com' % name, machineTags=tags) for n, (name, tags) in enumerate(TAGGED, 1)]
+
+
+@pytest.mark.parametrize('tags', [['compromised'], ['COMPROMISED'], ['no-such-tag', 'Compromised']])
+def test_inventory_tags_match_any_tag_case_insensitively(inv, fresh_emulator, tags):
+    """Fails before the fix: the tag filter went to the API, which (as the emulator) compares case-sensitively."""
+    fresh_emulator.set_data(machines=tagged_tenant())
+    inventory = inv.parse(tags=tags)
+    assert sorted(inventory.hosts) == ['lower.contoso.com', 'mixed.contoso.com', 'upper.contoso.com']
+
+
+def test_inventory_tags_with_other_filters(inv, fresh_emulator):
+    inventory = inv.parse(tags=['PROD'], risk_score=['High'])
+    assert sorted(inventory.hosts) == ['srv-exch-01.contoso.com', 'srv-web-02.contoso.com']
+    requests = machine_requests(fresh_emulator)
+    assert [r['query']['$filter'] for r in requests] == ["riskScore eq 'High'"]  # tags are compared on the controller
+
+
+def forged(token):
+    """The same header and claims, signed with a key of our own (what anyone can make from a token they saw)."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options=dict(verify_signature=False))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(claims, key, algorithm='RS256', headers=dict((k, v) for k, v in header.items() if k != 'alg'))
+
+
+def test_a_forged_access_token_gets_no_cached_machines(inv, fresh_emulator, tmp_path):
+    """Fails before the fix: with access_token, a cached inventory was served after the token was only decoded, so a
+    token with the same claims re-signed with any key read every cached machine."""
+    genuine = fresh_emulator.token()
+    conn = dict((k, v) for k, v in inv.conn.items() if k not in ('client_id', 'client_secret'))
+    options = dict(conn, **cache_options(tmp_path))
+    assert 'mymachine1.contoso.com' in inv.parse(inv.write(connection=False, access_token=genuine, **options)).hosts
+    fresh_emulator.reset()
+    path = inv.write(connection=False, access_token=genuine, **options)
+    assert 'mymachine1.contoso.com' in inv.parse(path).hosts  # the genuine token: served from the cache
+    proofs = machine_requests(fresh_emulator)
+    assert len(proofs) == 1 and proofs[0]['query'].get('$top') == '1' and proofs[0]['status'] == 200
+    fresh_emulator.reset()
+    path = inv.write(connection=False, access_token=forged(genuine), **options)
+    with pytest.raises(AnsibleError, match='HTTP 401|rejected'):
+        inv.parse(path)
+    assert not inv.manager(path).hosts

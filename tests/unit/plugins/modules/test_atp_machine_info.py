@@ -51,11 +51,46 @@ def test_ambiguous_and_unknown_names(run_module, conn, fresh_emulator):
 
 
 def test_filters(run_module, conn, fresh_emulator):
-    result = run(run_module, conn, tags=['prod', 'web'], os_platform=['Linux'], health_status=['Active'])
+    result = run(run_module, conn, tags=['web'], os_platform=['Linux'], health_status=['Active'])
     names = sorted(m['computerDnsName'] for m in result['machines'])
     assert names == ['srv-web-01.contoso.com', 'srv-web-02.contoso.com']
     text = api_reads(fresh_emulator)[0]['query']['$filter']
-    assert "machineTags/any(t: t eq 'prod')" in text and "healthStatus eq 'Active'" in text
+    assert "healthStatus eq 'Active'" in text and "osPlatform eq 'Linux'" in text
+    assert 'machineTags' not in text  # tags are compared here, case-insensitively (the API's eq may not be)
+
+
+TAGGED = [('upper', ['COMPROMISED']), ('mixed', ['Compromised', 'other']), ('lower', ['compromised']),
+          ('other', ['other']), ('none', ['uncompromised']), ('empty', []), ('odd', [None, 7])]
+
+
+def tagged_tenant(emulator):
+    machines = [dict(id='f%039x' % n, computerDnsName='%s.contoso.com' % name, osPlatform='Windows11', healthStatus='Active',
+                     riskScore='Low', lastSeen='2026-01-01T00:00:00Z', machineTags=tags)
+                for n, (name, tags) in enumerate(TAGGED, 1)]
+    emulator.set_data(machines=machines)
+
+
+@pytest.mark.parametrize('tags, expected', [
+    (['compromised'], ['lower', 'mixed', 'upper']),
+    (['COMPROMISED'], ['lower', 'mixed', 'upper']),
+    (['Compromised', 'OTHER'], ['lower', 'mixed', 'other', 'upper']),
+    (['no-such-tag'], []),
+])
+def test_tags_match_any_tag_case_insensitively(run_module, conn, fresh_emulator, tags, expected):
+    """Fails before the fix: tags meant "every tag" here and "at least one" in the inventory, and both compared
+    case-sensitively (the emulator's $filter eq does, as the API may), while the portal does not."""
+    tagged_tenant(fresh_emulator)
+    result = run(run_module, conn, tags=tags, limit=0)
+    assert sorted(m['computerDnsName'].split('.')[0] for m in result['machines']) == expected
+    assert result['count'] == len(expected) and result['truncated'] is False
+
+
+def test_tags_with_a_limit(run_module, conn, fresh_emulator):
+    tagged_tenant(fresh_emulator)
+    result = run(run_module, conn, tags=['compromised'], limit=2)
+    assert result['count'] == 2 and result['truncated'] is True
+    result = run(run_module, conn, tags=['compromised'], limit=3)
+    assert result['count'] == 3 and result['truncated'] is False
 
 
 def test_raw_filter_is_anded_in_parentheses(run_module, conn, fresh_emulator):
