@@ -7,8 +7,6 @@ the package download (names, mode, atomicity, no token to the storage host) and 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-import stat
 import types
 
 import pytest
@@ -19,7 +17,7 @@ from ansible_collections.defender.atp.plugins.module_utils.machine_tags import (
     BULK_PATH, TagOrchestrator, TagSpec, validate_tags)
 from ansible_collections.defender.atp.plugins.module_utils.machines import Entry, Resolution
 from ansible_collections.defender.atp.plugins.module_utils.response_actions import (
-    OneShotSpec, download_to, package_file_name, validate_action_options)
+    OneShotSpec, package_file_name, validate_action_options)
 from ansible_collections.defender.atp.plugins.module_utils.restriction import RestrictionSpec
 
 SHA1 = '87662bc3d60e4200ceaf7aae249d1c343f4b83c9'
@@ -132,97 +130,6 @@ def test_an_unusable_action_id_or_machine_is_an_error():
         package_file_name({'id': MID, 'computerDnsName': 'ws'}, '../x')
     with pytest.raises(AtpError):
         package_file_name({'id': '../x', 'computerDnsName': '/etc'}, ACTION_ID)
-
-
-class FakeResponse(object):
-    def __init__(self, status, chunks, broken=False):
-        self.status_code = status
-        self.chunks = chunks
-        self.broken = broken
-        self.closed = False
-
-    def iter_content(self, size):
-        yield from self.chunks
-        if self.broken:
-            import requests
-            raise requests.exceptions.ChunkedEncodingError('broken')
-
-    def close(self):
-        self.closed = True
-
-
-class FakeSession(object):
-    def __init__(self, response):
-        self.response = response
-        self.calls = []
-        self.verify = True
-        self.headers = {}
-
-    def get(self, url, **kwargs):
-        self.calls.append((url, dict(self.headers), kwargs))
-        return self.response
-
-    def close(self):
-        pass
-
-
-def test_download_writes_a_0600_file_atomically(tmp_path):
-    session = FakeSession(FakeResponse(200, [b'PK', b'\x03\x04data']))
-    path = download_to(session, 'https://store.example/p.zip?sig=SECRET', str(tmp_path), 'ws-1-x.zip', 5)
-    assert path == os.path.join(str(tmp_path), 'ws-1-x.zip')
-    assert open(path, 'rb').read() == b'PK\x03\x04data'
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert os.listdir(str(tmp_path)) == ['ws-1-x.zip']
-    assert session.calls[0][2]['stream'] is True and session.calls[0][2]['allow_redirects'] is False
-
-
-@pytest.mark.parametrize('response, fragment', [
-    (FakeResponse(403, []), 'HTTP 403 (the link may have expired)'),
-    (FakeResponse(200, [b'PK'], broken=True), 'broke off'),
-])
-def test_a_failed_download_leaves_no_file_and_never_shows_the_link(tmp_path, response, fragment):
-    with pytest.raises(AtpError) as caught:
-        download_to(FakeSession(response), 'https://store.example/p.zip?sig=SECRET', str(tmp_path), 'ws.zip', 5)
-    assert fragment in caught.value.message
-    assert 'SECRET' not in caught.value.message and 'store.example' in caught.value.message
-    assert os.listdir(str(tmp_path)) == []
-
-
-class LinkClient(object):
-    def __init__(self, link):
-        self.link = link
-        self.gets = []
-        self.settings = types.SimpleNamespace(timeout=5, verify=True)
-
-    def get(self, path, **kwargs):
-        self.gets.append(path)
-        return {'@odata.context': 'x#Edm.String', 'value': self.link}
-
-
-def collected_result(status='Succeeded', name='ws-1.contoso.com'):
-    action = act('CollectInvestigationPackage', status, 1, action_id=ACTION_ID)
-    return types.SimpleNamespace(action=action, machine={'id': MID, 'computerDnsName': name}, fields={}, error=None,
-                                 warnings=[])
-
-
-def test_complete_downloads_each_succeeded_package_without_the_api_token(tmp_path):
-    session = FakeSession(FakeResponse(200, [b'zip']))
-    spec = OneShotSpec('collect_investigation_package', 'c', dest=str(tmp_path), session_factory=lambda: session)
-    client = LinkClient('https://store.example/p.zip?sig=SECRET')
-    done, running = collected_result(), collected_result('InProgress', 'ws-2.contoso.com')
-    spec.complete(client, [done, running])
-    assert client.gets == ['/api/machineactions/%s/GetPackageUri' % ACTION_ID]
-    assert done.fields['package_path'] == os.path.join(str(tmp_path), 'ws-1.contoso.com-%s.zip' % ACTION_ID)
-    assert 'Authorization' not in session.calls[0][1] and 'headers' not in session.calls[0][2]
-    assert 'package_path' not in running.fields and 'still InProgress' in running.warnings[0]
-
-
-def test_a_link_that_is_not_https_is_refused(tmp_path):
-    session = FakeSession(FakeResponse(200, [b'zip']))
-    spec = OneShotSpec('collect_investigation_package', 'c', dest=str(tmp_path), session_factory=lambda: session)
-    result = collected_result()
-    spec.complete(LinkClient('http://store.example/p.zip'), [result])
-    assert 'no https link' in result.error and session.calls == [] and os.listdir(str(tmp_path)) == []
 
 
 # -- app restriction --------------------------------------------------------------------------------
