@@ -43,7 +43,7 @@ from ansible.module_utils.six.moves.urllib.parse import quote, urljoin, urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision
-from ansible_collections.defender.atp.plugins.module_utils.actions import NOOP, SEND, SUCCEEDED
+from ansible_collections.defender.atp.plugins.module_utils.actions import ERROR, NOOP, SEND, SUCCEEDED
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError, AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown
 
@@ -62,6 +62,9 @@ ACTIONS = {
     COLLECT_PACKAGE: ('CollectInvestigationPackage', 'collectInvestigationPackage', 'investigation package collection'),
     STOP_AND_QUARANTINE: ('StopAndQuarantineFile', 'StopAndQuarantineFile', 'stop and quarantine file'),
 }
+# Actions Microsoft's pages limit to Windows (run-av-scan.md: Windows 10 1709+ and 11; stop-and-quarantine-file.md:
+# Windows 10 1703+ and 11); the collection has no such limit on its page.
+WINDOWS_ONLY = {AV_SCAN: 'run-av-scan.md', STOP_AND_QUARANTINE: 'stop-and-quarantine-file.md'}
 SCAN_TYPES = ('Quick', 'Full')
 DEFAULT_SCAN_TYPE = 'Quick'
 SHA1_RE = re.compile(r'^[0-9a-fA-F]{40}$')
@@ -355,6 +358,11 @@ class OneShotSpec(ActionSpec):
         if running:
             return Decision(NOOP, action=running[0], track=running[0].get('id'),
                             reason='a %s is already under way' % actions_mod.describe(running[0]))
+        if self.action in WINDOWS_ONLY:
+            refusal = actions_mod.windows_only_refusal(machine, 'an ' + self.verb if self.verb[0] in 'aeiou'
+                                                       else 'a ' + self.verb, WINDOWS_ONLY[self.action])
+            if refusal:
+                return Decision(ERROR, reason=refusal)
         return Decision(SEND)
 
     def request(self, result):

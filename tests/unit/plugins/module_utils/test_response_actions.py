@@ -107,6 +107,38 @@ def test_request_bodies_are_the_documented_ones():
         '/api/machines/%s/StopAndQuarantineFile' % MID, {'Comment': 'c', 'Sha1': SHA1}, 'StopAndQuarantineFile')
 
 
+@pytest.mark.parametrize('platform', ['Linux', 'macOS', 'iOS', 'Android', 'Ubuntu', 'CentOS', 'RedHatEnterpriseLinux', 'mac OS'])
+@pytest.mark.parametrize('action', ['av_scan', 'stop_and_quarantine_file'])
+def test_windows_only_actions_are_not_planned_for_a_known_other_platform(platform, action):
+    spec = OneShotSpec(action, 'IR-1', sha1=SHA1 if action == 'stop_and_quarantine_file' else None)
+    decision = spec.decide({'id': MID, 'osPlatform': platform}, [])
+    assert decision.op == 'error' and 'osPlatform is %s' % platform in decision.reason
+    assert 'Windows only' in decision.reason and '.md' in decision.reason
+
+
+@pytest.mark.parametrize('platform', [None, '', 'Other', 'Unknown', 'Windows10', 'Windows11', 'WindowsServer2022',
+                                      'SomethingNew'])
+def test_windows_or_unknown_platforms_get_the_request(platform):
+    assert OneShotSpec('av_scan', 'IR-1').decide({'id': MID, 'osPlatform': platform}, []).op == SEND
+
+
+def test_the_collection_and_a_running_action_are_not_limited_by_platform():
+    linux = {'id': MID, 'osPlatform': 'Linux'}
+    assert OneShotSpec('collect_investigation_package', 'IR-1').decide(linux, []).op == SEND
+    assert OneShotSpec('av_scan', 'IR-1').decide(linux, [act('RunAntiVirusScan', 'Pending', 1)]).op == NOOP
+
+
+def test_restriction_is_not_planned_for_a_known_other_platform():
+    mac = {'osPlatform': 'macOS'}
+    refused = RestrictionSpec('restricted', 'c').decide(mac, [])
+    assert refused.op == 'error' and 'restrict-code-execution.md' in refused.reason
+    assert refused.updates['state'] == 'unrestricted'
+    assert RestrictionSpec('unrestricted', 'c').decide(mac, []).op == NOOP  # already unrestricted: nothing to send
+    assert RestrictionSpec('restricted', 'c').decide({'osPlatform': None}, []).op == SEND
+    assert RestrictionSpec('restricted', 'c', force=True).decide(
+        mac, [act('RestrictCodeExecution', 'Succeeded', 1)]).op == 'error'
+
+
 # -- package file names and download --------------------------------------------------------------
 
 ACTION_ID = 'b89eb834-4578-496c-8be0-03f004061435'
