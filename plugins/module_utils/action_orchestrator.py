@@ -386,9 +386,11 @@ class Orchestrator(object):
         result = dict(changed=any(r.changed for r in results), machines=[r.as_dict(self.spec) for r in results],
                       summary=summary)
         if self.diff:
-            labelled = [r for r in results if r.machine_id]
-            result['diff'] = dict(before=dict((r.label, self.spec.diff_value(r, 'before')) for r in labelled),
-                                  after=dict((r.label, self.spec.diff_value(r, 'after')) for r in labelled))
+            # Keyed by machine id, never by DNS name: two machines may share a name (a re-imaged host, or an endpoint
+            # that names itself after another), and each gets its own entry.
+            resolved = [r for r in results if r.machine_id]
+            result['diff'] = dict(before=dict((r.machine['id'], self.spec.diff_value(r, 'before')) for r in resolved),
+                                  after=dict((r.machine['id'], self.spec.diff_value(r, 'after')) for r in resolved))
         lines = ['%s: %s' % (r.label, warning) for r in results for warning in r.warnings]
         warnings.extend(lines[:MAX_WARNINGS])
         if len(lines) > MAX_WARNINGS:

@@ -42,7 +42,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns each machine's tags before and after, keyed by its computer DNS name (or id).
+      - Returns each machine's tags before and after, keyed by machine id (two machines may share a computer DNS name).
 options:
   machines:
     description:
@@ -206,10 +206,11 @@ summary:
       description: Machines whose action is still Pending or InProgress at the end.
       type: int
 diff:
-  description: With C(--diff), each machine's tags before and after.
+  description: With C(--diff), each machine's tags before and after, keyed by machine id (two machines may share a
+    computer DNS name).
   returned: in diff mode
   type: dict
-  sample: {"before": {"ws-042.contoso.com": []}, "after": {"ws-042.contoso.com": ["IR-1234"]}}
+  sample: {"before": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": []}, "after": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": ["IR-1234"]}}
 msg:
   description: A one-line account of what was done, naming the failed machines.
   returned: always

@@ -265,7 +265,7 @@ def test_a_tag_many_machines_need_is_one_bulk_call():
     assert by_name['m1.contoso.com']['tags_after'] == ['IR-1'] and by_name['m1.contoso.com']['changed']
     assert by_name['m2.contoso.com']['tags_before'] == ['ir-1'] and not by_name['m2.contoso.com']['changed']
     assert report.result['summary'] == dict(total=5, changed=3, unchanged=1, failed=1, pending=0)
-    assert report.result['diff']['after']['m3.contoso.com'] == ['IR-1']
+    assert report.result['diff']['after'][tag_machine(3)['id']] == ['IR-1']
 
 
 def test_a_tag_one_machine_needs_uses_its_own_request_and_the_answer():
