@@ -15,10 +15,15 @@ description:
     device groups and later plays can find them.
   - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does.
   - Idempotent against each machine's C(machineTags), compared case-insensitively as the portal does - only missing
-    tags are added (in the spelling given), only present ones removed (in the machine's own spelling).
-  - Few requests - the tags come with the machines read to resolve them, and a tag that several machines need is
-    written with one C(AddOrRemoveTagForMultipleMachines) request per 500 machines; a tag only one machine needs uses
-    that machine's C(tags) request.
+    tags are added (in the spelling given), only present ones removed. Microsoft's pages do not say the service
+    compares tags case-insensitively, so a tag is removed in the exact spelling each machine holds (a machine holding
+    C(IR-1) and one holding C(ir-1) each get their own spelling; a machine holding both loses both).
+  - Few requests - the tags come with the machines read to resolve them, and a spelling that several machines need is
+    written with one C(AddOrRemoveTagForMultipleMachines) request per 500 machines; a spelling only one machine needs
+    uses that machine's C(tags) request.
+  - RV(machines[].tags_after) is what the server holds after the writes - the machine as the API answered it, or read
+    again (one batched read) when an answer did not list it. A change the answer does not show is an error for that
+    machine; one that a read-back does not show yet is a warning (a change can take a while to show).
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
     unless O(allow_partial=true).
 author:
@@ -78,8 +83,9 @@ options:
 notes:
   - "When a bulk request is refused (other than for permissions), each of its machines is sent on its own, so one bad
     machine does not keep the tag from the others and is named."
-  - "RV(machines[].tags_after) is the machine as the API answered it for a per-machine request, and the tags before
-    with the changes applied for a bulk request (whose answer is not documented to list the machines' tags)."
+  - "An endpoint's local administrator can set that machine's own tags (the C(DeviceTagging) registry value), so
+    a tag is not proof of anything about a machine: never exempt machines from containment, or select them for a
+    privileged step, on a tag alone."
   - "Rate limits: 100 requests a minute and 1,500 an hour per application, shared with the other machine APIs."
 seealso:
   - module: defender.atp.atp_machine_info
@@ -162,7 +168,9 @@ machines:
       elements: str
       sample: [finance]
     tags_after:
-      description: The machine's tags after the task (in check mode, as they would be).
+      description: The machine's tags after the task as the server holds them (its answer, or the machine read again);
+        in check mode, as they would be; the tags before for a machine that got no change; null when a changed
+        machine could not be read back (with a warning).
       type: list
       elements: str
       sample: [finance, IR-1234]
@@ -173,7 +181,8 @@ machines:
       description: Always null (tag requests create no machine action).
       type: dict
     error:
-      description: Why this machine failed (unknown, ambiguous, API error), else null.
+      description: Why this machine failed (unknown, ambiguous, API error, a change the API's answer does not show),
+        else null.
       type: str
     candidates:
       description: For a name matching several machines, every candidate, newest C(last_seen) first.
