@@ -338,6 +338,8 @@ class OneShotSpec(ActionSpec):
         self.dest = dest
         self.session_factory = session_factory
         self.limits = limits or DownloadLimits()
+        # collect-investigation-package.md: "If a collection is already running, this returns 400 Bad Request".
+        self.plain_duplicate_400 = action == COLLECT_PACKAGE
 
     # -- deciding ---------------------------------------------------------------------------------
 

@@ -420,3 +420,13 @@ def test_complete_runs_after_the_writes_and_never_in_check_mode():
     assert calls == [([tag_machine(1)['id']], ['/api/machines/%s/runAntiVirusScan' % tag_machine(1)['id']])]
     first = report.result['machines'][0]
     assert first['action']['type'] == 'RunAntiVirusScan' and first['state'] == 'Pending' and first['changed']
+
+
+def test_an_unknown_final_status_is_warned_about_never_taken_for_done():
+    spec = OneShotSpec('av_scan', 'c')
+    decision = spec.after_wait(None, [], {'id': 'x', 'type': 'RunAntiVirusScan', 'status': 'PartiallySucceeded'})
+    assert 'error' not in decision.updates and 'does not know (PartiallySucceeded)' in decision.warnings[0]
+    for status in ('Failed', 'TimeOut', 'Cancelled', 'Canceled'):
+        done = spec.after_wait(None, [], {'id': 'x', 'type': 'RunAntiVirusScan', 'status': status})
+        assert 'ended with status' in done.updates['error']
+    assert spec.after_wait(None, [], {'id': 'x', 'status': None}).warnings  # a null status too
