@@ -10,19 +10,13 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.defender.atp.plugins.modules import atp_app_restriction
-
-FINANCE_01 = '958229471430993e9cde904f77fed63aeff7ceb4'
-REIMAGED = ('744a2d6bfb65292193245b09362096e4079af052', 'fc82a70282c83b4ea21f5b989cd41871b6c42418')
+from ansible_collections.defender.atp.tests.unit.plugins.modules.test_atp_machine_action import (
+    FINANCE_01, REIMAGED, by_input)
 
 
 def run(run_module, conn, check_mode=False, diff=False, **args):
-    merged = dict(conn, comment='IR-19: unit test')
-    merged.update(args)
-    return run_module(atp_app_restriction.main, merged, check_mode=check_mode, diff=diff)
-
-
-def by_input(result):
-    return dict((m['input'], m) for m in result['machines'])
+    return run_module(atp_app_restriction.main, dict(conn, comment='IR-19: unit test', **args), check_mode=check_mode,
+                      diff=diff)
 
 
 @pytest.mark.parametrize('check_mode', [True, False])

@@ -128,9 +128,9 @@ def test_max_machines_does_not_count_machines_that_get_no_request(run_module, co
 
 
 def test_an_unknown_platform_is_sent_and_the_refusal_is_that_machines_error(run_module, conn, fresh_emulator):
-    status, found = api_call(fresh_emulator, 'GET', '/api/machines?$top=10000')
-    machines = [dict(m) for m in found['value'] if m['computerDnsName'] in ('ws-finance-01.contoso.com',
-                                                                              'ws-finance-02.contoso.com')]
+    _status, found = api_call(fresh_emulator, 'GET', '/api/machines?$top=10000')
+    wanted = ('ws-finance-01.contoso.com', 'ws-finance-02.contoso.com')
+    machines = [dict(m) for m in found['value'] if m['computerDnsName'] in wanted]
     machines[1]['osPlatform'] = None  # unknown: the module cannot know the service refuses it
     fresh_emulator.set_data(machines=machines)
     result = run(run_module, conn, machines=[m['computerDnsName'] for m in machines], action='av_scan',
