@@ -59,7 +59,9 @@ options:
     description:
       - An access token acquired earlier, for example the RV(defender.atp.atp_token#module:access_token) of
         M(defender.atp.atp_token). Its audience, tenant and expiry are checked before it is used.
-      - When credentials are also given, an expired or rejected token is replaced by a fresh one.
+      - When credentials are also given, an expired or rejected token is replaced by a fresh one, with a warning that
+        says why. M(defender.atp.atp_token) with O(auth_method=access_token) never replaces it - it inspects the given
+        token and nothing else.
       - If not set, the environment variable E(DEFENDER_ATP_ACCESS_TOKEN) is used.
     type: str
   auth_method:

@@ -441,7 +441,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """
         started = time.time()
         pages = 0
-        with ansible_errors(self.NAME):
+        with ansible_errors(self.NAME, connection.redact):
             if parts is None or not odata_filter or odata.node_count(odata_filter) <= batched_reads.MAX_FILTER_NODES:
                 params = {'$filter': odata_filter} if odata_filter else None
                 machines = []

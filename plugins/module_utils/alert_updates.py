@@ -20,7 +20,7 @@ from ansible.module_utils.six.moves.urllib.parse import quote
 from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.alerts import ALERT_ID_RE, ALERTS_PATH
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
-    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown)
+    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
 
 BATCH_UPDATE_PATH = '/api/alerts/batchUpdate'
 # The statuses a client may set (update-alert.md); Unknown exists on alerts but cannot be set.
@@ -139,11 +139,22 @@ def read_alerts(client, alert_ids):
             if error.status != 400:
                 raise
             # A tenant that refuses the id filter: read the alerts one by one instead.
-            alerts = [a for a in (get_alert(client, alert_id) for alert_id in chunk) if a is not None]
+            alerts = [a for a in (_read_visible(client, alert_id) for alert_id in chunk) if a is not None]
         for alert in alerts:
             if isinstance(alert, dict) and alert.get('id') in chunk:
                 found[alert['id']] = alert
     return found
+
+
+def _read_visible(client, alert_id):
+    """The alert, or None when it does not exist or a 403 refuses it alone (a user's device groups): either way it is
+    reported as not found or not visible to these credentials, and the other alerts go on."""
+    try:
+        return get_alert(client, alert_id)
+    except AtpApiError as error:
+        if error.status == 403 and not stops_the_rest(error):
+            return None
+        raise
 
 
 def get_alert(client, alert_id):
@@ -177,10 +188,6 @@ def group_changes(planned):
     return batches, singles
 
 
-def is_permission_error(error):
-    return isinstance(error, AtpApiError) and error.status in (401, 403)
-
-
 class AlertUpdater(object):
     """Sends the planned changes; returns per-alert outcomes ``{id: (after_alert_or_None, error_or_None, sent)}``."""
 
@@ -203,7 +210,7 @@ class AlertUpdater(object):
             if isinstance(error, AtpApiError) and error.status == 404:
                 self.outcomes[alert_id] = (None, 'no alert with this id (it may have been removed after it was read)', False)
                 return
-            if is_permission_error(error):
+            if stops_the_rest(error):
                 self.stopped = 'not sent: an earlier update was refused (%s)' % error.message
             self.outcomes[alert_id] = (None, error.message, False)
             return
@@ -226,12 +233,13 @@ class AlertUpdater(object):
                 self.patch_if_needed(alert_id, change)
             return
         except AtpError as error:
-            if is_permission_error(error):
+            if stops_the_rest(error):
                 self.stopped = 'not sent: an earlier update was refused (%s)' % error.message
                 for alert_id in alert_ids:
                     self.outcomes[alert_id] = (None, error.message, False)
                 return
-            # One bad alert must not fail the others: fall back to one PATCH each, which names the culprit.
+            # One bad alert must not fail the others (a 400, a 404, or a 403 for one alert's device group): fall back to
+            # one PATCH each, which names the culprit.
             for alert_id in alert_ids:
                 self.patch(alert_id, change)
             return

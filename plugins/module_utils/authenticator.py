@@ -95,6 +95,9 @@ class Authenticator(object):
         self.cache = cache if cache is not None else (TokenCache(warn=warn) if settings.token_cache else None)
         self._tokens = {}
         self._given_rejected = set()
+        self._warn = warn
+        # Why the given access_token was set aside for an API (claims that do not fit, or the API's 401), once said.
+        self.replacements = {}
         self.sources = {}
         # Concurrent requests (atp_machine_isolate's workers) share one token: one of them renews it, the others wait.
         self._lock = threading.RLock()
@@ -167,8 +170,20 @@ class Authenticator(object):
             self._tokens[api] = info
             return info
 
+    def given_token_info(self, api):
+        """The given access_token as it is, never replaced (what ``atp_token`` inspects with auth_method access_token).
+
+        Its claims are decoded, not checked: the caller checks them and reports what does not fit.
+        """
+        if self.method.NAME != 'access_token':
+            raise AtpAuthError('internal error: no access_token was given to inspect')
+        with self._lock:
+            token = self.params['access_token']
+            return self._info(token, claims_util.decode_claims(token), 'given')
+
     def _obtain(self, api, fresh):
         audiences = accepted_audiences(api, self.settings.audience(api))
+        reason = None
         if self.method.NAME == 'access_token' and api not in self._given_rejected:
             token = self.params['access_token']
             claims = claims_util.decode_claims(token)
@@ -179,6 +194,19 @@ class Authenticator(object):
                 raise AtpAuthError('The access_token cannot be used for the %s API: %s. Get a token for this API (for example '
                                    'defender.atp.atp_token with api: %s), or also give credentials so a fresh token can be '
                                    'acquired.' % (api, '; '.join(problems), api))
+            reason = 'it cannot be used for the %s API: %s' % (api, '; '.join(problems))
+        elif self.method.NAME == 'access_token' and api not in self.replacements:
+            reason = 'the %s API rejected it (HTTP 401: expired or revoked)' % api
+        info = self._obtain_with_credentials(api, fresh)
+        if reason is not None and api not in self.replacements:
+            self.replacements[api] = reason
+            if self._warn is not None:
+                self._warn('The given access_token was replaced by a token of the %s credentials (%s), because %s.'
+                           % (self._acquirer().NAME, 'from the token cache' if info['source'] == 'cache' else 'just issued',
+                              reason))
+        return info
+
+    def _obtain_with_credentials(self, api, fresh):
         acquirer = self._acquirer()
         if acquirer is None:
             raise AtpAuthError('The %s API rejected the access_token (expired or revoked) and no credentials were given to get '

@@ -59,3 +59,20 @@ class AtpPermissionError(AtpError):
     def __init__(self, message, missing=None, **details):
         super(AtpPermissionError, self).__init__(message, missing_permissions=missing, **details)
         self.missing = missing or []
+
+
+def stops_the_rest(error):
+    """Whether ``error`` would refuse every other object of the task too, so the requests not yet sent are not sent.
+
+    True for a 401 (the API rejects the token; the HTTP client has already replaced it once where it could), and for a
+    403 that names a missing permission (Defender's "Missing application roles. API required roles: ...", kept in
+    ``details['missing_permissions']``): neither depends on the object. Any other 403 is about that object alone and
+    the others go on: for user tokens Defender checks each machine's and alert's device group, ``DisallowedOperation``
+    and ``DisabledFeature`` are 403s too (common-errors.md), and BatchDelete answers 403 for one indicator's device
+    groups (batch-delete-ti-indicators.md). Every other error (400, 404, 5xx, transport) is per object as well.
+    """
+    if not isinstance(error, AtpApiError):
+        return False
+    if error.status == 401:
+        return True
+    return error.status == 403 and bool(error.details.get('missing_permissions'))

@@ -23,13 +23,19 @@ from ansible.module_utils.six.moves.urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
-    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown)
+    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
 
 INDICATORS_PATH = '/api/indicators'
 IMPORT_PATH = '/api/indicators/import'
 BATCH_DELETE_PATH = '/api/indicators/BatchDelete'
 TYPES = ('FileSha1', 'FileSha256', 'FileMd5', 'CertificateThumbprint', 'IpAddress', 'DomainName', 'Url')
 ACTIONS = ('Alert', 'Warn', 'Block', 'Audit', 'BlockAndRemediate', 'AlertAndBlock', 'Allowed')
+# ti-indicator.md: "The prior response actions (AlertAndBlock, and Alert) will be supported until January 2022. After
+# this date, all customers must be use one of the action types listed" (Allowed, Audit, Block, BlockAndRemediate,
+# Warn). No page says what the service now does with them or maps them to: refused before any request, naming the
+# documented action to use instead. They stay in ACTIONS, the enum the API may still report on older indicators.
+RETIRED_ACTIONS = {'Alert': 'Audit (it raises an alert, generate_alert true)',
+                   'AlertAndBlock': 'Block or BlockAndRemediate (with generate_alert true for an alert)'}
 SEVERITIES = ('Informational', 'Low', 'Medium', 'High')
 HEX_LENGTHS = {'FileSha1': 40, 'FileSha256': 64, 'FileMd5': 32, 'CertificateThumbprint': 40}
 IMPORT_BATCH = 500  # import-ti-indicators.md: "Maximum batch size for one API call is 500"
@@ -189,10 +195,13 @@ def format_time(value):
 class Desired(object):
     """One validated entry of ``indicators``: its key and the API body it stands for."""
 
-    def __init__(self, position, key, body):
+    def __init__(self, position, key, body, expired=None):
         self.position = position
         self.key = key
         self.body = body
+        # When its expiration is past: the time (get-ti-indicators-collection.md lists active indicators only, so an
+        # expired indicator looks missing on every run; it is never sent). None otherwise.
+        self.expired = expired
 
     @property
     def type(self):
@@ -235,11 +244,17 @@ def validate_entries(entries, state, application, now=None):
             continue
         seen[key] = position
         body = {'indicatorValue': entry['value'].strip(), 'indicatorType': indicator_type}
+        expired = None
         if state == 'present':
-            body, entry_problems, entry_warnings = _present_body(where, entry, body, application, now)
+            body, entry_problems = _present_body(where, entry, body, application)
             problems.extend(entry_problems)
-            warnings.extend(entry_warnings)
-        desired.append(Desired(position, key, body))
+            expires = parse_time(body.get('expirationTime'))
+            if expires is not None and expires <= now:
+                expired = expires
+                warnings.append('%s (%s) expired at %s: Defender lists active indicators only, so it is not sent (it '
+                                'would be sent again on every run); remove it from the list'
+                                % (where, label(key), format_time(expires)))
+        desired.append(Desired(position, key, body, expired))
     if problems:
         shown = problems[:25]
         more = ' (and %d more)' % (len(problems) - len(shown)) if len(problems) > len(shown) else ''
@@ -248,12 +263,15 @@ def validate_entries(entries, state, application, now=None):
     return desired, warnings
 
 
-def _present_body(where, entry, body, application, now):
+def _present_body(where, entry, body, application):
     problems = []
-    warnings = []
     action = entry.get('action')
-    if action not in ACTIONS:
-        problems.append('%s.action is %r; use one of %s' % (where, action, ', '.join(ACTIONS)))
+    if action in RETIRED_ACTIONS:
+        problems.append('%s.action %s was supported until January 2022 (ti-indicator.md); use %s'
+                        % (where, action, RETIRED_ACTIONS[action]))
+    elif action not in ACTIONS:
+        problems.append('%s.action is %r; use one of %s'
+                        % (where, action, ', '.join(a for a in ACTIONS if a not in RETIRED_ACTIONS)))
     title = entry.get('title')
     if not isinstance(title, str) or not title.strip():
         problems.append('%s.title is required with state=present (the API requires a title)' % where)
@@ -281,9 +299,6 @@ def _present_body(where, entry, body, application, now):
                             % (where, expiration))
         else:
             expiration_text = format_time(parsed)
-            if parsed <= now:
-                warnings.append('%s (%s) expires at %s, in the past: Defender will not enforce it'
-                                % (where, body['indicatorValue'], expiration_text))
     recommended = entry.get('recommended_actions')
     if recommended is not None and not isinstance(recommended, str):
         problems.append('%s.recommended_actions must be a string' % where)
@@ -291,7 +306,7 @@ def _present_body(where, entry, body, application, now):
     if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups)):
         problems.append('%s.rbac_group_names must be a list of device group names' % where)
     if problems:
-        return body, problems, warnings
+        return body, problems
     body.update({'action': action, 'title': title.strip(), 'description': description.strip(),
                  'application': application})
     if severity is not None:
@@ -304,7 +319,7 @@ def _present_body(where, entry, body, application, now):
         body['recommendedActions'] = recommended
     if groups is not None:
         body['rbacGroupNames'] = [g.strip() for g in groups]
-    return body, problems, warnings
+    return body, problems
 
 
 # -- comparison ------------------------------------------------------------------------------------------------------------
@@ -352,6 +367,7 @@ class Plan(object):
         self.update = []     # (Desired, existing, changed fields)
         self.unchanged = []  # (Desired, existing)
         self.delete = []     # existing indicators
+        self.expired = []    # (Desired, existing or None): expiration past, never sent
         self.warnings = []
 
 
@@ -392,6 +408,11 @@ def plan(desired, existing, state, application, purge):
         return result
     for entry in desired:
         current = by_key.get(entry.key)
+        if entry.expired is not None:
+            # Not sent: the listing would not show it, so it would be created again on every run. An indicator of
+            # that key that is still listed (the listing older than the expiry) is left as it is, and not purged.
+            result.expired.append((entry, current))
+            continue
         if current is None:
             result.create.append(entry)
             continue
@@ -414,6 +435,17 @@ def plan(desired, existing, state, application, purge):
             if key not in wanted:
                 result.delete.append(indicator)
     return result
+
+
+def check_deletions(plan_, max_deletions):
+    """Refuse, before any write, a run that would delete more than ``max_deletions`` indicators."""
+    count = len(plan_.delete)
+    if count > max_deletions:
+        raise AtpOptionError(
+            'Refusing to write: this run would delete %d indicators, more than max_deletions (%d). Nothing was sent. '
+            'Check the list (a template or file that rendered fewer entries than meant deletes the rest with purge); '
+            'if the deletions are meant, set max_deletions to %d or more.' % (count, max_deletions, count),
+            deletions=count, max_deletions=max_deletions)
 
 
 def check_tenant_limit(current_count, plan_, limit=TENANT_LIMIT):
@@ -456,33 +488,107 @@ def list_indicators(client, filter_text=None, limit=None):
         raise
 
 
-def import_indicators(client, bodies):
+def import_indicators(client, bodies, split_calls=None):
     """Send ``bodies`` through /api/indicators/import, 500 a call.
+
+    import-ti-indicators.md answers a call that holds one incorrect indicator with a 400 for the whole call, naming
+    none: such a call is split in halves and each half sent again, until the refused indicators are alone and the
+    others written (a bisection: about 2 log2(n) more calls for one bad indicator among n). ``split_calls`` (default
+    SPLIT_CALLS) caps those extra calls a run; indicators left unresolved then get the 400 as their error.
 
     Returns ``(results, calls)`` where results maps the index of each body to ``(id, error)``.
     """
     results = {}
     calls = 0
+    cap = SPLIT_CALLS if split_calls is None else split_calls
+    budget = dict(left=cap, cap=cap)
     for start in range(0, len(bodies), IMPORT_BATCH):
         chunk = bodies[start:start + IMPORT_BATCH]
         calls += 1
-        try:
-            answer = client.post(IMPORT_PATH, {'Indicators': chunk}, what='Importing %d indicators' % len(chunk))
-        except AtpWriteOutcomeUnknown as error:
-            for offset in range(len(chunk)):
-                results[start + offset] = (None, 'unknown: %s Run the task again to see the state.' % error.message)
-            continue
-        except AtpError as error:
-            for offset in range(len(chunk)):
-                results[start + offset] = (None, error.message)
-            if isinstance(error, AtpApiError) and error.status in (401, 403):
+        _answered, error = _post(client, chunk, start, results)
+        if error is not None:
+            if _bad_request(error):
+                calls += _split(client, chunk, start, error, results, budget)
+                error = budget.get('stopped')  # a 401 or a missing permission while splitting
+                if error is None:
+                    continue
+            else:
+                for offset in range(len(chunk)):
+                    results[start + offset] = (None, error.message)
+            if stops_the_rest(error):
                 for offset in range(start + len(chunk), len(bodies)):
                     results[offset] = (None, 'not sent: an earlier import was refused (%s)' % error.message)
                 return results, calls
-            continue
-        items = (answer or {}).get('value') if isinstance(answer, dict) else None
-        _match_import_results(chunk, items if isinstance(items, list) else [], start, results)
     return results, calls
+
+
+# At most this many extra import calls a run to find the indicators a 400 refuses: one bad indicator among 500 takes
+# about 18, and the API allows 30 import calls a minute (import-ti-indicators.md).
+SPLIT_CALLS = 60
+
+
+def _bad_request(error):
+    return isinstance(error, AtpApiError) and error.status == 400
+
+
+def _post(client, part, start, results):
+    """One import call for ``part``: ``(answered, error)``.
+
+    When the API answered, the results of ``part`` are recorded (``answered`` true). A write whose outcome is unknown
+    (a timeout) is recorded as such, never sent again blindly. Any other failure is returned for the caller to judge.
+    """
+    try:
+        answer = client.post(IMPORT_PATH, {'Indicators': part}, what='Importing %d indicators' % len(part))
+    except AtpWriteOutcomeUnknown as error:
+        for offset in range(len(part)):
+            results[start + offset] = (None, 'unknown: %s Run the task again to see the state.' % error.message)
+        return False, None
+    except AtpError as error:
+        return False, error
+    items = answer.get('value') if isinstance(answer, dict) else None
+    _match_import_results(part, items if isinstance(items, list) else [], start, results)
+    return True, None
+
+
+def _split(client, chunk, start, refusal, results, budget):
+    """Bisect ``chunk``, which the API refused with the 400 ``refusal``; returns the number of calls sent.
+
+    When the first half goes through, the second holds what was refused: it is split without being sent whole.
+    """
+    if len(chunk) == 1:
+        results[start] = (None, 'refused by the API: %s' % refusal.message)
+        return 0
+    calls = 0
+    middle = len(chunk) // 2
+    second_known_refused = False
+    for half_start, half in ((start, chunk[:middle]), (start + middle, chunk[middle:])):
+        stopped = budget.get('stopped')
+        if stopped is not None:
+            for offset in range(len(half)):
+                results[half_start + offset] = (None, 'not sent: an earlier import was refused (%s)' % stopped.message)
+            continue
+        if second_known_refused:
+            calls += _split(client, half, half_start, refusal, results, budget)
+            continue
+        if budget['left'] <= 0:
+            for offset in range(len(half)):
+                results[half_start + offset] = (None, '%s (HTTP 400 for a call of %d indicators holding this one; not split '
+                                                      'further: the %d extra import calls a run may take to find the '
+                                                      'refused ones are spent)' % (refusal.message, len(half), budget['cap']))
+            continue
+        budget['left'] -= 1
+        calls += 1
+        answered, failure = _post(client, half, half_start, results)
+        if failure is not None and _bad_request(failure):
+            calls += _split(client, half, half_start, failure, results, budget)
+        elif failure is not None:
+            for offset in range(len(half)):
+                results[half_start + offset] = (None, failure.message)
+            if stops_the_rest(failure):
+                budget['stopped'] = failure  # a 401 or a missing permission: no further call can succeed
+        # The first half went through: the second holds what the API refused.
+        second_known_refused = answered and half_start == start
+    return calls
 
 
 def _match_import_results(chunk, items, start, results):
@@ -503,10 +609,35 @@ def _match_import_results(chunk, items, start, results):
         if item is None:
             # Not documented: an answer without this indicator. Say so rather than guess.
             results[start + offset] = (None, 'the import answer did not mention this indicator')
-        elif item.get('isFailed'):
-            results[start + offset] = (item.get('id'), 'refused by the API: %s' % (item.get('failureReason') or 'no reason given'))
+            continue
+        failed, reason = _item_failure(item)
+        if failed:
+            results[start + offset] = (None, 'refused by the API: %s' % (reason or 'no reason given'))
         else:
             results[start + offset] = (item.get('id'), None)
+
+
+_NO_TEXT = ('', 'null', 'none')
+
+
+def _item_failure(item):
+    """``(failed, reason)`` of one import result, whatever form its fields take.
+
+    import-ti-indicators.md shows ``isFailed`` as a boolean and ``failureReason`` as null or text. Real payloads also
+    carry ``"null"``/``"None"`` as strings and nulls anywhere (mde-api.md): a result fails when ``isFailed`` is true in
+    any spelling, or when it gives a reason without saying it succeeded (``isFailed`` null or missing).
+    """
+    flag = item.get('isFailed')
+    reason = item.get('failureReason')
+    reason = reason.strip() if isinstance(reason, str) and reason.strip().lower() not in _NO_TEXT else (
+        None if reason is None or isinstance(reason, str) else str(reason))
+    if isinstance(flag, str):
+        flag = {'true': True, 'false': False}.get(flag.strip().lower())
+    elif flag is not None and not isinstance(flag, bool):
+        flag = bool(flag) if isinstance(flag, (int, float)) else None
+    if flag is None:
+        return reason is not None, reason
+    return flag, reason
 
 
 def delete_indicators(client, ids):
@@ -520,21 +651,34 @@ def delete_indicators(client, ids):
             client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': chunk}, expected=(200, 204),
                            what='Deleting %d indicators' % len(chunk))
         except AtpWriteOutcomeUnknown:
-            calls += _delete_one_by_one(client, chunk, errors)
+            sent, refused = _delete_one_by_one(client, chunk, errors)
         except AtpError as error:
-            if isinstance(error, AtpApiError) and error.status in (401, 403):
+            if stops_the_rest(error):
                 for indicator_id in [str(i) for i in ids[start:]]:
                     errors[indicator_id] = error.message
                 return errors, calls
-            # 404 when any id is gone already, 400 for an invalid one: one DELETE each tells which, and a 404 there
-            # means the indicator is gone, which is what was wanted.
-            calls += _delete_one_by_one(client, chunk, errors)
+            # 404 when any id is gone already, 400 for an invalid one, 403 when one indicator's device groups are not
+            # the user's (batch-delete-ti-indicators.md): one DELETE each tells which, and a 404 there means the
+            # indicator is gone, which is what was wanted.
+            sent, refused = _delete_one_by_one(client, chunk, errors)
+        else:
+            continue
+        calls += sent
+        if refused is not None:
+            for indicator_id in [str(i) for i in ids[start + len(chunk):]]:
+                errors[indicator_id] = 'not sent: an earlier delete was refused (%s)' % refused
+            return errors, calls
     return errors, calls
 
 
 def _delete_one_by_one(client, ids, errors):
+    """DELETE each id; returns ``(calls, message)``, message set when an error stopped the rest (``stops_the_rest``)."""
     calls = 0
+    refused = None
     for indicator_id in ids:
+        if refused is not None:
+            errors[indicator_id] = 'not sent: an earlier delete was refused (%s)' % refused
+            continue
         calls += 1
         try:
             client.request('DELETE', '%s/%s' % (INDICATORS_PATH, quote(indicator_id, safe='')), expected=(200, 204),
@@ -543,4 +687,6 @@ def _delete_one_by_one(client, ids, errors):
             if isinstance(error, AtpApiError) and error.status == 404:
                 continue
             errors[indicator_id] = error.message
-    return calls
+            if stops_the_rest(error):
+                refused = error.message
+    return calls, refused

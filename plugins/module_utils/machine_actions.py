@@ -22,8 +22,9 @@
   or another requestor comment than ours) is followed, never counted as created.
 * A 404 ``ResourceNotFound`` for a machine that was just found is retried once after a short wait
   (the API is known to answer 404 intermittently).
-* A 401/403 means every other request would be refused too: the remaining machines are not sent,
-  and each one says why.
+* A 401, or a 403 that names a missing permission, means every other request would be refused too
+  (``errors.stops_the_rest``): the remaining machines are not sent, and each one says why. Any other
+  403 (a user's device groups, ``DisallowedOperation``, ``DisabledFeature``) fails that machine alone.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -36,7 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.six import string_types
 
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpWriteOutcomeUnknown
+from ansible_collections.defender.atp.plugins.module_utils.errors import (
+    AtpApiError, AtpError, AtpWriteOutcomeUnknown, stops_the_rest)
 from ansible_collections.defender.atp.plugins.module_utils.actions import EPOCH, created as created_at
 
 ACTIVE_REQUEST_CODE = 'ActiveRequestAlreadyExists'
@@ -231,7 +233,7 @@ class ActionSender(object):
                     outcome.notes.append('the API answered 404 for a machine that was just found; retried once')
                     self.sleep(self.not_found_delay)
                     continue
-                if error.status in (401, 403):
+                if stops_the_rest(error):
                     self._set_abort(error)
                 outcome.error = error.message
                 return

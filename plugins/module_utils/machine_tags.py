@@ -29,7 +29,8 @@ from ansible.module_utils.six import string_types
 
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision, Orchestrator
 from ansible_collections.defender.atp.plugins.module_utils.actions import NOOP, SEND
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpError, AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.errors import (
+    AtpApiError, AtpError, AtpOptionError, stops_the_rest)
 from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown
 
 PRESENT = 'present'
@@ -180,13 +181,13 @@ class TagOrchestrator(Orchestrator):
                                                   expected=(200, 201, 204), idempotent=True,
                                                   what='%s of tag %r on %d machines' % (action, value, len(chunk)))
                     except AtpApiError as error:
-                        if error.status in (401, 403):
+                        if stops_the_rest(error):
                             refused = error.message
                             for result in chunk:
                                 self._fail(result, error.message)
                             break
-                        # One bad machine may refuse the whole call: try each machine on its own, so the others
-                        # still get the tag and the bad one is named.
+                        # One bad machine may refuse the whole call (a 404, or a 403 for its device group): try each
+                        # machine on its own, so the others still get the tag and the bad one is named.
                         singles.extend(chunk)
                         continue
                     except AtpError as error:
@@ -206,7 +207,7 @@ class TagOrchestrator(Orchestrator):
                                                idempotent=True, what='%s of tag %r on machine %s' % (
                                                    action, value, result.label))
                 except AtpError as error:
-                    if isinstance(error, AtpApiError) and error.status in (401, 403):
+                    if stops_the_rest(error):
                         refused = error.message
                     self._fail(result, error.message)
                     continue

@@ -92,11 +92,13 @@ notes:
     hour, batchUpdate 10 a minute and 500 an hour; throttled calls are retried as O(max_retries) and O(max_retry_wait)
     allow.
   - batchUpdate answers with an empty body, so RV(alerts[].after) of a batched alert is what was sent applied to what
-    was read. When a batch is refused (other than for permissions), its alerts are sent again one by one so the error
-    names the alert at fault. A write that got no clear answer is never repeated blindly - the alert is read again
-    first.
-  - A permission error (HTTP 401 or 403) stops the updates not yet sent, since they would be refused too.
-  - With a user's token, only alerts of device groups the user can see can be updated.
+    was read. When a batch is refused (a 400, a 404, or a 403 for one of its alerts), its alerts are sent again one
+    by one, so the others are updated and the error names the alert at fault. A write that got no clear answer is
+    never repeated blindly - the alert is read again first.
+  - A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the updates not yet sent, since
+    they would be refused too. Any other 403 is about one alert and is an error for that alert alone.
+  - With a user's token, only alerts of device groups the user can see can be updated, and only where the user's
+    role has C(Alerts investigation); Defender answers 403 for each other one.
 seealso:
   - module: defender.atp.atp_alert_info
   - name: Update alert API

@@ -69,8 +69,10 @@ options:
       action:
         description:
           - What Defender does when it meets the indicator. Required with O(state=present).
-          - Microsoft announced the end of support of V(Alert) and V(AlertAndBlock); prefer V(Audit) and
-            V(BlockAndRemediate) or V(Block).
+          - V(Alert) and V(AlertAndBlock) were supported until January 2022 (Microsoft's indicator resource page)
+            and are refused before any request, naming the entry - use V(Audit) for V(Alert), V(Block) or
+            V(BlockAndRemediate) for V(AlertAndBlock). They stay in the choices for the indicators that still
+            carry them, which O(state=absent) can delete.
         type: str
         choices: [Alert, Warn, Block, Audit, BlockAndRemediate, AlertAndBlock, Allowed]
       title:
@@ -87,6 +89,9 @@ options:
         description:
           - When the indicator expires, an ISO 8601 time such as V(2026-12-31) or V(2026-12-31T23:59:59Z) (no offset
             means UTC). Compared to the second. When left out, it is not compared.
+          - An entry whose expiration is past is not sent, with a warning, and is reported in RV(expired) - Microsoft's
+            listing shows active indicators only, so it would otherwise be imported again on every run. An
+            indicator of that key still listed is left as it is, and O(purge) does not delete it (the list names it).
         type: str
       generate_alert:
         description:
@@ -117,16 +122,36 @@ options:
     description:
       - With O(state=present), also delete the indicators whose application is O(application) and that the list does
         not name. Indicators of any other application are never deleted.
+      - An empty O(indicators) with O(purge=true) is refused before any request (in check mode too) - it would delete
+        every indicator of the application, and is more often a template or file that rendered nothing than the
+        intent. To delete them all, list them with O(state=absent).
     type: bool
     default: false
+  max_deletions:
+    description:
+      - The most indicators one run may delete, by O(purge) or O(state=absent). A run that would delete more fails
+        before any write (creations and updates included), naming the count; check mode predicts the same failure.
+      - A guard against a list that holds fewer entries than meant, as O(defender.atp.atp_machine_isolate#module:max_machines)
+        guards isolation. V(0) allows no deletion.
+    type: int
+    default: 100
 notes:
   - "The tenant holds at most 15,000 active indicators: a run whose creations would pass that is refused before any
     write (in check mode too). With only C(Ti.ReadWrite), the count is of the indicators this application sees."
   - "Limits - import 30 calls a minute; BatchDelete 30 a minute and 1,500 an hour; listing 100 a minute. Reading is
     one call per 10,000 indicators. Throttled calls are retried as O(max_retries) and O(max_retry_wait) allow."
   - "Every entry's outcome is in the result. The task fails when any indicator was refused by the API (the import
-    reports each one's C(failureReason)), after sending the others."
+    reports each one's C(failureReason)), after sending the others. A result marked failed in any form (C(isFailed)
+    true, or a C(failureReason) without C(isFailed) false) is an error for that indicator, never a creation."
+  - "Microsoft answers an import call that holds one incorrect indicator with a 400 for the whole call, naming none.
+    Such a call is split in halves and sent again until the refused indicators are alone: they are reported in
+    RV(errors) and the others are written. One refused indicator among 500 costs about 10 to 18 more calls; at most
+    60 such calls are made a run, after which the indicators not yet told apart are reported with the 400."
   - "An indicator that is listed but whose delete finds it gone already (404) counts as deleted: it is gone either way."
+  - "A BatchDelete refused for one of its indicators (a 400, a 404, or the 403 Defender answers when the user is not
+    exposed to an indicator's device groups) is sent again as one delete each, so the others are deleted and the
+    refused one is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the writes
+    not yet sent."
 seealso:
   - module: defender.atp.atp_indicator_info
   - name: Import indicators API
@@ -206,6 +231,17 @@ unchanged:
   returned: always
   type: dict
   sample: {"count": 4998, "indicators": [{"type": "IpAddress", "value": "203.0.113.7", "id": "996"}]}
+expired:
+  description:
+    - Entries whose O(indicators[].expiration) is past, not sent; each with its C(type), C(value), C(expiration), and the
+      C(id) of an indicator of that key still listed (else null).
+  returned: always
+  type: dict
+  sample:
+    count: 1
+    indicators:
+      - {"type": "FileSha1", "value": "220e7d15b011d7fac48f2bd61114db1022197f7f", "id": null,
+         "expiration": "2020-12-12T00:00:00Z"}
 errors:
   description:
     - Indicators the API refused or that could not be written, each with its C(error). The task fails when there is
@@ -217,7 +253,7 @@ summary:
   description: The counts, and the requests the writes took (would take, in check mode).
   returned: always
   type: dict
-  sample: {"created": 1, "updated": 1, "deleted": 0, "unchanged": 4998, "failed": 0, "import_calls": 1,
+  sample: {"created": 1, "updated": 1, "deleted": 0, "unchanged": 4998, "failed": 0, "expired": 0, "import_calls": 1,
            "delete_calls": 0, "tenant_before": 4999, "tenant_after": 5000}
 diff:
   description: With C(--diff), the created, updated and deleted indicators before and after, keyed by C(type:value).
@@ -265,20 +301,32 @@ def run(module):
                              'it out for defender.atp.')
     if params['purge'] and params['state'] == 'absent':
         raise AtpOptionError('purge applies to state=present only (it deletes what the list does not name).')
+    if params['max_deletions'] < 0:
+        raise AtpOptionError('max_deletions must be 0 or more, got %d.' % params['max_deletions'])
+    if not params['indicators']:
+        if params['purge']:
+            # A template or file that renders an empty list must not wipe the set.
+            raise AtpOptionError(
+                'indicators is empty and purge is true: that would delete every indicator of application %s. Refusing; '
+                'nothing was sent. An empty list is usually a template or file that rendered nothing. To delete them, '
+                'list them with state=absent (defender.atp.atp_indicator_info with application=%s lists them).'
+                % (application, application))
+        raise AtpOptionError('indicators is empty: list the indicators to keep (state=present) or to delete '
+                             '(state=absent).')
     desired, warnings = iocs.validate_entries(params['indicators'], params['state'], application)
-    if not desired and not params['purge']:
-        raise AtpOptionError('indicators is empty: list indicators, or set purge: true to delete every indicator of '
-                             'application %s.' % application)
     client = module.prepare()
     existing, _truncated = iocs.list_indicators(client)
     plan = iocs.plan(desired, existing, params['state'], application, params['purge'])
     warnings.extend(plan.warnings)
+    iocs.check_deletions(plan, params['max_deletions'])
     tenant_after = iocs.check_tenant_limit(len(existing), plan)
 
     created = [_item(entry) for entry in plan.create]
     updated = [_item(entry, current.get('id'), fields=changed) for entry, current, changed in plan.update]
     deleted = [_existing_item(indicator) for indicator in plan.delete]
     unchanged = [_item(entry, current.get('id') if current else None) for entry, current in plan.unchanged]
+    expired = [_item(entry, current.get('id') if current else None, expiration=iocs.format_time(entry.expired))
+               for entry, current in plan.expired]
     failed = []
     writes = list(plan.create) + [entry for entry, _current, _changed in plan.update]
     import_calls = (len(writes) + iocs.IMPORT_BATCH - 1) // iocs.IMPORT_BATCH
@@ -317,9 +365,9 @@ def run(module):
         changed=bool(created or updated or deleted),
         created=dict(count=len(created), indicators=created), updated=dict(count=len(updated), indicators=updated),
         deleted=dict(count=len(deleted), indicators=deleted), unchanged=dict(count=len(unchanged), indicators=unchanged),
-        errors=dict(count=len(failed), indicators=failed),
+        errors=dict(count=len(failed), indicators=failed), expired=dict(count=len(expired), indicators=expired),
         summary=dict(created=len(created), updated=len(updated), deleted=len(deleted), unchanged=len(unchanged),
-                     failed=len(failed), import_calls=import_calls if writes else 0,
+                     failed=len(failed), expired=len(expired), import_calls=import_calls if writes else 0,
                      delete_calls=delete_calls if delete_ids else 0, tenant_before=len(existing),
                      tenant_after=tenant_after if module.check_mode else len(existing) - len(deleted) + len(created)))
     if module.diff_mode:
@@ -331,6 +379,8 @@ def run(module):
     message = '%s: created %d, updated %d, deleted %d, unchanged %d indicators in %d import call(s) and %d delete call(s)' % (
         'check mode, nothing sent' if module.check_mode else 'done', len(created), len(updated), len(deleted),
         len(unchanged), result['summary']['import_calls'], result['summary']['delete_calls'])
+    if expired:
+        message += '; %d expired, not sent' % len(expired)
     if failed:
         shown = ['%s:%s (%s)' % (f['type'], f['value'], f['error']) for f in failed[:10]]
         message += '; %d failed: %s' % (len(failed), '; '.join(shown))
@@ -373,6 +423,7 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             application=dict(type='str', default=iocs.DEFAULT_APPLICATION),
             purge=dict(type='bool', default=False),
+            max_deletions=dict(type='int', default=100),
         ),
         supports_check_mode=True,
     )

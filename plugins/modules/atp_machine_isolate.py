@@ -159,7 +159,9 @@ notes:
     reported to Microsoft). When the API answers C(ActiveRequestAlreadyExists), the machine's actions are read again
     and reported the same way; that answer never fails the run by itself."
   - "Partial failure: every machine is attempted, and each one's outcome is in RV(machines) with RV(summary) counts.
-    A permission error (HTTP 401/403) stops the requests not yet sent, since they would be refused too."
+    A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the requests not yet sent, since
+    they would be refused too. Any other 403 is about one machine (for a user token, a machine outside the user's
+    device groups or role; C(DisallowedOperation); C(DisabledFeature)): an error for that machine alone."
   - "Writes are never repeated blindly: when an isolate request gets no clear answer (5xx, timeout, dropped
     connection), the machine's actions are read again and the request is sent again only when no new action
     appeared."

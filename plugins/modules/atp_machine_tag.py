@@ -81,8 +81,10 @@ options:
     type: bool
     default: false
 notes:
-  - "When a bulk request is refused (other than for permissions), each of its machines is sent on its own, so one bad
-    machine does not keep the tag from the others and is named."
+  - "When a bulk request is refused (a 400, a 404, or a 403 for one machine, such as a user token's machine outside
+    the user's device groups), each of its machines is sent on its own, so one bad machine does not keep the tag from
+    the others and is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the
+    requests not yet sent."
   - "An endpoint's local administrator can set that machine's own tags (the C(DeviceTagging) registry value), so
     a tag is not proof of anything about a machine: never exempt machines from containment, or select them for a
     privileged step, on a tag alone."

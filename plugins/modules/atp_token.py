@@ -78,6 +78,11 @@ notes:
     C(fc780465-2017-40d4-a0c5-307022471b92), the government forms above, and O(api_audience) when set.
   - With O(token_cache) enabled, a cached token that lacks a required permission is replaced by a fresh one once before the
     check fails, because new permissions only appear in newly issued tokens.
+  - "With O(auth_method=access_token), the module inspects the given O(access_token) and nothing else: a token for
+    another resource, another tenant, or an expired one fails the task saying why, even when credentials are also set
+    (in C(module_defaults), say), and no token is requested or read from the cache. With O(auth_method=auto), a given
+    token that does not fit is replaced by a token of the credentials when they are set: RV(token_source) says
+    V(cache) or V(endpoint) instead of V(given), and a warning says the given token was replaced and why."
 seealso:
   - module: defender.atp.atp_machine_isolate
   - module: defender.atp.atp_alert_info
@@ -194,7 +199,10 @@ audience:
   type: str
   sample: https://api.securitycenter.microsoft.com
 token_source:
-  description: Where the token came from - V(endpoint) (just issued), V(cache) (the token cache) or V(given) (O(access_token)).
+  description:
+    - Where the token came from - V(endpoint) (just issued), V(cache) (the token cache) or V(given) (O(access_token)).
+    - V(endpoint) or V(cache) while O(access_token) was given means the given token was replaced (O(auth_method=auto)
+      with credentials), and a warning says why.
   returned: success
   type: str
   sample: endpoint
@@ -279,7 +287,14 @@ def run(module):
     module.params['required_permissions'] = check_required_permissions(module.params['required_permissions'])
     module.prepare()
     authenticator = module.authenticator
-    info = authenticator.token_info(api)
+    if module.params.get('auth_method') == 'access_token':
+        # "This token": inspect the one given, whatever credentials module_defaults also hold. A token that does not
+        # fit (another audience, expired) is reported, never swapped for a token of those credentials.
+        info = authenticator.given_token_info(api)
+    else:
+        # With auto, a given token that does not fit is replaced when credentials are also given: the Authenticator
+        # warns, naming why, and token_source says where the replacement came from.
+        info = authenticator.token_info(api)
     missing = inspect(module, info, api)
     if missing and info['source'] == 'cache':
         # New permissions only show in newly issued tokens: ask once more before failing.

@@ -29,6 +29,7 @@ from ansible_collections.defender.atp.plugins.module_utils.claims import HAS_JWT
 from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError, AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils.http_client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
+from ansible_collections.defender.atp.plugins.module_utils.redaction import Redactor
 
 # Options that hold secrets: never logged, never in a cache key, never in host variables.
 SECRET_OPTIONS = tuple(sorted(name for name, spec in CONNECTION_ARGSPEC.items() if spec.get('no_log')))
@@ -72,7 +73,7 @@ def connection_params(plugin, written):
             # Vault-encrypted values decrypt on conversion to text; tagged strings become plain text.
             value = to_text(value)
         given[name] = value
-    with ansible_errors(plugin_name(plugin)):
+    with ansible_errors(plugin_name(plugin), redact=Redactor(given)):
         return resolve_connection_options(given)
 
 
@@ -98,14 +99,20 @@ def check_requirements(what):
 
 
 @contextlib.contextmanager
-def ansible_errors(what):
-    """Turn collection errors into Ansible errors naming the plugin: option problems are parser errors."""
+def ansible_errors(what, redact=None):
+    """Turn collection errors into Ansible errors naming the plugin: option problems are parser errors.
+
+    ``redact`` (a ``module_utils.redaction.Redactor``) takes the known secrets out of the message: a server's error
+    body, which the message quotes, can echo them. The collection error is not chained (``from None``): Ansible shows
+    an error's whole chain, which would repeat the unredacted message.
+    """
+    redact = redact or Redactor()
     try:
         yield
     except AtpOptionError as exc:
-        raise AnsibleParserError('%s: %s' % (what, exc.message))
+        raise AnsibleParserError(redact('%s: %s' % (what, exc.message))) from None
     except AtpError as exc:
-        raise AnsibleError('%s: %s' % (what, exc.message))
+        raise AnsibleError(redact('%s: %s' % (what, exc.message))) from None
 
 
 class PluginConnection(ApiConnection):
@@ -115,8 +122,11 @@ class PluginConnection(ApiConnection):
         check_requirements(what)
         self.what = what
         super(PluginConnection, self).__init__(params, warn=(lambda message: warn('%s: %s' % (what, message))) if warn else None)
-        with ansible_errors(what):
+        # Every error this connection raises goes through it: the secret options and the tokens it holds.
+        self.redact = Redactor(params)
+        with ansible_errors(what, self.redact):
             self.client  # pylint: disable=pointless-statement  # validate every option now, before any request
+        self.redact.authenticator = self.authenticator
 
     @classmethod
     def from_plugin(cls, plugin, written, warn=None):
@@ -127,7 +137,7 @@ class PluginConnection(ApiConnection):
 
         Proves the credential before anything derived from it (such as a cached inventory) is served.
         """
-        with ansible_errors(self.what):
+        with ansible_errors(self.what, self.redact):
             self.authenticator.token_info('defender')
 
     def identity(self):
@@ -142,7 +152,7 @@ class PluginConnection(ApiConnection):
         ident['authority'] = self.settings.endpoints['login_url']
         ident['audience'] = self.settings.audience('defender')
         if self.authenticator.name == 'access_token':
-            with ansible_errors(self.what):
+            with ansible_errors(self.what, self.redact):
                 claims = decode_claims(self.authenticator.params['access_token'])
             ident['token_subject'] = dict((k, claims.get(k)) for k in ('tid', 'appid', 'azp', 'oid', 'upn'))
         return ident

@@ -7,6 +7,9 @@ The collection is built and installed as a user would (ansible-galaxy collection
 (with its Java rule engine) loads the rulebook and the defender.atp.alerts source from the installed collection, a
 High alert with a machine appears in the emulator, and the machine ends up isolated by the playbook the rule runs,
 through the defender.atp.response role. Runs in the venv of tests/eda/requirements.txt.
+
+Every alert's title is a template that would create a marker file on the controller if Ansible ever evaluated it:
+ansible-rulebook hands the event to the playbook as extra vars, which Ansible templates (issue 19).
 """
 
 import glob
@@ -44,9 +47,18 @@ TARGET, MEDIUM, RESOLVED, BYSTANDER = (machine('ws-eda-%s.contoso.com' % n) for 
 MACHINES = [TARGET, MEDIUM, RESOLVED, BYSTANDER]
 
 
+# Set per test: the file that an evaluated title would create (it must never exist).
+MARKER = {'path': None}
+
+
+def hostile_title():
+    return "{{ lookup('pipe', 'touch %s') }} Suspicious behaviour (an attacker-chosen title)" % MARKER['path']
+
+
 def alert(alert_id, severity, host, status='New', minutes_ago=0.0):
     when = iso7(datetime.datetime.now(UTC) - datetime.timedelta(minutes=minutes_ago))
-    return {'id': alert_id, 'severity': severity, 'status': status, 'title': "{{ lookup('pipe', 'id') }} (not a template)",
+    return {'id': alert_id, 'severity': severity, 'status': status, 'title': hostile_title(),
+            'description': "{{ lookup('pipe', 'touch %s') }}" % MARKER['path'],
             'machineId': host['id'], 'computerDnsName': host['computerDnsName'], 'alertCreationTime': when,
             'lastUpdateTime': when}
 
@@ -74,6 +86,7 @@ def collections_dir(tmp_path_factory):
 
 @pytest.fixture
 def emulator(tmp_path):
+    MARKER['path'] = str(tmp_path / 'MARKER-the-title-was-evaluated')
     process = EmulatorProcess(args=['--state-dir', str(tmp_path / 'emulator'), '--no-rate-limits'])
     process.start()
     process.set_config(pending_seconds=0.5, inprogress_seconds=0.5)
@@ -82,12 +95,11 @@ def emulator(tmp_path):
     process.stop()
 
 
-def test_a_high_alert_with_a_machine_gets_the_machine_isolated(collections_dir, emulator, tmp_path):
+def rulebook_env(collections_dir, emulator, tmp_path):
+    """The environment of an ansible-rulebook run: the connection in AZURE_* / DEFENDER_ATP_*, as a credential gives."""
     info = emulator.info
     (tmp_path / 'inventory.yml').write_text(json.dumps(
         {'all': {'hosts': {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}}}))
-    (tmp_path / 'vars.yml').write_text(json.dumps(
-        {'defender_alerts_interval': 1, 'defender_alerts_state_file': str(tmp_path / 'alerts-state.json')}))
     env = dict(os.environ)
     for name in list(env):
         if name.startswith(('AZURE_', 'DEFENDER_ATP_', 'ANSIBLE_')):
@@ -101,13 +113,35 @@ def test_a_high_alert_with_a_machine_gets_the_machine_isolated(collections_dir, 
         'DEFENDER_ATP_CA_PATH': info['ca_path'], 'ANSIBLE_NOCOLOR': '1',
     })
     os.makedirs(env['HOME'])
+    return env
+
+
+def start_rulebook(rulebook, env, tmp_path):
+    """ansible-rulebook with ``rulebook`` (a collection's rulebook name or a path), from an empty directory."""
     log_path = tmp_path / 'ansible-rulebook.log'
     with open(str(log_path), 'w') as log:
-        # From an empty directory: the rulebook, source and playbook can only come from the installed collection.
-        rulebook = subprocess.Popen(  # pylint: disable=consider-using-with
-            [os.path.join(BIN, 'ansible-rulebook'), '--rulebook', 'defender.atp.isolate_on_high_alert',
+        process = subprocess.Popen(  # pylint: disable=consider-using-with
+            [os.path.join(BIN, 'ansible-rulebook'), '--rulebook', rulebook,
              '-i', str(tmp_path / 'inventory.yml'), '--vars', str(tmp_path / 'vars.yml'), '-v'],
             cwd=str(tmp_path / 'home'), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, log_path
+
+
+def stop_rulebook(rulebook):
+    os.killpg(rulebook.pid, signal.SIGINT)
+    try:
+        rulebook.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(rulebook.pid, signal.SIGKILL)
+        rulebook.wait()
+
+
+def test_a_high_alert_with_a_machine_gets_the_machine_isolated(collections_dir, emulator, tmp_path):
+    env = rulebook_env(collections_dir, emulator, tmp_path)
+    (tmp_path / 'vars.yml').write_text(json.dumps(
+        {'defender_alerts_interval': 1, 'defender_alerts_state_file': str(tmp_path / 'alerts-state.json')}))
+    # From an empty directory: the rulebook, source and playbook can only come from the installed collection.
+    rulebook, log_path = start_rulebook('defender.atp.isolate_on_high_alert', env, tmp_path)
     try:
         def polled():
             assert rulebook.poll() is None, 'ansible-rulebook exited:\n' + log_path.read_text()
@@ -127,12 +161,7 @@ def test_a_high_alert_with_a_machine_gets_the_machine_isolated(collections_dir, 
         seconds = time.monotonic() - appeared
         time.sleep(3)  # a few more polls: nothing else may happen
     finally:
-        os.killpg(rulebook.pid, signal.SIGINT)
-        try:
-            rulebook.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(rulebook.pid, signal.SIGKILL)
-            rulebook.wait()
+        stop_rulebook(rulebook)
     output = log_path.read_text()
     print('\nisolated %.1f s after the alert appeared (rulebook interval 1 s)' % seconds)
 
@@ -152,9 +181,57 @@ def test_a_high_alert_with_a_machine_gets_the_machine_isolated(collections_dir, 
     acted = output.find('TASK [defender.atp.response : Isolate machines]')
     assert 0 < checked < acted, output
     assert 'PLAY [Isolate the machine of a Defender alert]' in output
+    # The playbook read the alert through atp_alert_info and printed its title: as data, never evaluated.
+    assert 'Suspicious behaviour (an attacker-chosen title)' in output, output
+    assert not os.path.exists(MARKER['path']), 'an alert title was evaluated as a template:\n' + output
     for secret in emulator.secrets():
         assert secret not in output
     state_file = tmp_path / 'alerts-state.json'
     assert oct(os.stat(str(state_file)).st_mode & 0o777) == '0o600'
     assert 'da_eda_high_1' in state_file.read_text()
     shutil.rmtree(str(tmp_path / 'home'), ignore_errors=True)
+
+
+CARELESS_PLAYBOOK = """
+- name: Print what the rule was given
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Print the alert of the event, as a careless runbook does
+      ansible.builtin.debug:
+        msg: "Alert {{ ansible_eda.event.alert.id }}: {{ ansible_eda.event.alert.title | default('(no title in the event)') }}"
+    - name: Print the whole event
+      ansible.builtin.debug:
+        var: ansible_eda.event
+"""
+
+
+def test_an_event_never_carries_alert_text_that_ansible_would_evaluate(collections_dir, emulator, tmp_path):
+    """A playbook that prints the event's alert must not run what an attacker wrote into the alert's title.
+
+    Failed before: the event held the whole alert, and the title's lookup('pipe', 'touch ...') created the marker file.
+    """
+    env = rulebook_env(collections_dir, emulator, tmp_path)
+    (tmp_path / 'vars.yml').write_text(json.dumps({}))
+    playbook = tmp_path / 'print_event.yml'
+    playbook.write_text(CARELESS_PLAYBOOK)
+    rules = tmp_path / 'print_alerts.yml'
+    rules.write_text(json.dumps([{
+        'name': 'Print Defender alerts', 'hosts': 'all',
+        'sources': [{'name': 'defender_alerts', 'defender.atp.alerts': {'interval': 1, 'since': '10m'}}],
+        'rules': [{'name': 'Print each alert', 'condition': 'event.alert.severity == "High"',
+                   'action': {'run_playbook': {'name': str(playbook)}}}]}]))
+    emulator.set_data(machines=MACHINES, alerts=[alert('da_eda_marker_1', 'High', TARGET)])
+    rulebook, log_path = start_rulebook(str(rules), env, tmp_path)
+    try:
+        def printed():
+            assert rulebook.poll() is None, 'ansible-rulebook exited:\n' + log_path.read_text()
+            return 'TASK [Print the whole event]' in log_path.read_text() and 'PLAY RECAP' in log_path.read_text()
+
+        emulator.wait_for(printed, timeout=120, interval=0.5)
+    finally:
+        stop_rulebook(rulebook)
+    output = log_path.read_text()
+    assert 'Alert da_eda_marker_1: (no title in the event)' in output, output
+    assert not os.path.exists(MARKER['path']), 'an alert title was evaluated as a template:\n' + output

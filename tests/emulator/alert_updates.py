@@ -7,6 +7,7 @@ batchUpdate adds ``alertIds``. PATCH answers 200 with the alert (404 for an unkn
 
 import time
 
+from . import rbac
 from .messages import Response, defender_error
 from .util import iso7
 
@@ -95,6 +96,8 @@ def patch_alert(defender, req, alert_id):
         alert = state.alert_by_id.get(alert_id)
         if alert is None:
             raise fail(404, "ResourceNotFound", "Alert %s was not found" % alert_id)
+        # update-alert.md: a user needs 'Alerts investigation' on the device group of the alert's machine.
+        rbac.require(defender.scope(claims), "alert %s" % alert_id, rbac.alert_group(state, alert), rbac.ALERTS_INVESTIGATION)
         _apply(alert, changes, defender._requestor(claims), time.time())
         answer = dict(alert, evidence=[])
     return defender._entity("Alerts", answer)
@@ -116,6 +119,11 @@ def batch_update(defender, req):
         if missing:
             # Not documented; the emulator refuses the whole batch, which is the harder case for a client.
             raise fail(404, "ResourceNotFound", "Alert %s was not found" % missing[0])
+        # Not documented: one alert the user may not update refuses the whole batch, nothing changed (rbac.py).
+        scope = defender.scope(claims)
+        for alert_id in ids:
+            rbac.require(scope, "alert %s" % alert_id, rbac.alert_group(state, state.alert_by_id[alert_id]),
+                         rbac.ALERTS_INVESTIGATION)
         now = time.time()
         for alert_id in dict.fromkeys(ids):
             _apply(state.alert_by_id[alert_id], changes, defender._requestor(claims), now)

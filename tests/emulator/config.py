@@ -2,6 +2,7 @@
 
 import copy
 
+from . import rbac
 from .data import check_outcomes
 
 # Documented quotas (mde-api.md 6.1 and 6.2); graph_hunting follows the MDE hunting quota, token is generous.
@@ -50,7 +51,12 @@ class Config:
         self.max_url_length = 8192
         self.throttle_message = "quota"
         self.indicator_limit = 15000  # active indicators per tenant (import-ti-indicators.md)
+        # Indicator values whose presence makes an import a plain 400 (import-ti-indicators.md: "Bad request usually
+        # indicates incorrect body", naming no indicator): a test aid for refusals a client cannot foresee.
+        self.indicator_bad_request_values = []
         self.package_link_seconds = 300.0  # how long a GetPackageUri link stays valid ("minutes", undocumented)
+        # Device groups of user tokens, by UPN (rbac.py): users not named here have every group.
+        self.user_device_groups = rbac.check_config(rbac.DEFAULT_USER_DEVICE_GROUPS)
         # get-package-sas-uri.md: "value" is the link wrapped in literal quotes. False serves the bare link.
         self.package_link_quoted = True
         # The host:port the link names (None: the emulator's own, which is the API host a client is configured with).
@@ -72,8 +78,9 @@ class Config:
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
             "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
-            "throttle_message", "indicator_limit", "package_link_seconds", "package_link_quoted", "package_link_host",
-            "package_redirect_host", "package_bytes", "duplicate_actions", "action_outcomes")
+            "throttle_message", "indicator_limit", "package_link_seconds", "user_device_groups",
+            "indicator_bad_request_values", "package_link_quoted", "package_link_host", "package_redirect_host",
+            "package_bytes", "duplicate_actions", "action_outcomes")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -81,6 +88,7 @@ class Config:
     def copy(self):
         clone = Config()
         clone.update(self.as_dict())
+        clone.user_device_groups = copy.deepcopy(self.user_device_groups)  # update() merges; a copy is exact
         return clone
 
     def update(self, values):
@@ -96,6 +104,13 @@ class Config:
             if key == "rate_limits":
                 for family, limits in value.items():
                     self.rate_limits.setdefault(family, {}).update(limits)
+            elif key == "user_device_groups":
+                # Merged per user; null removes a user's restriction (that user then has every device group).
+                for user, groups in value.items():
+                    if groups is None:
+                        self.user_device_groups.pop(user, None)
+                    else:
+                        self.user_device_groups[user] = groups
             else:
                 setattr(self, key, value)
 
@@ -116,6 +131,10 @@ class Config:
         elif key == "offline_machines":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError("offline_machines must be a list of machine ids")
+        elif key == "indicator_bad_request_values":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError("indicator_bad_request_values must be a list of indicator values")
+            value = list(value)
         elif key in ("rate_limits_enabled", "package_link_quoted"):
             if not isinstance(value, bool):
                 raise ConfigError("%s must be true or false" % key)
@@ -142,6 +161,11 @@ class Config:
         elif key in ("max_result_bytes", "indicator_limit"):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError("%s must be a positive integer" % key)
+        elif key == "user_device_groups":
+            try:
+                value = rbac.check_config(value)
+            except rbac.ScopeError as exc:
+                raise ConfigError(str(exc)) from None
         elif key == "rate_limits":
             if not isinstance(value, dict):
                 raise ConfigError("rate_limits must be {family: {per_minute: n, per_hour: n}}")

@@ -2,7 +2,7 @@
 
 import time
 
-from . import alert_updates, hunting, indicators, odata
+from . import alert_updates, hunting, indicators, odata, rbac
 from .directory import DEFENDER, resource_kind
 from .entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA
 from .messages import Response, defender_error, json_response
@@ -47,9 +47,10 @@ class ActionSpec:
     action"), "plain400" (a 400 without a documented code) or "error" (400 ActiveRequestAlreadyExists)."""
 
     def __init__(self, action_type, requirement, family, conflicts, scope_param=None, scope_values=(), default_scope=None,
-                 windows_only=False, duplicate="error"):
+                 role=rbac.ACTIVE_REMEDIATION, windows_only=False, duplicate="error"):
         self.type, self.requirement, self.family, self.conflicts = action_type, requirement, family, conflicts
         self.scope_param, self.scope_values, self.default_scope = scope_param, scope_values, default_scope
+        self.role = role  # the user role permission the action needs (mde-api.md 3.2)
         self.windows_only, self.duplicate = windows_only, duplicate
 
 
@@ -62,9 +63,10 @@ ACTIONS = {
     # run-av-scan.md: Windows 10 1709+ and Windows 11 only; a repeat returns the pending machine action (or the 400).
     "runantivirusscan": ActionSpec("RunAntiVirusScan", SCAN, "actions", ("RunAntiVirusScan",), "ScanType", ("Quick", "Full"),
                                    windows_only=True, duplicate="pending"),
-    # collect-investigation-package.md: "If a collection is already running, this returns 400 Bad Request" (no code).
+    # collect-investigation-package.md: a user needs 'Alerts investigation', not 'Active remediation actions'; "If a
+    # collection is already running, this returns 400 Bad Request" (no code).
     "collectinvestigationpackage": ActionSpec("CollectInvestigationPackage", COLLECT, "actions", ("CollectInvestigationPackage",),
-                                              duplicate="plain400"),
+                                              role=rbac.ALERTS_INVESTIGATION, duplicate="plain400"),
     # restrict-code-execution.md / unrestrict-code-execution.md: Windows only; a repeat returns the pending action.
     "restrictcodeexecution": ActionSpec("RestrictCodeExecution", RESTRICT, "actions",
                                         ("RestrictCodeExecution", "UnrestrictCodeExecution"), windows_only=True,
@@ -187,6 +189,14 @@ class Defender:
     def _requestor(claims):
         return claims.get("upn") or claims.get("appid")
 
+    def scope(self, claims):
+        """The device groups a token reaches (rbac.py): a user's, or every group for an application."""
+        return rbac.scope_for(self.emu.config, claims)
+
+    def require_machine(self, claims, state, machine_id, what, permission=rbac.VIEW_DATA):
+        """The per-object 403 (rbac.py) unless the token may do ``permission`` on the machine's device group."""
+        rbac.require(self.scope(claims), what, rbac.machine_group(state, machine_id), permission)
+
     def _collection(self, context, page, query):
         body = {"@odata.context": "%s/api/$metadata#%s" % (self.emu.url, context)}
         if query.count:
@@ -208,28 +218,36 @@ class Defender:
 
     # -- alerts --------------------------------------------------------------------------------------------------------
     def list_alerts(self, req):
-        state = self._guard(req, "alerts", READ_ALERTS)[1]
+        claims, state = self._guard(req, "alerts", READ_ALERTS)
         query = self._query(req, ALERT_SCHEMA)
-        page, query.total = odata.execute(state.alerts, query)
+        page, query.total = odata.execute(self._visible_alerts(claims, state, state.alerts), query)
         if "evidence" not in query.expand:
             page = [dict(a, evidence=[]) for a in page]  # evidence only when expanded (get-alerts.md)
         return self._collection("Alerts", page, query)
 
     def get_alert(self, req, alert_id):
-        state = self._guard(req, "alerts", READ_ALERTS)[1]
+        claims, state = self._guard(req, "alerts", READ_ALERTS)
         alert = state.alert_by_id.get(alert_id)
         if alert is None:
             raise _fail(404, "ResourceNotFound", "Alert %s was not found" % alert_id)
+        if not rbac.alert_visible(self.scope(claims), state, alert):
+            raise rbac.forbidden(self.scope(claims), "alert %s" % alert_id, rbac.alert_group(state, alert))
         return self._entity("Alerts", alert)
+
+    def _visible_alerts(self, claims, state, alerts):
+        """get-alerts.md: a user token lists only the alerts of machines in the user's device groups."""
+        scope = self.scope(claims)
+        return alerts if not scope.restricted else [a for a in alerts if rbac.alert_visible(scope, state, a)]
 
     def machine_alerts(self, req, key):
         """get-machine-related-alerts.md: the machine's alerts, 404 when there is no such machine. The page documents no
         query options; exposed-apis-odata-samples.md shows $filter on it (``machines/{id}/alerts/$count?$filter=...``),
         so the alert entity's options are served as on /api/alerts."""
-        state = self._guard(req, "alerts", READ_ALERTS)[1]
+        claims, state = self._guard(req, "alerts", READ_ALERTS)
         machine = state.find_machine(key)
         if machine is None:
             raise _fail(404, "ResourceNotFound", "Machine %s was not found" % key)
+        self.require_machine(claims, state, machine["id"], "machine %s" % key)
         query = self._query(req, ALERT_SCHEMA)
         page, query.total = odata.execute([a for a in state.alerts if a.get("machineId") == machine["id"]], query)
         if "evidence" not in query.expand:
@@ -238,25 +256,32 @@ class Defender:
 
     # -- machines ------------------------------------------------------------------------------------------------------
     def list_machines(self, req):
-        state = self._guard(req, "machines", READ_MACHINES)[1]
+        claims, state = self._guard(req, "machines", READ_MACHINES)
         query = self._query(req, MACHINE_SCHEMA)
-        page, query.total = odata.execute(state.machines, query)
+        scope = self.scope(claims)
+        # get-machines.md: "Responses include only devices that the user has access to, based on device group settings".
+        machines = state.machines if not scope.restricted else [m for m in state.machines if scope.allows(m.get("rbacGroupName"))]
+        page, query.total = odata.execute(machines, query)
         return self._collection("Machines", page, query)
 
     def get_machine(self, req, key):
-        state = self._guard(req, "machines", READ_MACHINES)[1]
+        claims, state = self._guard(req, "machines", READ_MACHINES)
         machine = state.find_machine(key)
         if machine is None:
             raise _fail(404, "ResourceNotFound", "Machine %s was not found" % key)
+        self.require_machine(claims, state, machine["id"], "machine %s" % key)  # get-machine-by-id.md
         return self._entity("Machines", machine)
 
     # -- machine actions -------------------------------------------------------------------------------------------------
     def list_actions(self, req):
-        state = self._guard(req, "machineactions", READ_MACHINES)[1]
+        claims, state = self._guard(req, "machineactions", READ_MACHINES)
         query = self._query(req, ACTION_SCHEMA)
+        scope = self.scope(claims)
         with self.emu.lock:
             self.emu.refresh(state)
             actions = state.sorted_actions()
+        if scope.restricted:  # undocumented; as the other lists (rbac.py)
+            actions = [a for a in actions if scope.allows(rbac.machine_group(state, a.get("machineId")))]
         page, query.total = odata.execute(actions, query)
         return self._collection("MachineActions", page, query)
 
@@ -270,10 +295,11 @@ class Defender:
         return action
 
     def get_action(self, req, action_id):
-        state = self._guard(req, "machineactions", READ_MACHINES)[1]
+        claims, state = self._guard(req, "machineactions", READ_MACHINES)
         with self.emu.lock:
             self.emu.refresh(state)
             action = dict(self._action_by_key(state, action_id))
+        self.require_machine(claims, state, action.get("machineId"), "machine action %s" % action_id)
         return self._entity("MachineActions", action)
 
     def cancel_action(self, req, action_id):
@@ -282,6 +308,8 @@ class Defender:
         with self.emu.lock:
             self.emu.refresh(state)
             action = self._action_by_key(state, action_id)
+            self.require_machine(claims, state, action.get("machineId"), "machine action %s" % action_id,
+                                 rbac.ACTIVE_REMEDIATION)
             if action["status"] not in ("Pending", "InProgress"):
                 raise _fail(400, "BadRequest", "Machine action %s is already in a final state (%s) and cannot be cancelled."
                             % (action_id, action["status"]))
@@ -325,6 +353,8 @@ class Defender:
             machine = state.machine_by_id.get(machine_id.lower()) if is_machine_id(machine_id) else None
             if machine is None:
                 raise _fail(404, "ResourceNotFound", "Machine %s was not found" % machine_id)
+            # isolate-machine.md, run-av-scan.md, ...: the user needs access to the device and the action's role.
+            self.require_machine(claims, state, machine["id"], "machine %s" % machine_id, spec.role)
             if spec.windows_only:
                 check_platform(machine, _fail)
             self.emu.refresh(state)

@@ -46,6 +46,8 @@ CLIENT_ID = "6f5a8c1e-2b3d-4e7f-9a0b-1c2d3e4f5a6b"
 PUBLIC_CLIENT_ID = "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"
 LIMITED_CLIENT_ID = "3e2d1c0b-9a8f-4e7d-b6c5-4a3b2c1d0e9f"
 USERNAME = "analyst@contoso.onmicrosoft.com"
+# A second user, limited to some device groups (rbac.DEFAULT_USER_DEVICE_GROUPS); the analyst has every group.
+SCOPED_USERNAME = "responder@contoso.onmicrosoft.com"
 OTHER_TENANT_ID = "5f1c3e2d-8b7a-4c69-9d1e-2a3b4c5d6e7f"
 OTHER_TENANT_DOMAINS = ("fabrikam.onmicrosoft.com",)
 OTHER_CLIENT_ID = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
@@ -166,6 +168,7 @@ def build(tls):
     main.add_app(App(LIMITED_CLIENT_ID, "defender-atp-readonly", secret=_secret(),
                      roles={DEFENDER: ("Machine.Read.All", "Alert.Read.All")}))
     main.add_user(User(USERNAME, _password(), "SecOps Analyst"))
+    main.add_user(User(SCOPED_USERNAME, _password(), "Finance Responder"))
     other = directory.add(Tenant(OTHER_TENANT_ID, OTHER_TENANT_DOMAINS, "Fabrikam"))
     other.add_app(App(OTHER_CLIENT_ID, "fabrikam-defender-automation", roles=full_roles, secret=_secret()))
     return directory

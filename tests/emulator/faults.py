@@ -1,4 +1,5 @@
-"""Injected faults: 5xx answers (with or without Retry-After), slow answers and dropped connections."""
+"""Injected faults: 5xx answers (with or without Retry-After), chosen error answers (such as 403 DisallowedOperation or
+DisabledFeature for one operation, common-errors.md), slow answers and dropped connections."""
 
 import itertools
 import re
@@ -14,7 +15,8 @@ class FaultRule:
     def __init__(self, spec):
         if not isinstance(spec, dict):
             raise FaultError("a fault rule must be a JSON object")
-        unknown = set(spec) - {"path", "method", "status", "retry_after", "body", "delay", "drop", "times", "skip"}
+        unknown = set(spec) - {"path", "method", "status", "retry_after", "body", "code", "message", "delay", "drop",
+                               "times", "skip"}
         if unknown:
             raise FaultError("unknown fault keys: %s" % ", ".join(sorted(unknown)))
         try:
@@ -25,6 +27,9 @@ class FaultRule:
         self.status = spec.get("status")
         self.retry_after = spec.get("retry_after")
         self.body = spec.get("body")
+        # The error code and message of the answer in the backend's error shape (instead of a whole ``body``).
+        self.code = spec.get("code")
+        self.message = spec.get("message")
         self.delay = float(spec.get("delay") or 0)
         self.drop = bool(spec.get("drop"))
         self.times = spec.get("times")
@@ -33,6 +38,12 @@ class FaultRule:
             raise FaultError("status must be an HTTP status code")
         if self.times is not None and (not isinstance(self.times, int) or self.times < 0):
             raise FaultError("times must be a non-negative integer or null")
+        for name in ("code", "message"):
+            value = spec.get(name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise FaultError("%s must be a non-empty string" % name)
+        if (self.code or self.message) and (self.status is None or self.body is not None):
+            raise FaultError("code and message need a status and no body")
         if self.status is None and not self.drop and not self.delay:
             raise FaultError("a fault needs at least one of status, drop or delay")
         self.id = next(self._ids)

@@ -3,7 +3,9 @@
 - ``GET /api/indicators``: active indicators, OData ``$filter`` on the documented properties, ``$top`` <= 10,000, ``$skip``.
 - ``POST /api/indicators``: submit or update one (post-ti-indicator.md): 200 with the indicator (not 201).
 - ``POST /api/indicators/import``: ``{"Indicators": [...]}``, at most 500; 200 with ``{"value": [{id, indicator,
-  isFailed, failureReason}]}`` (import-ti-indicators.md).
+  isFailed, failureReason}]}``, a failed item for a refused value (bad hash, CIDR range, tenant limit); 400 for an
+  incorrect body (any item not a well-formed indicator, or a value of ``indicator_bad_request_values``), naming no
+  indicator, nothing written (import-ti-indicators.md).
 - ``DELETE /api/indicators/{id}``: 204, 404 (delete-ti-indicator-by-id.md).
 - ``POST /api/indicators/BatchDelete``: ``{"IndicatorIds": [...]}``, at most 500; 204; 400 when empty, too large or an
   id is invalid; 403 for an indicator the caller may not touch; 404 when any id is missing; nothing is deleted then
@@ -46,6 +48,8 @@ INDICATOR_SCHEMA = Schema("microsoft.windowsDefenderATP.api.Indicator", [
                   "rbacGroupIds", "indicatorValue", "indicatorType", "creationTimeDateTimeUtc", "createdBy", "action",
                   "severity"))
     for name in FIELDS])
+# The value checks (common-errors.md codes): on import, these fail one item; anything else makes the body incorrect.
+VALUE_CODES = ("InvalidHashValue", "InvalidIpAddress", "InvalidDomainName", "InvalidUrl")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -189,15 +193,17 @@ def validate(body):
     return clean
 
 
-def upsert(store, clean, claims, now, limit, active=None):
+def upsert(store, clean, claims, now, limit, active=None, scope=None):
     """Create or update one indicator; returns it. Raises InvalidIndicator when the tenant limit would be passed.
 
     ``active`` is a one-item list holding the count of active indicators, kept up to date across a batch.
+    ``scope`` (rbac.Scope): a user may neither change an indicator of device groups outside theirs nor create one.
     """
     if active is None:
         active = [len(store.active(now))]
     who = claims.get("upn") or claims.get("appid")
     existing = store.find(clean["indicatorType"], _key(clean["indicatorType"], clean["indicatorValue"]))
+    _require_exposed(scope, existing if existing is not None else clean)
     if existing is not None:
         if not _may_touch(claims, existing):
             raise InvalidIndicator("Forbidden", "The application may not change indicator %s, which another application "
@@ -235,6 +241,17 @@ def _may_touch(claims, indicator):
     if "scp" in claims or "Ti.ReadWrite.All" in (claims.get("roles") or []):
         return True
     return indicator.get("createdBy") == claims.get("appid")
+
+
+def _exposed(scope, indicator):
+    """batch-delete-ti-indicators.md: a user must be exposed to the indicator's device groups (rules in rbac.py)."""
+    return scope is None or scope.exposed(indicator.get("rbacGroupNames") or [])
+
+
+def _require_exposed(scope, indicator):
+    if not _exposed(scope, indicator):
+        raise InvalidIndicator("Forbidden", "User %s isn't exposed to the device groups of indicator %s." % (
+            scope.user, indicator.get("id") or indicator.get("indicatorValue")))
 
 
 def routes(defender, req, parts, lowered):
@@ -278,7 +295,8 @@ def submit(defender, req):
     try:
         clean = validate(body)
         with defender.emu.lock:
-            indicator = dict(upsert(Store.of(state), clean, claims, time.time(), _limit(defender)))
+            indicator = dict(upsert(Store.of(state), clean, claims, time.time(), _limit(defender),
+                                    scope=defender.scope(claims)))
     except InvalidIndicator as exc:
         raise fail(403 if exc.code == "Forbidden" else 400, exc.code, exc.message) from None
     return defender._entity("Indicators", indicator, status=200)  # post-ti-indicator.md: 200, not 201
@@ -295,15 +313,35 @@ def import_indicators(defender, req):
     if len(items) > MAX_BATCH:
         raise fail(400, "MaximumBatchSizeExceeded", "Maximum batch size exceeded. Received: %d, allowed: %d."
                    % (len(items), MAX_BATCH))
+    # import-ti-indicators.md: "If not successful: this method return 400 - Bad Request. Bad request usually indicates
+    # incorrect body." An item that is not a well-formed indicator (an unknown or miscased property, a missing required
+    # parameter, a value of the wrong type or outside its enum) makes the whole call a 400 and nothing is written; the
+    # page shows no per-item form for it, and the answer names no indicator. A well-formed item whose value is refused
+    # (a bad hash, a CIDR range: common-errors.md InvalidHashValue, ti-indicator.md "CIDR ... isn't supported") and
+    # one past the tenant limit are reported per item, 200 with {id: null, isFailed: true, failureReason}.
+    checked = []
+    for item in items:
+        try:
+            checked.append((item, validate(item), None))
+        except InvalidIndicator as exc:
+            if exc.code not in VALUE_CODES:
+                raise fail(400, exc.code, exc.message) from None
+            checked.append((item, None, exc))
+    refused = set(v.strip().lower() for v in getattr(defender.emu.config, "indicator_bad_request_values", ()) or ())
+    for item, clean, _error in checked:
+        if clean is not None and clean["indicatorValue"].strip().lower() in refused:
+            raise fail(400, "InvalidRequestBody", "Request body is incorrect.")
     results = []
     with defender.emu.lock:
         store = Store.of(state)
         now = time.time()
         active = [len(store.active(now))]
-        for item in items:
+        for item, clean, error in checked:
             value = item.get("indicatorValue") if isinstance(item, dict) else None
             try:
-                indicator = upsert(store, validate(item), claims, now, _limit(defender), active)
+                if error is not None:
+                    raise error
+                indicator = upsert(store, clean, claims, now, _limit(defender), active, scope=defender.scope(claims))
             except InvalidIndicator as exc:
                 results.append({"id": None, "indicator": value, "isFailed": True, "failureReason": exc.message})
             else:
@@ -327,6 +365,8 @@ def delete_one(defender, req, indicator_id):
             raise fail(404, "ResourceNotFound", "Indicator %s was not found" % indicator_id)
         if not _may_touch(claims, indicator):
             raise fail(403, "Forbidden", "The application may not delete indicator %s." % indicator_id)
+        if not _exposed(defender.scope(claims), indicator):
+            raise fail(403, "Forbidden", "The requestor isn't exposed to the device groups of indicator %s." % indicator_id)
         store.remove(indicator_id)
     return Response(204, b"", content_type=None)
 
@@ -350,7 +390,8 @@ def batch_delete(defender, req):
         missing = [i for i in ids if i not in store.by_id]
         if missing:
             raise fail(404, "ResourceNotFound", "Indicator %s was not found" % missing[0])
-        if any(not _may_touch(claims, store.by_id[i]) for i in ids):
+        scope = defender.scope(claims)
+        if any(not _may_touch(claims, store.by_id[i]) or not _exposed(scope, store.by_id[i]) for i in ids):
             raise fail(403, "Forbidden", "The requestor isn't exposed to the device groups of every indicator.")
         for indicator_id in dict.fromkeys(ids):
             store.remove(indicator_id)

@@ -27,6 +27,7 @@ import re
 import time
 import zipfile
 
+from . import rbac
 from .messages import Response, json_response
 from .state import is_machine_id
 from .util import iso7
@@ -83,6 +84,7 @@ class ResponseActions:
             machine = state.machine_by_id.get(machine_id.lower()) if is_machine_id(machine_id) else None
             if machine is None:
                 raise self.fail(404, "ResourceNotFound", "Machine %s was not found" % machine_id)
+            self.defender.require_machine(claims, state, machine["id"], "machine %s" % machine_id, rbac.ACTIVE_REMEDIATION)
             # stop-and-quarantine-file.md: Windows 10 1703+ and Windows 11 only.
             check_platform(machine, self.fail)
             self.emu.refresh(state)
@@ -102,10 +104,13 @@ class ResponseActions:
         return hmac.new(self._key, ("%s|%d" % (action_id, expiry)).encode(), hashlib.sha256).hexdigest()
 
     def get_package_uri(self, req, action_id):
-        state = self.defender._guard(req, "packageuri", self.package_uri)[1]
+        claims, state = self.defender._guard(req, "packageuri", self.package_uri)
         with self.emu.lock:
             self.emu.refresh(state)
             action = dict(self.defender._action_by_key(state, action_id))
+        # As collect-investigation-package.md: a user needs 'Alerts investigation' on the machine's device group.
+        self.defender.require_machine(claims, state, action.get("machineId"), "machine action %s" % action_id,
+                                      rbac.ALERTS_INVESTIGATION)
         if action["type"] != "CollectInvestigationPackage" or action["status"] != "Succeeded":
             raise self.fail(404, "ResourceNotFound", "Investigation package for action %s was not found" % action_id)
         config = self.emu.config
@@ -185,18 +190,20 @@ class ResponseActions:
         machine["machineTags"] = tags
 
     def machine_tags(self, req, machine_id):
-        state = self.defender._guard(req, "tags", self.write_machines)[1]
+        claims, state = self.defender._guard(req, "tags", self.write_machines)
         value, action, _ids = self._tag_body(req, bulk=False)
         with self.emu.lock:
             machine = state.machine_by_id.get(machine_id.lower()) if is_machine_id(machine_id) else None
             if machine is None:
                 raise self.fail(404, "ResourceNotFound", "Machine %s was not found" % machine_id)
+            # add-or-remove-machine-tags.md: 'Manage security setting' on the machine's device group.
+            self.defender.require_machine(claims, state, machine["id"], "machine %s" % machine_id, rbac.SECURITY_SETTINGS)
             self._apply(machine, value, action)
             answer = dict(machine)
         return self.defender._entity("Machines", answer)
 
     def bulk_tags(self, req):
-        state = self.defender._guard(req, "tags", self.write_machines)[1]
+        claims, state = self.defender._guard(req, "tags", self.write_machines)
         value, action, ids = self._tag_body(req, bulk=True)
         with self.emu.lock:
             machines = [state.machine_by_id.get(i.lower()) if is_machine_id(i) else None for i in ids]
@@ -204,6 +211,10 @@ class ResponseActions:
             if unknown:
                 # Undocumented: the emulator refuses the whole call, the strictest reading (nothing half-done).
                 raise self.fail(404, "ResourceNotFound", "Machines %s were not found" % ", ".join(unknown[:5]))
+            # Undocumented too: one machine the user may not tag refuses the whole call (rbac.py).
+            for machine in machines:
+                self.defender.require_machine(claims, state, machine["id"], "machine %s" % machine["id"],
+                                              rbac.SECURITY_SETTINGS)
             for machine in machines:
                 self._apply(machine, value, action)
             answer = [dict(m) for m in machines]

@@ -113,6 +113,7 @@ class Emulator:
             "certificate_password": self.certificate_password,
             "public_client_id": dirmod.PUBLIC_CLIENT_ID, "username": dirmod.USERNAME,
             "password": main.users[dirmod.USERNAME].password,
+            "scoped_username": dirmod.SCOPED_USERNAME, "scoped_password": main.users[dirmod.SCOPED_USERNAME].password,
             "limited_client_id": dirmod.LIMITED_CLIENT_ID,
             "limited_client_secret": main.apps[dirmod.LIMITED_CLIENT_ID].secrets[0],
             "other_tenant_id": other.tenant_id, "other_tenant_domain": other.domains[0],
@@ -270,9 +271,12 @@ class Emulator:
         headers = [("Retry-After", str(rule.retry_after))] if rule.retry_after is not None else []
         if rule.body is not None:
             return json_response(rule.status, rule.body, headers=headers)
-        codes = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
-        code = codes.get(rule.status, "InternalServerError" if rule.status >= 500 else "BadRequest")
-        message = "Injected fault %d: the service is temporarily unavailable." % rule.id
+        # The codes of common-errors.md for each status.
+        codes = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests",
+                 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+        code = rule.code or codes.get(rule.status, "InternalServerError" if rule.status >= 500 else "BadRequest")
+        message = rule.message or ("Injected fault %d: the service is temporarily unavailable." % rule.id
+                                   if rule.status >= 500 else "Injected fault %d: %s." % (rule.id, code))
         if req.family == "graph_hunting":
             return graph_error(rule.status, code, message, headers=headers)
         if req.family == "token":

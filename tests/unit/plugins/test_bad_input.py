@@ -368,6 +368,11 @@ MODULE_CASES = [
     ('atp_indicator', 'application-empty', {'application': ''}, ['application']),
     ('atp_indicator', 'purge-with-absent', {'state': 'absent', 'purge': True}, ['purge']),
     ('atp_indicator', 'purge-not-bool', {'purge': 'everything'}, ['purge']),
+    ('atp_indicator', 'purge-empty-list', {'indicators': [], 'purge': True}, ['indicators is empty and purge is true']),
+    ('atp_indicator', 'indicator-action-retired', {'indicators': [{'type': 'FileMd5', 'value': 'a' * 32, 'action': 'Alert',
+                                                                   'title': 't'}]}, ['indicators[0].action Alert', '2022']),
+    ('atp_indicator', 'max-deletions-negative', {'max_deletions': -1}, ['max_deletions', '-1']),
+    ('atp_indicator', 'max-deletions-not-int', {'max_deletions': 'many'}, ['max_deletions']),
     # atp_indicator_info
     ('atp_indicator_info', 'type-unknown', {'type': ['Hash']}, ['type', 'Hash']),
     ('atp_indicator_info', 'type-empty-list', {'type': []}, ['type']),

@@ -12,9 +12,12 @@ from __future__ import absolute_import, division, print_function
 import asyncio
 import concurrent.futures
 import datetime
+import errno
 import json
 import logging
 import os
+import re
+import stat
 import sys
 import tempfile
 import threading
@@ -46,11 +49,15 @@ try:
     from ansible_collections.defender.atp.plugins.module_utils.alerts import ALERTS_PATH, SEVERITIES, STATUSES, build_filter
     from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
     from ansible_collections.defender.atp.plugins.module_utils.connection_options import (
-        CONNECTION_ARGSPEC, ConnectionSettings, connection_argspec)
+        ConnectionSettings, connection_argspec)
     from ansible_collections.defender.atp.plugins.module_utils.errors import (
-        AtpApiError, AtpAuthError, AtpError, AtpOptionError, AtpTransportError)
-    from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE, HttpClient
+        AtpApiError, AtpAuthError, AtpError, AtpOptionError)
+    from ansible_collections.defender.atp.plugins.module_utils.http_client import (
+        MAX_PAGE_SIZE, HttpClient, requests as _requests)
+    from ansible_collections.defender.atp.plugins.module_utils.redaction import Redactor
     from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, parse_instant, resolve_since
+    # The token cache's check of who owns a file and who else may touch it, reused for the state file.
+    from ansible_collections.defender.atp.plugins.module_utils.token_cache import O_NOFOLLOW, _private_problem
 except ImportError as _exc:  # pragma: no cover - depends on how the source is installed
     IMPORT_ERROR = _exc
 else:
@@ -62,17 +69,36 @@ short_description: Events for new and updated Microsoft Defender for Endpoint al
 description:
   - Polls C(GET /api/alerts) every O(interval) seconds, filtered on the alert's C(lastUpdateTime) (and on
     O(severities) and O(statuses) when given), and puts one event on the rulebook's queue per alert that is new or
-    changed since the last poll - C({"alert": {...the API's alert...}, "meta": {...}}).
+    changed since the last poll - C({"alert": {...}, "meta": {"defender_atp": {...}}}).
+  - B(The event carries no text an attacker can choose.) ansible-rulebook hands each event to the playbook it runs
+    as extra variables, and Ansible evaluates templates in extra variables - an alert title
+    C({{ lookup('pipe', ...\) }}) would run a command on the controller as soon as a playbook printed it. The title,
+    description, evidence, comments, the device's name and the users' names come from the endpoint and can be chosen by
+    an attacker on it. So C(alert) holds only the alert's ids (C(id), C(incidentId), C(investigationId), C(machineId),
+    C(detectorId), C(aadTenantId)), its enumerations (C(severity), C(status), C(classification), C(determination),
+    C(investigationState), C(detectionSource), C(category), C(mitreTechniques)) and its times (C(alertCreationTime),
+    C(firstEventTime), C(lastEventTime), C(lastUpdateTime), C(resolvedTime)), and each only when it has the form such a
+    value has (an id - letters, digits, C(_) and C(-); a word of at most 64 letters, digits and C(_.:-); an ISO 8601
+    time; or null). A value of another form is left out, and its field named in C(meta.defender_atp.withheld).
+    Values the docs do not list (a new C(detectionSource)) pass when they have that form.
+  - A playbook reads the rest of the alert with M(defender.atp.atp_alert_info) (C(alert_id)); Ansible never
+    evaluates module results. O(include_alert_text=true) puts the whole alert in the event instead (see there).
   - The same alert version (its C(id) and C(lastUpdateTime)) is never sent twice. Each poll reaches back O(overlap)
     seconds before the newest C(lastUpdateTime) seen, so alerts that the service indexes late are not missed, and
     a bounded memory of what was sent drops the repeats.
   - Pages with C($top)/C($skip) (10,000 alerts a page), so any number of alerts comes through. The API promises no
     order, so after a poll of several pages the next poll reads the same window again before moving on.
   - Throttling (HTTP 429, honouring C(Retry-After)), server errors and dropped connections are retried by the
-    collection's HTTP client; a poll that still fails is logged and tried again at the next interval. Tokens are
-    renewed before they expire and when the API rejects one; no token or secret is ever logged.
-  - Configuration errors, rejected credentials and missing permissions (HTTP 400, 401, 403) stop the source
+    collection's HTTP client (O(max_retries), O(max_retry_wait)); a poll that still fails is logged and tried again,
+    after a wait that doubles with each failed poll in a row (from O(interval) up to 10 minutes, or O(interval) when
+    that is longer). Tokens are renewed before they expire and when the API rejects one.
+  - An HTTP 404 is retried the same way (a passing fault, or a wrong O(api_url), O(region) or O(cloud)); after
+    O(max_not_found_polls) polls in a row that got one, the source stops with a message naming the URL.
+  - Configuration errors, rejected credentials and missing permissions (HTTP 400, 401, 403) stop the source at once
     with a message naming the problem.
+  - No token or secret is ever logged or raised: every message of the source has the secret options (also when they
+    come from environment variables) and every token it holds replaced by C(********), also where a server's error
+    body echoes them (a proxy that reflects the request).
   - Needs the Defender API permission C(Alert.Read.All) (application) or C(Alert.Read) (delegated).
   - The connection options are those of the collection's modules (see M(defender.atp.atp_alert_info)), with the
     same environment variables (E(AZURE_TENANT_ID), E(AZURE_CLIENT_ID), E(AZURE_CLIENT_SECRET), ...).
@@ -111,8 +137,31 @@ options:
         overlap, so a restarted source goes on where it stopped instead of starting at O(since) again.
       - Written atomically (a new file renamed over the old one) with mode C(0600) after each poll. Its directory
         must exist.
-      - A file that cannot be read as a state is reported and replaced (the source starts at O(since)).
+      - Read only when it is a regular file (not a symbolic link) owned by the user running the source and
+        accessible to nobody else (mode C(0600)), as the collection's token cache checks its files: anyone who could
+        change it could hide alerts. A file that is not, or cannot be read as a state, is reported, not used (the
+        source starts at O(since)) and replaced by a private one.
+      - A watermark later than the local clock (a clock set back, or an edited file) would hide every alert until
+        that time: it is capped at the current time, with a warning.
     type: path
+  include_alert_text:
+    description:
+      - Put the whole alert, as the API returns it (title, description, evidence, comments, the device's name, ...),
+        in the event's C(alert), instead of only the checked ids, enumerations and times.
+      - B(Warning:) ansible-rulebook passes the event to the playbook as extra variables, and Ansible evaluates
+        templates in extra variables. With this option, an attacker who can choose an alert's text (a file name, a
+        command line, the device's name) can run code on the controller as soon as a playbook or template uses
+        that text - printing C(ansible_eda.event.alert.title) is enough. Use it only with rules that act on the event
+        themselves and playbooks that never read the event's text; prefer M(defender.atp.atp_alert_info).
+    type: bool
+    default: false
+  max_not_found_polls:
+    description:
+      - How many polls in a row may get HTTP 404 before the source stops. A 404 on the alert list is either a
+        passing fault of the service or a wrong O(api_url), O(region) or O(cloud); it is retried with the growing
+        wait of other failed polls.
+    type: int
+    default: 5
   overlap:
     description:
       - Seconds each poll reaches back before the newest C(lastUpdateTime) seen, for alerts that appear in the API
@@ -211,10 +260,14 @@ EXAMPLES = r'''
       action:
         run_playbook:
           name: defender.atp.isolate_alert_machine
+          extra_vars:
+            defender_machine_id: "{{ event.alert.machineId }}"
+            defender_alert_id: "{{ event.alert.id }}"
 '''
 
 # The event's meta (besides what ansible-rulebook adds): meta.defender_atp holds alert_id, last_update_time,
-# change ("new" when the alert was created within the window the poll read, else "updated") and polled_at.
+# change ("new" when the alert was created within the window the poll read, else "updated"), polled_at, alert_text
+# (include_alert_text) and withheld (the fields left out because their value had not the expected form).
 
 logger = logging.getLogger('defender.atp.alerts')
 
@@ -226,8 +279,29 @@ MAX_REMEMBERED = 100000
 STATE_VERSION = 1
 # Keys ansible-rulebook itself adds to a source's arguments.
 RULEBOOK_ARGS = ('eda_feedback_queue',)
-# API statuses after which polling cannot succeed without someone changing the configuration.
-FATAL_STATUSES = (400, 401, 403, 404)
+# API statuses after which polling cannot succeed without someone changing the configuration or the permissions.
+FATAL_STATUSES = (400, 401, 403)
+# A 404 on the alert list is a passing fault or a wrong URL: retried, until max_not_found_polls polls in a row got one.
+NOT_FOUND = 404
+# The longest wait between two failed polls (unless the interval itself is longer).
+MAX_FAILURE_DELAY = 600.0
+
+# What a default event carries of an alert (alerts.md, get-alerts.md): the fields an attacker on the endpoint cannot
+# word, each with the form its value must have. Free text (title, description, evidence, comments, relatedUser,
+# computerDnsName - the device's own choice -, assignedTo, threatName, threatFamilyName, rbacGroupName) never goes in:
+# ansible-rulebook hands the event to playbooks as extra vars, which Ansible templates. The forms are strict so that no
+# value can hold a template, a line break or a path, whatever the API sends (unknown enum values of that form pass).
+ID_RE = re.compile(r'[A-Za-z0-9_-]{1,128}')  # alert ids (da6381..._-8807), 40-hex machine ids, GUIDs, numbers as text
+WORD_RE = re.compile(r'[A-Za-z0-9_.:-]{1,64}')  # enumerations: High, TruePositive, CustomerTI, T1085.001, ...
+TIME_RE = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,7})?(?:Z|[+-][0-9]{2}:[0-9]{2})?')
+EVENT_FIELDS = {
+    'id': 'id', 'incidentId': 'id', 'investigationId': 'id', 'machineId': 'id', 'detectorId': 'id', 'aadTenantId': 'id',
+    'severity': 'word', 'status': 'word', 'classification': 'word', 'determination': 'word',
+    'investigationState': 'word', 'detectionSource': 'word', 'category': 'word', 'mitreTechniques': 'words',
+    'alertCreationTime': 'time', 'firstEventTime': 'time', 'lastEventTime': 'time', 'lastUpdateTime': 'time',
+    'resolvedTime': 'time',
+}
+_FORMS = {'id': ID_RE, 'word': WORD_RE, 'words': WORD_RE, 'time': TIME_RE}
 
 
 class SourceError(Exception):
@@ -248,6 +322,47 @@ def _iso(value):
 
 def _text(value):
     return value if isinstance(value, str) and value else None
+
+
+def _checked(kind, value):
+    """``(ok, value)``: whether ``value`` has the form of a ``kind`` field (null always has), and the value to send."""
+    if value is None:
+        return True, None
+    if kind == 'id' and isinstance(value, int) and not isinstance(value, bool):
+        return True, value  # incidentId, investigationId are numbers
+    if kind == 'words':
+        if not isinstance(value, list):
+            return False, None
+        kept = [item for item in value if isinstance(item, str) and WORD_RE.fullmatch(item)]
+        return len(kept) == len(value), kept
+    if isinstance(value, str) and _FORMS[kind].fullmatch(value):
+        return True, value
+    return False, None
+
+
+def event_alert(alert):
+    """``(fields, withheld)``: the alert's ``EVENT_FIELDS`` whose values have their form, and the names of those left out.
+
+    A field the alert does not have is not added; a list of words keeps the words that have the form (and is named
+    in ``withheld`` when it lost any). Only our own field names ever go into ``withheld``, never a value.
+    """
+    fields = {}
+    withheld = []
+    for name, kind in EVENT_FIELDS.items():
+        if name not in alert:
+            continue
+        ok, value = _checked(kind, alert[name])
+        if ok or (kind == 'words' and value is not None):
+            fields[name] = value
+        if not ok:
+            withheld.append(name)
+    return fields, sorted(withheld)
+
+
+def failure_delay(interval, failures):
+    """Seconds to wait after ``failures`` failed polls in a row: the interval, doubled each time, capped at 10 minutes
+    (or at the interval, when that is longer)."""
+    return min(interval * 2 ** min(failures - 1, 30), max(interval, MAX_FAILURE_DELAY))
 
 
 def parse_time(text):
@@ -397,15 +512,38 @@ def write_state(path, state):
         raise
 
 
+class UntrustedState(ValueError):
+    """The state file is not private to this user (owner, mode, symlink): anyone who could change it could hide alerts."""
+
+
 def read_state(path):
-    """The JSON document in ``path``; None when the file does not exist. Raises ValueError when it is unreadable."""
+    """The JSON document in ``path``; None when the file does not exist. Raises ValueError when it is unreadable, and
+    UntrustedState when it is not a regular file of this user that nobody else may read or change (a symbolic link is
+    never followed): the token cache's check of its own files (token_cache._private_problem)."""
     try:
-        with open(path, 'r') as stream:
-            return json.load(stream)
+        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UntrustedState('it is a symbolic link, which is never followed')
+        raise ValueError(exc.strerror or str(exc))
+    try:
+        info = os.fstat(fd)
+        problem = None if stat.S_ISREG(info.st_mode) else 'it is not a regular file'
+        problem = problem or _private_problem(info, 'it')
+        if problem:
+            raise UntrustedState(problem)
+        with os.fdopen(fd, 'r') as stream:
+            fd = None
+            return json.load(stream)
+    except UntrustedState:
+        raise
     except (OSError, ValueError) as exc:
         raise ValueError(str(exc))
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _argument_spec():
@@ -416,26 +554,24 @@ def _argument_spec():
         since=dict(type='str'),
         state_file=dict(type='path'),
         overlap=dict(type='float', default=300),
+        include_alert_text=dict(type='bool', default=False),
+        max_not_found_polls=dict(type='int', default=5),
     )
 
 
-def _secret_values(args, params):
-    secrets = set()
-    for name, spec in CONNECTION_ARGSPEC.items():
-        if spec.get('no_log'):
-            for value in (args.get(name), (params or {}).get(name)):
-                if isinstance(value, str) and value:
-                    secrets.add(value)
-            for variable in (spec.get('fallback') or (None, []))[1]:
-                if os.environ.get(variable):
-                    secrets.add(os.environ[variable])
-    return secrets
+class _RedactingFilter(logging.Filter):
+    """Takes the known secrets out of every record of the source's logger (module_utils/redaction.py)."""
 
+    def __init__(self, redact):
+        super(_RedactingFilter, self).__init__()
+        self.redact = redact
 
-def _hide(text, secrets):
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, '********')
-    return text
+    def filter(self, record):
+        message = record.getMessage()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
 
 
 def validate_args(args):
@@ -451,11 +587,13 @@ def validate_args(args):
     result = ArgumentSpecValidator(_argument_spec()).validate(given)
     params = result.validated_parameters
     if result.error_messages:
-        raise SourceError(_hide('defender.atp.alerts: %s' % '; '.join(result.error_messages), _secret_values(given, params)))
+        raise SourceError(Redactor([given, params])('defender.atp.alerts: %s' % '; '.join(result.error_messages)))
     if params['interval'] <= 0:
         raise SourceError('defender.atp.alerts: interval must be a positive number of seconds, got %r.' % params['interval'])
     if params['overlap'] < 0:
         raise SourceError('defender.atp.alerts: overlap must be 0 or more seconds, got %r.' % params['overlap'])
+    if params['max_not_found_polls'] < 1:
+        raise SourceError('defender.atp.alerts: max_not_found_polls must be 1 or more, got %r.' % params['max_not_found_polls'])
     if params['state_file']:
         directory = os.path.dirname(os.path.abspath(params['state_file']))
         if not os.path.isdir(directory):
@@ -471,21 +609,36 @@ class AlertSource(object):
         self.params = validate_args(args)
         self.clock = clock or (lambda: datetime.datetime.now(UTC))
         self.stopping = threading.Event()
+        # Every message this source logs or raises goes through it: the secret options and every token it holds.
+        self.redact = Redactor([args, self.params])
+        self.log_filter = _RedactingFilter(self.redact)
+        logger.addFilter(self.log_filter)
+        self.warned_withheld = set()
         try:
             self.settings = ConnectionSettings(self.params)
             self.authenticator = Authenticator(self.settings)
             # The client's waits between retries end at once when the source stops (see _sleep).
             self.client = HttpClient(self.settings, token_source=self.authenticator, sleep=self._sleep)
         except AtpError as exc:
-            raise SourceError('defender.atp.alerts: %s' % _hide(exc.message, _secret_values(args, self.params)))
+            logger.removeFilter(self.log_filter)
+            raise self.error(exc.message) from None
+        self.redact.authenticator = self.authenticator
         self.authenticator.attach(self.client)
         if not self.settings.validate_certs:
             logger.warning('validate_certs is false: TLS certificates of the login and API servers are not verified.')
-        self.tracker = self._initial_tracker()
-        self.save()  # fails now, not after the first poll, when the state file cannot be written
+        try:
+            self.tracker = self._initial_tracker()
+            self.save()  # fails now, not after the first poll, when the state file cannot be written
+        except BaseException:
+            self.close()
+            raise
         self.polls = 0
         self.pages = 0
         self.held = False
+
+    def error(self, message):
+        """A SourceError with ``message``, without any known secret (raise it ``from None``: no chained original)."""
+        return SourceError(self.redact('defender.atp.alerts: %s' % message))
 
     def _initial_tracker(self):
         overlap = self.params['overlap']
@@ -495,8 +648,12 @@ class AlertSource(object):
                 state = read_state(path)
                 if state is not None:
                     tracker = AlertTracker.from_state(state, overlap)
+                    self._cap_at_now(tracker, path)
                     logger.info('Resuming from state_file %s: alerts updated since %s.', path, _iso(tracker.watermark))
                     return tracker
+            except UntrustedState as exc:
+                logger.warning('state_file %s is not used: %s; anyone who can change it could hide alerts. Starting from '
+                               'since and replacing it with a file of this user, mode 0600.', path, exc)
             except ValueError as exc:
                 logger.warning('state_file %s is not a state this source wrote (%s); starting from since and replacing it.',
                                path, exc)
@@ -506,8 +663,21 @@ class AlertSource(object):
             try:
                 start = resolve_since(self.params['since'], now=now)
             except TimeSpanError as exc:
-                raise SourceError('defender.atp.alerts: %s' % exc)
+                raise self.error(exc) from None
         return AlertTracker(start, overlap)
+
+    def _cap_at_now(self, tracker, path):
+        """A watermark later than the clock would hide every alert until then (the source saves at most its own poll
+        start): the clock was set back, or the file was edited. Cap it at now, and say so."""
+        now = self.clock()
+        if tracker.watermark > now or tracker.floor > now:
+            logger.warning('state_file %s holds a watermark in the future (%s; the time is now %s): the clock was set back '
+                           'or the file was changed. Capped at now: the source goes on from now, reaching back overlap '
+                           'seconds as every poll does; alerts updated before that since the last good poll may be '
+                           'missed.', path, _iso(max(tracker.watermark, tracker.floor)), _iso(now))
+            tracker.watermark = min(tracker.watermark, now)
+            # The floor too, below the overlap: what the first poll reaches back for must not be cut off by it.
+            tracker.floor = min(tracker.floor, now - tracker.overlap)
 
     def _sleep(self, seconds):
         if self.stopping.wait(seconds):
@@ -520,7 +690,7 @@ class AlertSource(object):
         try:
             write_state(path, self.tracker.to_state())
         except OSError as exc:
-            raise SourceError('defender.atp.alerts: cannot write state_file %r: %s.' % (path, exc.strerror or exc))
+            raise self.error('cannot write state_file %r: %s.' % (path, exc.strerror or exc)) from None
 
     def fetch(self):
         """One poll (blocking HTTP): every alert the filter returns, over as many pages as it takes."""
@@ -542,11 +712,29 @@ class AlertSource(object):
         polled_at = _iso(self.clock())
         events = []
         for key, when, alert, change in self.tracker.select(alerts):
-            meta = {'alert_id': key[0], 'last_update_time': key[1], 'change': change, 'polled_at': polled_at}
-            events.append((key, when, {'alert': alert, 'meta': {'defender_atp': meta}}))
+            events.append((key, when, self.event(alert, change, polled_at)))
         self.polls += 1
         logger.debug('Poll %d: %d alert(s) read, %d to send.', self.polls, len(alerts), len(events))
         return alerts, events, started
+
+    def event(self, alert, change, polled_at):
+        """The event of one alert version: only checked fields, unless include_alert_text (see DOCUMENTATION)."""
+        checked, withheld = event_alert(alert)
+        if self.params['include_alert_text']:
+            fields, withheld = alert, []
+        else:
+            fields = checked
+            fresh = set(withheld) - self.warned_withheld
+            if fresh:
+                # Named once per field and run: the values stay out of the log too (they may be an attacker's text).
+                self.warned_withheld.update(fresh)
+                logger.warning('Alert values of an unexpected form were left out of the event: %s (the event names them in '
+                               'meta.defender_atp.withheld; atp_alert_info reads the alert).', ', '.join(sorted(fresh)))
+        meta = {'alert_id': checked.get('id') if isinstance(checked.get('id'), str) else None,
+                'last_update_time': checked.get('lastUpdateTime'),
+                'change': change, 'polled_at': polled_at, 'alert_text': bool(self.params['include_alert_text']),
+                'withheld': withheld}
+        return {'alert': fields, 'meta': {'defender_atp': meta}}
 
     async def send(self, queue, polled):
         """Put a poll's events on the queue, remembering each as sent; then move the watermark and save the state."""
@@ -571,16 +759,32 @@ class AlertSource(object):
             self.client.close()
         except Exception:  # pylint: disable=broad-except
             pass
+        logger.removeFilter(self.log_filter)
+
+
+def _status(exc):
+    return getattr(exc, 'details', {}).get('status') if isinstance(exc, AtpError) else None
 
 
 def _is_fatal(exc):
-    """Whether a failed poll should stop the source (configuration or permission), or be tried again later."""
+    """Whether a failed poll should stop the source (configuration or permission), or be tried again later.
+
+    400 (a request the service will never accept), 401 (credentials rejected, after the client renewed the token once)
+    and 403 (a missing permission, a disabled feature) need someone to change something. So does a token problem
+    without an HTTP status (a given access_token for another API, no credentials to renew one). 404, 429, 5xx, transport
+    errors and anything else are tried again (404 only up to max_not_found_polls in a row).
+    """
     if isinstance(exc, AtpOptionError):
         return True
     if isinstance(exc, (AtpApiError, AtpAuthError)):
-        status = exc.details.get('status')
+        status = _status(exc)
         return status in FATAL_STATUSES or (isinstance(exc, AtpAuthError) and status is None)
     return False
+
+
+# What a failed poll may raise: the collection's errors, and whatever requests raises that the client does not turn
+# into one (a body cut off mid-way).
+POLL_ERRORS = (AtpError,) + ((_requests.exceptions.RequestException,) if IMPORT_ERROR is None and _requests else ())
 
 
 async def main(queue, args):
@@ -590,21 +794,30 @@ async def main(queue, args):
     # One worker thread of our own: blocking HTTP never runs on the event loop, and stopping need not wait for it.
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='defender-atp-alerts')
     failures = 0
+    not_found = 0
     try:
         while True:
             started = time.monotonic()
             try:
                 polled = await loop.run_in_executor(executor, source.poll)
-            except (AtpTransportError, AtpApiError, AtpAuthError) as exc:
+            except POLL_ERRORS as exc:
+                message = getattr(exc, 'message', None) or '%s: %s' % (type(exc).__name__, exc)
                 if _is_fatal(exc):
-                    raise SourceError('defender.atp.alerts: %s' % exc.message)
+                    raise source.error(message) from None
                 failures += 1
-                # The client already retried; wait a little longer after each failed poll, up to ten intervals.
-                delay = min(source.params['interval'] * min(failures, 10), max(source.params['interval'], 600))
-                logger.warning('Polling alerts failed (%d in a row), trying again in %.0f s: %s', failures, delay, exc.message)
+                not_found = not_found + 1 if _status(exc) == NOT_FOUND else 0
+                if not_found >= source.params['max_not_found_polls']:
+                    raise source.error(
+                        '%s (HTTP 404 on %d polls in a row). The alert list was not found at %s: check api_url, region and '
+                        'cloud (or raise max_not_found_polls if the service answers 404 for a while).'
+                        % (message.rstrip('.'), not_found, source.settings.base_url('defender'))) from None
+                # The client already retried (429, 5xx, connections); wait longer after each failed poll in a row.
+                delay = failure_delay(source.params['interval'], failures)
+                logger.warning('Polling alerts failed (%d in a row), trying again in %.1f s: %s', failures, delay, message)
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            not_found = 0
             await source.send(queue, polled)
             await asyncio.sleep(max(0.0, source.params['interval'] - (time.monotonic() - started)))
     finally:

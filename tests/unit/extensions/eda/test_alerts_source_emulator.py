@@ -7,30 +7,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import asyncio
-import datetime
-import hashlib
 import itertools
 import json
 import os
 import stat
-import time
 
 import pytest
 
-UTC = datetime.timezone.utc
-
-
-def iso7(when):
-    return when.strftime('%Y-%m-%dT%H:%M:%S') + '.%07dZ' % (when.microsecond * 10)
-
-
-def ago(minutes):
-    return datetime.datetime.now(UTC) - datetime.timedelta(minutes=minutes)
-
-
-def machine(name):
-    return {'id': hashlib.sha1(name.encode()).hexdigest(), 'computerDnsName': name, 'healthStatus': 'Active'}
-
+from ansible_collections.defender.atp.tests.unit.extensions.eda.eda_runs import (
+    ago, alert_requests, iso7, machine, quiet_for, stop, take)
 
 MACHINES = [machine('ws-eda-01.contoso.com'), machine('ws-eda-02.contoso.com')]
 
@@ -40,39 +25,6 @@ def alert(alert_id, severity, updated_min, created_min=None, status='New', machi
             'machineId': MACHINES[machine_index]['id'], 'computerDnsName': MACHINES[machine_index]['computerDnsName'],
             'alertCreationTime': iso7(ago(created_min if created_min is not None else updated_min)),
             'lastUpdateTime': iso7(ago(updated_min))}
-
-
-async def take(queue, count, timeout):
-    """``count`` events from ``queue``, failing after ``timeout`` seconds."""
-    events = []
-    deadline = time.monotonic() + timeout
-    while len(events) < count:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError('got %d of %d events: %s' % (len(events), count, [e['meta'] for e in events]))
-        events.append(await asyncio.wait_for(queue.get(), remaining))
-    return events
-
-
-async def quiet_for(queue, seconds):
-    """Assert that nothing arrives on ``queue`` for ``seconds``."""
-    try:
-        event = await asyncio.wait_for(queue.get(), seconds)
-    except asyncio.TimeoutError:
-        return
-    raise AssertionError('unexpected event %s' % event['meta'])
-
-
-async def stop(task):
-    started = time.monotonic()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 10)
-    return time.monotonic() - started
-
-
-def alert_requests(emulator):
-    return [entry for entry in emulator.requests_log() if entry['path'] == '/api/alerts']
 
 
 @pytest.fixture

@@ -143,7 +143,8 @@ def test_not_found_is_retried_once_after_a_pause():
 
 
 def test_permission_error_stops_the_remaining_writes():
-    client = ScriptedClient({'m1': [AtpApiError('HTTP 403 Forbidden: Missing application roles', status=403)],
+    client = ScriptedClient({'m1': [AtpApiError('HTTP 403 Forbidden: Missing application roles', status=403,
+                                                missing_permissions=['Machine.Isolate'])],
                              'm2': [new_action('never')], 'm3': [new_action('never')]})
     outcomes = ActionSender(client, lambda mid: [], no_reconcile, workers=1).send_all([job('m1'), job('m2'), job('m3')])
     assert client.posts == ['m1']

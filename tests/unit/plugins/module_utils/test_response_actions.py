@@ -258,7 +258,9 @@ class TagClient(object):
         self.posts.append((path, body))
         if path == BULK_PATH:
             if self.refuse_bulk:
-                raise AtpApiError('refused', status=self.refuse_bulk)
+                # A 403 here is the application's missing permission (a per-object 403: test_per_object_errors.py).
+                raise AtpApiError('refused', status=self.refuse_bulk,
+                                  missing_permissions=['Machine.ReadWrite.All'] if self.refuse_bulk == 403 else None)
             for machine_id in body['MachineIds']:
                 self._apply(machine_id, body)
             return None

@@ -6,6 +6,8 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible.module_utils import basic
+
 from ansible_collections.defender.atp.plugins.modules import atp_indicator, atp_indicator_info
 
 
@@ -153,3 +155,71 @@ def test_an_import_without_a_clear_answer_is_reported_not_repeated(run_module, e
     assert len(calls(emulator, '/api/indicators/import')) == 1, 'a write is never sent twice blindly'
     again = run_module(atp_indicator.main, dict(conn, indicators=hashes(2)))
     assert not again.get('failed') and again['created']['count'] == 2
+
+
+# -- issue 19: what the import answers, and guards against a list that is not what was meant ---------------------------
+
+def test_a_400_for_one_indicator_names_it_and_creates_the_others(run_module, emulator, conn):
+    # import-ti-indicators.md: a 400 for the whole call; nothing in it says which indicator was at fault.
+    emulator.set_config(indicator_bad_request_values=[sha1(321)])
+    result = run_module(atp_indicator.main, dict(conn, indicators=hashes(600)))
+    assert result['failed'] is True
+    assert [(e['value'], 'HTTP 400' in e['error']) for e in result['errors']['indicators']] == [(sha1(321), True)]
+    assert result['created']['count'] == 599 and sha1(321) not in [v['value'] for v in result['created']['indicators']]
+    assert all(v['id'] for v in result['created']['indicators'])
+    imports = calls(emulator, '/api/indicators/import')
+    assert result['summary']['import_calls'] == len(imports) <= 2 + 2 * 9
+    tenant = run_module(atp_indicator_info.main, dict(conn))
+    assert tenant['count'] == 599 and sha1(321) not in [i['indicatorValue'] for i in tenant['indicators']]
+
+
+def test_retired_actions_fail_before_any_request(run_module, emulator, conn):
+    result = run_module(atp_indicator.main, dict(conn, indicators=hashes(1) + hashes(1, start=1, action='AlertAndBlock')))
+    assert result['failed'] and 'indicators[1].action AlertAndBlock' in result['msg'] and 'January 2022' in result['msg']
+    assert [e for e in emulator.requests_log() if e['path'].startswith('/api')] == []
+
+
+def test_an_expired_entry_is_not_sent_and_a_re_run_sends_nothing(run_module, emulator, conn, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, message: warnings.append(message))
+    wanted = hashes(2) + hashes(1, start=2, expiration='2020-12-12T00:00:00Z')
+    first = run_module(atp_indicator.main, dict(conn, indicators=wanted))
+    assert not first.get('failed'), first['msg']
+    assert first['created']['count'] == 2 and first['expired']['count'] == 1
+    assert first['expired']['indicators'] == [dict(type='FileSha1', value=sha1(2), id=None,
+                                                   expiration='2020-12-12T00:00:00Z')]
+    assert any('expired at 2020-12-12T00:00:00Z' in w for w in warnings), warnings
+    emulator.reset()
+    again = run_module(atp_indicator.main, dict(conn, indicators=wanted))
+    assert again['changed'] is False and again['expired']['count'] == 1 and again['summary']['expired'] == 1
+    assert [e['method'] for e in emulator.requests_log() if e['path'].startswith('/api/')] == ['GET']
+
+
+def test_an_empty_list_with_purge_is_refused(run_module, emulator, conn):
+    run_module(atp_indicator.main, dict(conn, indicators=hashes(3)))
+    emulator.reset()
+    for check_mode in (True, False):
+        result = run_module(atp_indicator.main, dict(conn, indicators=[], purge=True), check_mode=check_mode)
+        assert result['failed'] and 'indicators is empty and purge is true' in result['msg']
+        assert 'every indicator of application defender.atp' in result['msg']
+    assert [e for e in emulator.requests_log() if e['path'].startswith('/api')] == []
+    assert run_module(atp_indicator_info.main, dict(conn))['count'] == 3
+
+
+def test_max_deletions_refuses_the_whole_run_before_any_write(run_module, emulator, conn):
+    run_module(atp_indicator.main, dict(conn, indicators=hashes(5)))
+    emulator.reset()
+    args = dict(conn, indicators=hashes(1) + hashes(1, start=10), purge=True, max_deletions=3)
+    for check_mode in (True, False):
+        result = run_module(atp_indicator.main, args, check_mode=check_mode)
+        assert result['failed'] and 'would delete 4 indicators, more than max_deletions (3)' in result['msg']
+        assert result['deletions'] == 4 and result['max_deletions'] == 3
+    writes = [e for e in emulator.requests_log() if e['path'].startswith('/api') and e['method'] != 'GET']
+    assert writes == [], 'not even the creation was sent'
+    absent = run_module(atp_indicator.main, dict(conn, state='absent', indicators=hashes(5), max_deletions=4))
+    assert absent['failed'] and 'more than max_deletions (4)' in absent['msg']
+    allowed = run_module(atp_indicator.main, dict(args, max_deletions=4))
+    assert not allowed.get('failed'), allowed['msg']
+    assert allowed['deleted']['count'] == 4 and allowed['created']['count'] == 1
+    negative = run_module(atp_indicator.main, dict(args, max_deletions=-1))
+    assert negative['failed'] and 'max_deletions must be 0 or more' in negative['msg']

@@ -132,3 +132,72 @@ def test_each_certificate_assertion_form_gets_a_token(run_module, emulator, emu,
     sent = [e['assertion'] for e in emulator.requests_log() if e.get('family') == 'token']
     # One thumbprint header, the one that goes with the algorithm: never the two forms mixed.
     assert sent == [{'alg': algorithm, 'thumbprints': [thumbprint]}]
+
+
+# -- issue 19: auth_method access_token means "this token" -------------------------------------------------------------
+
+GRAPH = 'https://graph.microsoft.com'
+
+
+def _cache_a_defender_token(run_module, conn):
+    cached = dict(conn, token_cache=True)
+    assert run_module(atp_token.main, cached)['token_source'] == 'endpoint'
+    return cached
+
+
+def _token_requests(emulator):
+    return [e for e in emulator.requests_log() if '/oauth2/' in e['path']]
+
+
+@pytest.mark.parametrize('kind', ['wrong audience', 'expired'])
+def test_an_explicit_access_token_is_the_token_checked_never_a_replacement(run_module, emulator, conn, kind):
+    cached = _cache_a_defender_token(run_module, conn)  # credentials in module_defaults, their token in the cache
+    given = (emulator.token(resource=GRAPH) if kind == 'wrong audience'
+             else emulator.mint_token(roles=['Machine.Isolate'], lifetime=-600))
+    emulator.reset()
+    result = run_module(atp_token.main, dict(cached, access_token=given, auth_method='access_token',
+                                             required_permissions=['Machine.Isolate']))
+    assert result['failed'] is True
+    assert ('audience' if kind == 'wrong audience' else 'expired') in result['msg']
+    assert 'access_token' not in result and result.get('token_source') != 'cache'
+    assert result.get('missing_permissions') != []
+    assert _token_requests(emulator) == []
+
+
+def test_an_explicit_access_token_that_fits_is_returned_as_given(run_module, emulator, conn):
+    cached = _cache_a_defender_token(run_module, conn)
+    given = emulator.mint_token(roles=['Machine.Read.All'])
+    result = run_module(atp_token.main, dict(cached, access_token=given, auth_method='access_token',
+                                             required_permissions=['Machine.Isolate'], fail_on_missing=False))
+    assert result['token_source'] == 'given' and result['access_token'] == given
+    assert result['missing_permissions'] == ['Machine.Isolate'], 'the given token lacks it, whatever the cache holds'
+
+
+def test_auto_replacing_the_given_token_says_so_and_why(run_module, emulator, conn, monkeypatch):
+    from ansible.module_utils import basic
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, message: warnings.append(message))
+    cached = _cache_a_defender_token(run_module, conn)
+    given = emulator.token(resource=GRAPH)
+    result = run_module(atp_token.main, dict(cached, access_token=given, required_permissions=['Machine.Isolate']))
+    assert not result.get('failed'), result['msg']
+    assert result['token_source'] == 'cache' and result['access_token'] != given
+    replaced = [w for w in warnings if 'access_token' in w and 'replaced' in w]
+    assert len(replaced) == 1, warnings
+    assert 'audience' in replaced[0] and 'client_secret' in replaced[0] and 'from the token cache' in replaced[0]
+    assert given not in replaced[0]
+
+
+def test_any_module_that_replaces_a_rejected_given_token_says_so(run_module, emulator, conn, monkeypatch):
+    from ansible.module_utils import basic
+    from ansible_collections.defender.atp.plugins.modules import atp_alert_info
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, message: warnings.append(message))
+    given = emulator.token()
+    emulator.add_fault(path=r'^/api/alerts$', status=401, times=1)
+    result = run_module(atp_alert_info.main, dict(conn, access_token=given, limit=1))
+    assert not result.get('failed'), result['msg']
+    assert result['http_stats']['token_requests'] == 1
+    replaced = [w for w in warnings if 'The given access_token was replaced' in w]
+    assert len(replaced) == 1 and 'HTTP 401' in replaced[0] and 'just issued' in replaced[0], warnings
+    assert given not in replaced[0]

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, defender.atp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``stops_the_rest``: which API errors hold for every object of a task, and which for one object alone."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+
+import pytest
+import requests
+
+from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
+from ansible_collections.defender.atp.plugins.module_utils.errors import (
+    AtpApiError, AtpOptionError, AtpTransportError, AtpWriteOutcomeUnknown, stops_the_rest)
+
+
+def api_error(status, code=None, message=None, what='Isolate of machine m1'):
+    """The AtpApiError the HTTP client raises for this answer (HttpClient._error)."""
+    response = requests.models.Response()
+    response.status_code = status
+    body = {'error': {'code': code, 'message': message, 'target': 't'}} if code else ''
+    response._content = (json.dumps(body) if body else '').encode('utf-8')
+    text, details = describe_http_error(what, response)
+    return AtpApiError(text, **details)
+
+
+@pytest.mark.parametrize('error', [
+    api_error(401, 'Unauthorized', 'Unauthorized request - reason of failure: token expired'),
+    api_error(401),
+    api_error(403, 'Forbidden', 'Missing application roles. API required roles: Machine.Isolate, application roles: '
+                                'Machine.Read.All'),
+    api_error(403, 'Forbidden', 'Missing delegated scopes. API required roles: Machine.Isolate, delegated scopes: '
+                                'Machine.Read'),
+], ids=['401', 'bare-401', 'missing-app-role', 'missing-scope'])
+def test_a_rejected_token_or_a_missing_permission_stops_the_rest(error):
+    assert stops_the_rest(error)
+
+
+@pytest.mark.parametrize('error', [
+    api_error(403, 'Forbidden', 'User u@contoso.com is not allowed to do this: machine m1 is in a device group the user '
+                                'has no access to.'),
+    api_error(403, 'DisallowedOperation', 'Isolation is not allowed for this device group.'),
+    api_error(403, 'DisabledFeature', 'Tenant feature is not enabled.'),
+    api_error(403),
+    api_error(403, 'Forbidden', 'The requestor isn\'t exposed to the device groups of indicator 1001.'),
+    api_error(400, 'InvalidRequestBody', 'Request body is incorrect'),
+    api_error(404, 'ResourceNotFound', 'Machine m1 was not found'),
+    AtpApiError('HTTP 403 without details', status=403),
+    AtpWriteOutcomeUnknown('HTTP 503; the request may or may not have been applied.', status=503),
+    AtpTransportError('connection refused'),
+    AtpOptionError('bad option'),
+    ValueError('not an AtpError'),
+], ids=['device-group', 'DisallowedOperation', 'DisabledFeature', 'bare-403', 'indicator-groups', '400', '404',
+        'no-details', 'unknown-outcome', 'transport', 'option', 'other'])
+def test_a_per_object_error_does_not(error):
+    assert not stops_the_rest(error)
