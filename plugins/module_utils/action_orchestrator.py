@@ -175,6 +175,9 @@ class ActionSpec(object):
     ``read_actions``, ``decide`` and ``request``; the rest has defaults that suit a one-shot action."""
 
     verb = 'action'  # in messages: "sent <verb> requests for 2 machines"
+    # Whether a plain 400 (no code) may mean "already running" (collect-investigation-package.md): the machine's
+    # actions are read again and a running one is adopted.
+    plain_duplicate_400 = False
     refusal_text = 'get a request'  # "Refusing to act: 30 machines would <refusal_text>"
     unchanged_text = 'already done or under way'
 
@@ -207,7 +210,7 @@ class ActionSpec(object):
         if status in actions_mod.UNSUCCESSFUL_STATUSES:
             return Decision(action=action, changed=outcome.created,
                             error='the %s was answered with status %s' % (actions_mod.describe(action), status))
-        return Decision(action=action, changed=outcome.created,
+        return Decision(action=action, changed=outcome.created, warnings=_unknown_status(action),
                         track=action.get('id') if status in actions_mod.ACTIVE_STATUSES else None)
 
     def after_wait(self, result, actions, action):
@@ -217,7 +220,7 @@ class ActionSpec(object):
         status = actions_mod.status_of(action)
         if status in actions_mod.UNSUCCESSFUL_STATUSES:
             return Decision(action=action, error='the %s ended with status %s' % (actions_mod.describe(action), status))
-        return Decision(action=action)
+        return Decision(action=action, warnings=_unknown_status(action))
 
     def is_pending(self, result):
         """Whether the machine's action is still Pending/InProgress at the end (or would be, in check mode)."""
@@ -240,6 +243,16 @@ class ActionSpec(object):
 
     def diff_value(self, result, when):
         return result.previous_state if when == 'before' else result.state
+
+
+def _unknown_status(action):
+    """A warning for an action whose status this code does not know (the API may add values): it is neither reported
+    as done nor as failed."""
+    status = actions_mod.status_of(action)
+    if action and status not in actions_mod.ACTIVE_STATUSES | actions_mod.FINAL_STATUSES:
+        return ['the %s has a status this module does not know (%s): it is not reported as done'
+                % (actions_mod.describe(action), status)]
+    return []
 
 
 class Report(object):
@@ -322,7 +335,8 @@ class Orchestrator(object):
         for result in to_send:
             path, body, action_type = self.spec.request(result)
             jobs.append(Job(result.machine_id, path, body, action_type, label=result.label,
-                            known_action_ids=[a.get('id') for a in result.actions]))
+                            known_action_ids=[a.get('id') for a in result.actions],
+                            plain_duplicate_400=self.spec.plain_duplicate_400))
         for machine_id, outcome in sender.send_all(jobs).items():
             result = by_id[machine_id]
             result.warnings.extend(outcome.notes)
@@ -386,9 +400,11 @@ class Orchestrator(object):
         result = dict(changed=any(r.changed for r in results), machines=[r.as_dict(self.spec) for r in results],
                       summary=summary)
         if self.diff:
-            labelled = [r for r in results if r.machine_id]
-            result['diff'] = dict(before=dict((r.label, self.spec.diff_value(r, 'before')) for r in labelled),
-                                  after=dict((r.label, self.spec.diff_value(r, 'after')) for r in labelled))
+            # Keyed by machine id, never by DNS name: two machines may share a name (a re-imaged host, or an endpoint
+            # that names itself after another), and each gets its own entry.
+            resolved = [r for r in results if r.machine_id]
+            result['diff'] = dict(before=dict((r.machine['id'], self.spec.diff_value(r, 'before')) for r in resolved),
+                                  after=dict((r.machine['id'], self.spec.diff_value(r, 'after')) for r in resolved))
         lines = ['%s: %s' % (r.label, warning) for r in results for warning in r.warnings]
         warnings.extend(lines[:MAX_WARNINGS])
         if len(lines) > MAX_WARNINGS:

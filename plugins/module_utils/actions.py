@@ -48,6 +48,28 @@ _STATUS_ALIASES = {
 
 EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
+# osPlatform values that name a platform other than Windows (machine.md lists some; real payloads add distribution
+# names such as CentOS, mde-api.md "Facts added on review"), compared without case, spaces, dots, '-' or '_'. A value
+# not listed (null, "Other", "Unknown", anything new) is not known to be another platform: the request is sent and the
+# service decides (400 OsPlatformNotSupported is then an error for that machine alone).
+NON_WINDOWS_PLATFORMS = frozenset((
+    'linux', 'macos', 'mac', 'macosx', 'osx', 'ios', 'ipados', 'android', 'chromeos', 'ubuntu', 'debian', 'centos',
+    'redhatenterpriselinux', 'redhat', 'rhel', 'suse', 'sles', 'opensuse', 'oraclelinux', 'amazonlinux', 'fedora',
+    'almalinux', 'rockylinux', 'mariner', 'azurelinux'))
+
+
+def platform_key(machine):
+    return re.sub(r'[\s._-]', '', str((machine or {}).get('osPlatform') or '')).lower()
+
+
+def windows_only_refusal(machine, what, page):
+    """Why ``what`` (a Windows-only action, per ``page``) is not sent to ``machine``, or None when its osPlatform is
+    Windows, unknown or null."""
+    if platform_key(machine) not in NON_WINDOWS_PLATFORMS:
+        return None
+    return ('the machine\'s osPlatform is %s, and %s is available on Windows only (%s): no request was sent'
+            % (machine.get('osPlatform'), what, page))
+
 
 def normalize_status(value):
     """The canonical spelling of an action status (``Canceled`` -> ``Cancelled``); unknown ones unchanged."""

@@ -14,7 +14,12 @@
   the server may still be working on the request, so the actions are read at doubling intervals
   for up to ``timeout`` seconds before that.
 * ``ActiveRequestAlreadyExists`` is handed to ``reconcile`` (re-read, then classify) instead of
-  failing the machine.
+  failing the machine. So is a plain 400 for a Job with ``plain_duplicate_400`` (the package
+  collection: collect-investigation-package.md answers a repeat with "400 Bad Request" and no code),
+  but only to adopt an action found running: otherwise that 400 is the machine's error.
+* A repeat may also be answered with the pending action itself (run-av-scan.md and others: it
+  "returns pending machine action"): an answered action that is not new (an id known before sending,
+  or another requestor comment than ours) is followed, never counted as created.
 * A 404 ``ResourceNotFound`` for a machine that was just found is retried once after a short wait
   (the API is known to answer 404 intermittently).
 * A 401, or a 403 that names a missing permission, means every other request would be refused too
@@ -29,6 +34,8 @@ import threading
 import time
 
 from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.six import string_types
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
     AtpApiError, AtpError, AtpWriteOutcomeUnknown, stops_the_rest)
@@ -59,13 +66,24 @@ class Job(object):
     """One write: ``path`` and ``body`` of the POST for ``machine_id``, the action type it creates, and the
     ids of the machine's actions known before sending (to recognise a new one)."""
 
-    def __init__(self, machine_id, path, body, action_type, known_action_ids=(), label=None):
+    def __init__(self, machine_id, path, body, action_type, known_action_ids=(), label=None, plain_duplicate_400=False):
         self.machine_id = machine_id
         self.path = path
         self.body = body
         self.action_type = action_type
         self.known_action_ids = set(str(i).lower() for i in known_action_ids if i)
         self.label = label or machine_id
+        self.plain_duplicate_400 = plain_duplicate_400
+
+    def existing(self, action):
+        """Why an answered action is not the one this request created (None when it is): an id known before sending,
+        or a requestor comment other than ours (a repeat "returns pending machine action", run-av-scan.md)."""
+        if str(action.get('id') or '').lower() in self.known_action_ids:
+            return 'it was already known'
+        theirs, ours = action.get('requestorComment'), (self.body or {}).get('Comment')
+        if isinstance(theirs, string_types) and isinstance(ours, string_types) and theirs.strip() != ours.strip():
+            return 'its comment is not this request\'s'
+        return None
 
 
 class Outcome(object):
@@ -190,6 +208,10 @@ class ActionSender(object):
                 outcome.notes.append('%s; no new action appeared, so it was sent again' % error.message)
                 continue
             except AtpApiError as error:
+                if job.plain_duplicate_400 and error.status == 400 and error.code in (None, 'BadRequest') \
+                        and not is_active_request_error(error):
+                    self._adopt_after_plain_400(job, outcome, error)
+                    return
                 if is_active_request_error(error) and reconciled < 2:
                     reconciled += 1
                     actions = self.read_actions(job.machine_id)
@@ -220,9 +242,28 @@ class ActionSender(object):
                 outcome.error = 'the API accepted the %s request but returned no machine action' % job.action_type
                 return
             outcome.action = action
-            # The API has been seen to hand back the existing pending action instead of creating one.
-            outcome.created = str(action.get('id')).lower() not in job.known_action_ids
+            # A repeat may be answered with the existing pending action instead of a new one (run-av-scan.md,
+            # restrict-code-execution.md, unisolate-machine.md: "returns pending machine action").
+            existing = job.existing(action)
+            outcome.created = existing is None
+            if existing:
+                outcome.notes.append('the API answered with an existing pending action (%s) instead of creating one; '
+                                     'it was taken' % existing)
             return
+
+    def _adopt_after_plain_400(self, job, outcome, error):
+        """collect-investigation-package.md: "If a collection is already running, this returns 400 Bad Request". The
+        actions are read again: a running one is adopted, else the 400 is the machine's error (never sent again)."""
+        actions = self.read_actions(job.machine_id)
+        outcome.actions = actions
+        decision, value = self.reconcile(job, actions)
+        if decision == ADOPT and value:
+            outcome.action = value
+            outcome.created = False
+            outcome.notes.append('the API answered %s; collect-investigation-package.md answers a running collection '
+                                 'so, and the running one was taken' % (error.code or 'HTTP 400'))
+            return
+        outcome.error = error.message if decision != ERROR else value
 
     def _look_for_applied(self, job, error):
         """Read the machine's actions after a write of unknown outcome; return ``(actions, the new action or None)``.

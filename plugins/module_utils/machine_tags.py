@@ -5,14 +5,21 @@
 """Machine tags as an ``ActionSpec`` (what atp_machine_tag decides) and the orchestrator that writes them.
 
 The state is the machine entity's ``machineTags``, already read when the machines were resolved, so a
-tag task reads nothing more. Tags compare case-insensitively (as the portal does): only missing tags
-are added (in the spelling given), only present ones removed (in the machine's own spelling).
+tag task reads nothing more before writing. Tags compare case-insensitively (as the portal does): only
+missing tags are added (in the spelling given), only present ones removed, each machine in its own
+spelling. The API pages do not say the service compares tags case-insensitively, so a removal is sent
+in the exact spelling the machine holds, grouped by that spelling (a machine holding ``IR-1`` and one
+holding ``ir-1`` are two requests).
 
-Writes: one tag for many machines is one ``POST /api/machines/AddOrRemoveTagForMultipleMachines``
-per 500 machines (add-or-remove-multiple-machine-tags.md); a tag only one machine needs is one
-``POST /api/machines/{id}/tags``, which answers the updated machine. Adding a tag that is there, or
-removing one that is not, changes nothing, so both writes are safe to repeat after an answer that
-never came (they are sent as idempotent requests).
+Writes: one spelling for many machines is one ``POST /api/machines/AddOrRemoveTagForMultipleMachines``
+per 500 machines (add-or-remove-multiple-machine-tags.md: it answers "the updated machines"); a
+spelling only one machine needs is one ``POST /api/machines/{id}/tags``, which answers the updated
+machine. Adding a tag that is there, or removing one that is not, changes nothing, so both writes are
+safe to repeat after an answer that never came (they are sent as idempotent requests).
+
+``tags_after`` is what the server holds afterwards: the newest answer, or the machines read again (one
+batched read) when an answer did not list them; never the prediction (check mode excepted). A change the
+answer does not show is an error for that machine; one a read-back does not show yet is a warning.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +31,7 @@ from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator i
 from ansible_collections.defender.atp.plugins.module_utils.actions import NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
     AtpApiError, AtpError, AtpOptionError, stops_the_rest)
+from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown
 
 PRESENT = 'present'
 ABSENT = 'absent'
@@ -60,11 +68,12 @@ def machine_tags(machine):
 
 
 def apply_change(tags, action, value):
-    """``tags`` after one Add or Remove (case-insensitive), as the API is expected to leave them."""
-    lowered = value.lower()
+    """``tags`` after one Add (unless present in any spelling) or Remove (of that exact spelling): the prediction of
+    check mode and of the plan, never what is reported after a write."""
     if action == 'Add':
+        lowered = value.lower()
         return tags if any(t.lower() == lowered for t in tags) else tags + [value]
-    return [t for t in tags if t.lower() != lowered]
+    return [t for t in tags if t != value]
 
 
 class TagSpec(ActionSpec):
@@ -116,18 +125,41 @@ class TagSpec(ActionSpec):
         return self.result_fields(result)['tags_before' if when == 'before' else 'tags_after']
 
 
+def answered_machines(answer):
+    """``{lowercase id: machine}`` from a bulk answer: "the updated machines in the response body"
+    (add-or-remove-multiple-machine-tags.md), as ``{"value": [...]}`` or a bare list; machines without a
+    ``machineTags`` list are left out (their tags are read again)."""
+    items = answer.get('value') if isinstance(answer, dict) else answer
+    found = {}
+    for machine in items if isinstance(items, list) else []:
+        if isinstance(machine, dict) and isinstance(machine.get('machineTags'), list) and machine.get('id'):
+            found[str(machine['id']).lower()] = machine
+    return found
+
+
+def unapplied(tags, changes):
+    """The ``(Action, Value)`` of ``changes`` that ``tags`` do not show: an added tag missing (in any spelling: the
+    service may keep its own), a removed spelling still there."""
+    lowered = set(t.lower() for t in tags)
+    return [(action, value) for action, value in changes
+            if (action == 'Add' and value.lower() not in lowered) or (action == 'Remove' and value in tags)]
+
+
 class TagOrchestrator(Orchestrator):
-    """The orchestrator with tag writes: grouped by tag, in bulk where several machines need the same one."""
+    """The orchestrator with tag writes: grouped by the exact spelling sent, in bulk where several machines need the
+    same one; ``tags_after`` is what the server holds afterwards (its answer, else the machine read again)."""
 
     def _send(self, to_send):
         for result in to_send:
-            result.fields['tags_after'] = list(result.fields['tags_before'])
-            result.fields['applied'] = 0
+            result.fields['applied'] = []
+            result.fields['answered'] = None
         groups = []
         index = {}
         for result in to_send:
             for action, value in result.fields['changes']:
-                key = (action, value.lower())
+                # The exact spelling: a machine holding IR-1 and one holding ir-1 are two requests, each removing its
+                # own (the service is not documented to compare tags case-insensitively).
+                key = (action, value)
                 if key not in index:
                     index[key] = len(groups)
                     groups.append((action, value, []))
@@ -144,10 +176,10 @@ class TagOrchestrator(Orchestrator):
                 for start in range(0, len(results), BULK_MAX_MACHINES):
                     chunk = results[start:start + BULK_MAX_MACHINES]
                     try:
-                        self.client.post(BULK_PATH, {'Value': value, 'Action': action,
-                                                     'MachineIds': [r.machine['id'] for r in chunk]},
-                                         expected=(200, 201, 204), idempotent=True,
-                                         what='%s of tag %r on %d machines' % (action, value, len(chunk)))
+                        answer = self.client.post(BULK_PATH, {'Value': value, 'Action': action,
+                                                              'MachineIds': [r.machine['id'] for r in chunk]},
+                                                  expected=(200, 201, 204), idempotent=True,
+                                                  what='%s of tag %r on %d machines' % (action, value, len(chunk)))
                     except AtpApiError as error:
                         if stops_the_rest(error):
                             refused = error.message
@@ -162,8 +194,9 @@ class TagOrchestrator(Orchestrator):
                         for result in chunk:
                             self._fail(result, error.message)
                         continue
+                    answered = answered_machines(answer)
                     for result in chunk:
-                        self._applied(result, action, value, None)
+                        self._applied(result, action, value, answered.get(result.machine_id))
             for result in singles:
                 if refused:
                     self._fail(result, 'not sent: an earlier request of this task was refused (%s)' % refused)
@@ -178,17 +211,57 @@ class TagOrchestrator(Orchestrator):
                         refused = error.message
                     self._fail(result, error.message)
                     continue
-                self._applied(result, action, value, machine)
+                answered = answered_machines([machine]).get(result.machine_id) if isinstance(machine, dict) else None
+                self._applied(result, action, value, answered)
+        self._confirm(to_send)
         for result in to_send:
-            result.changed = result.fields.pop('applied') > 0
+            result.changed = bool(result.fields.pop('applied'))
+
+    def _confirm(self, to_send):
+        """Set each machine's ``tags_after`` from what the server holds: the newest answer when it came after the last
+        write, else one batched read of those machines; a change the server does not show is an error (an answer) or
+        a warning (a read, which may lag)."""
+        unanswered = [r for r in to_send if r.fields['applied'] and r.fields['answered'] is None]
+        read = {}
+        if unanswered:
+            try:
+                read = self.directory.machines_by_ids([r.machine['id'] for r in unanswered])
+            except AtpError as error:
+                for result in unanswered:
+                    result.warnings.append('the tags could not be read back after the write (%s), so tags_after is '
+                                           'null' % error.message)
+        for result in to_send:
+            answered = result.fields.pop('answered')
+            applied = result.fields['applied']
+            if not applied:
+                result.fields['tags_after'] = list(result.fields['tags_before'])  # nothing was changed
+                continue
+            machine = read.get(result.machine_id)
+            if answered is not None:
+                tags, source = machine_tags(answered), 'as the API answered'
+            elif isinstance(machine, dict) and isinstance(machine.get('machineTags'), list):
+                tags, source = machine_tags(machine), 'as read again after the write'
+            else:
+                result.fields['tags_after'] = None
+                continue
+            result.fields['tags_after'] = tags
+            missing = unapplied(tags, applied)
+            if not missing:
+                continue
+            text = '; '.join('%s tag %s' % ('still holds' if action == 'Remove' else 'does not hold',
+                                            shown(value)) for action, value in missing)
+            if answered is not None:
+                self._fail(result, 'the API accepted the change, but the machine, %s, %s' % (source, text))
+            else:
+                result.warnings.append('the machine, %s, %s (a change can take a while to show in the device list)'
+                                       % (source, text))
 
     @staticmethod
     def _applied(result, action, value, machine):
-        result.fields['applied'] += 1
-        if isinstance(machine, dict) and isinstance(machine.get('machineTags'), list):
-            result.fields['tags_after'] = machine_tags(machine)  # the machine as the API answered it
-        else:
-            result.fields['tags_after'] = apply_change(result.fields['tags_after'], action, value)
+        result.fields['applied'].append((action, value))
+        # The newest answer describes the machine after every earlier write too; a write without one makes any
+        # earlier answer stale.
+        result.fields['answered'] = machine
 
     @staticmethod
     def _fail(result, message):

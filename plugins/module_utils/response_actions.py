@@ -11,9 +11,23 @@ a finished one does not count, so a new task runs a new scan. Every method but `
 ``complete`` is pure.
 
 Package download: ``GET /api/machineactions/{id}/GetPackageUri`` answers ``{"value": "<link>"}``, a
-short-lived link to Azure storage (get-package-sas-uri.md). The link is a credential (its signature
-grants the download), so it is never shown in a message, and the download goes through a session of
-its own that carries no Authorization header: our bearer token never reaches the storage host.
+short-lived link (get-package-sas-uri.md, whose example wraps the link in literal ``"`` characters and
+names ``userrequests-us.securitycenter.windows.com``). The link comes from the API, so it is untrusted:
+
+* one pair of surrounding quotes is removed, and the rest must be an https link to one of Microsoft's
+  download hosts (``PACKAGE_HOST_SUFFIXES``) or to the configured API host; any other host is refused,
+  named in the error (quoted and cut short), and never contacted;
+* redirects are followed by hand, at most ``MAX_REDIRECTS``, each hop checked the same way;
+* the link is a credential (its signature grants the download): never shown in a message, and fetched
+  through a session of its own that strips any Authorization header (and takes none from ``~/.netrc``):
+  our bearer token never reaches the download host;
+* the download stops at ``max_package_mb`` (counted on the decoded bytes, whatever Content-Length
+  says) and at an overall deadline (``download_timeout``); every read waits at most what is left of it;
+* the file is written to a new 0600 temporary file in ``dest`` (``mkstemp``: created exclusively, never
+  through a symlink), then renamed over the final name (a symlink there is replaced, not followed).
+
+The package content itself is untrusted (it is built on the endpoint under investigation): it is
+stored as it came, never unpacked or read.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -22,14 +36,16 @@ __metaclass__ = type
 import os
 import re
 import tempfile
+import time
 
 from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import quote, urlparse
+from ansible.module_utils.six.moves.urllib.parse import quote, urljoin, urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision
-from ansible_collections.defender.atp.plugins.module_utils.actions import NOOP, SEND, SUCCEEDED
+from ansible_collections.defender.atp.plugins.module_utils.actions import ERROR, NOOP, SEND, SUCCEEDED
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpError, AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown
 
 try:
     import requests
@@ -46,6 +62,9 @@ ACTIONS = {
     COLLECT_PACKAGE: ('CollectInvestigationPackage', 'collectInvestigationPackage', 'investigation package collection'),
     STOP_AND_QUARANTINE: ('StopAndQuarantineFile', 'StopAndQuarantineFile', 'stop and quarantine file'),
 }
+# Actions Microsoft's pages limit to Windows (run-av-scan.md: Windows 10 1709+ and 11; stop-and-quarantine-file.md:
+# Windows 10 1703+ and 11); the collection has no such limit on its page.
+WINDOWS_ONLY = {AV_SCAN: 'run-av-scan.md', STOP_AND_QUARANTINE: 'stop-and-quarantine-file.md'}
 SCAN_TYPES = ('Quick', 'Full')
 DEFAULT_SCAN_TYPE = 'Quick'
 SHA1_RE = re.compile(r'^[0-9a-fA-F]{40}$')
@@ -54,6 +73,38 @@ SHA1_RE = re.compile(r'^[0-9a-fA-F]{40}$')
 # dot, no '..' (computerDnsName and ids come from the API, which is untrusted).
 SAFE_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$')
 DOWNLOAD_CHUNK = 1024 * 1024
+MIB = 1024 * 1024
+DEFAULT_MAX_PACKAGE_MB = 2048
+DEFAULT_DOWNLOAD_TIMEOUT = 1800
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+# The hosts a package link (or a redirect of its download) may name, besides the configured API host. A host matches
+# when it ends with one of these after at least one label of its own, on the https port.
+PACKAGE_HOST_SUFFIXES = (
+    '.securitycenter.windows.com',     # get-package-sas-uri.md: https://userrequests-us.securitycenter.windows.com:443/...
+    '.securitycenter.microsoft.com',   # the Defender API hosts (api.securitycenter.microsoft.com, api-us...)
+    '.security.microsoft.com',         # api.security.microsoft.com and its geo hosts (exposed-apis-list.md)
+    '.blob.core.windows.net',          # Azure storage: get-live-response-result.md's download links are storage links
+    '.securitycenter.microsoft.us',    # GCC High / DoD (standard-device-connectivity-urls-gov.md, "Security center URLs")
+    '.blob.core.usgovcloudapi.net',    # Azure Government storage (the same page)
+)
+# Characters that URL parsers read differently (a backslash is a path separator to some, whitespace and controls are
+# dropped by others): a link holding one is refused rather than guessed at.
+_AMBIGUOUS_URL_CHARS = re.compile(r'[\x00-\x20\x7f\\]')
+
+
+class DownloadLimits(object):
+    """``max_bytes``: the largest package accepted; ``deadline``: seconds one package's download may take in all."""
+
+    def __init__(self, max_bytes=DEFAULT_MAX_PACKAGE_MB * MIB, deadline=DEFAULT_DOWNLOAD_TIMEOUT):
+        self.max_bytes = int(max_bytes)
+        self.deadline = float(deadline)
+
+    @classmethod
+    def from_params(cls, params):
+        return cls(max_bytes=params.get('max_package_mb', DEFAULT_MAX_PACKAGE_MB) * MIB,
+                   deadline=params.get('download_timeout', DEFAULT_DOWNLOAD_TIMEOUT))
 
 
 def validate_action_options(params):
@@ -74,6 +125,10 @@ def validate_action_options(params):
                              % action)
     if params.get('scan_type') is not None and action != AV_SCAN:
         raise AtpOptionError('scan_type is only used with action=av_scan, not with action=%s: remove it.' % action)
+    for option in ('max_package_mb', 'download_timeout'):
+        value = params.get(option)
+        if value is not None and value < 1:
+            raise AtpOptionError('%s must be 1 or more, got %d.' % (option, value))
     dest = params.get('dest')
     if dest is not None:
         if action != COLLECT_PACKAGE:
@@ -114,28 +169,130 @@ def package_file_name(machine, action_id):
     return '%s-%s.zip' % (name, action_id)
 
 
-def download_to(session, url, directory, file_name, timeout):
-    """Stream ``url`` into ``directory/file_name``: written to a 0600 temporary file there, then renamed (a reader
-    never sees half a package). Returns the final path. Errors name the storage host only (the link is a secret)."""
+def unwrap_link(value):
+    """The link without one pair of surrounding literal quotes (get-package-sas-uri.md prints ``"\\"https://...\\""``)."""
+    text = value.strip()
+    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
+        text = text[1:-1]
+    return text
+
+
+def _default_port(scheme):
+    return {'https': 443, 'http': 80}.get((scheme or '').lower())
+
+
+def _host_label(parsed):
+    """``host[:port]`` of a parsed URL, without any ``user:password@``."""
+    return (parsed.netloc or '').rsplit('@', 1)[-1]
+
+
+def check_package_url(url, api_base, what='the package link'):
+    """Return ``url`` when it is an https link to a Microsoft download host (``PACKAGE_HOST_SUFFIXES``, on port 443) or
+    to the configured API host (``api_base``'s host and port); raise AtpError naming the host otherwise. The link itself
+    (a credential) is never put in the message."""
+    if not isinstance(url, string_types) or _AMBIGUOUS_URL_CHARS.search(url):
+        raise AtpError('%s is not a usable https link (it holds spaces, control characters or backslashes)' % what)
     parsed = urlparse(url)
-    host = parsed.hostname or 'the storage host'
+    try:
+        host, port = (parsed.hostname or '').lower(), parsed.port
+    except ValueError:
+        raise AtpError('%s has an invalid port' % what)
+    if parsed.scheme.lower() != 'https' or not host:
+        raise AtpError('%s is not an https link' % what)
+    if '@' in (parsed.netloc or ''):
+        raise AtpError('%s carries user credentials in its host part (host %s); it was not used'
+                       % (what, shown(_host_label(parsed))))
+    api = urlparse(api_base or '')
+    if api.scheme.lower() == 'https' and host == (api.hostname or '').lower() and \
+            (port or 443) == (api.port or _default_port(api.scheme)):
+        return url
+    if port in (None, 443) and any(host.endswith(suffix) and len(host) > len(suffix) for suffix in PACKAGE_HOST_SUFFIXES):
+        return url
+    raise AtpError('%s names the host %s, which is neither a Microsoft download host (%s, on port 443) nor the '
+                   'configured API host %s: it was not contacted'
+                   % (what, shown(_host_label(parsed)), ', '.join('*' + s for s in PACKAGE_HOST_SUFFIXES),
+                      _host_label(api) or 'none'))
+
+
+class _NoCredentials(object):
+    """requests ``auth`` for the download session: strips any Authorization header from each request, and, being an
+    auth, keeps requests from taking credentials from ``~/.netrc`` for the download host."""
+
+    def __call__(self, request):
+        request.headers.pop('Authorization', None)
+        return request
+
+
+def package_session(client):
+    """A session of its own for package downloads: no Authorization header, no cookies of the API; TLS verified as the
+    API's (``ca_path``, ``validate_certs``)."""
+    session = requests.Session()
+    session.auth = _NoCredentials()
+    session.verify = client.settings.verify
+    return session
+
+
+def _open_download(session, url, timeout, api_base, time_left):
+    """GET ``url`` (streamed), following at most MAX_REDIRECTS redirects, each target checked before it is contacted.
+    Returns ``(response, host label)`` of the final answer."""
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        label = shown(_host_label(urlparse(current)))
+        try:
+            response = session.get(current, stream=True, timeout=min(float(timeout), time_left()),
+                                   allow_redirects=False, verify=session.verify)
+        except requests.exceptions.RequestException as error:
+            raise AtpError('the download of the package from %s failed: %s' % (label, type(error).__name__))
+        if response.status_code not in REDIRECT_STATUSES:
+            return response, label
+        location = (getattr(response, 'headers', None) or {}).get('Location')
+        response.close()
+        if not location:
+            raise AtpError('the download of the package from %s answered HTTP %d without a Location'
+                           % (label, response.status_code))
+        current = check_package_url(urljoin(current, location), api_base, what='a redirect of the download')
+    raise AtpError('the download of the package was redirected more than %d times' % MAX_REDIRECTS)
+
+
+def download_to(session, url, directory, file_name, timeout, api_base, limits, clock=time.monotonic):
+    """Stream ``url`` into ``directory/file_name`` (see the module docstring: hosts, redirects, size cap, deadline,
+    0600, atomic, never through a symlink). Returns the final path. Errors name the download host only."""
+    check_package_url(url, api_base)
+    deadline = clock() + limits.deadline
+
+    def time_left():
+        left = deadline - clock()
+        if left <= 0:
+            raise AtpError('the download of the package did not finish within download_timeout (%d seconds)'
+                           % limits.deadline)
+        return left
+
+    cap = '%d MiB' % (limits.max_bytes // MIB) if limits.max_bytes >= MIB else '%d bytes' % limits.max_bytes
     fd, partial = tempfile.mkstemp(prefix='.%s.' % file_name, suffix='.part', dir=directory)
     try:
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, 'wb') as handle:
-            try:
-                response = session.get(url, stream=True, timeout=timeout, allow_redirects=False,
-                                       verify=session.verify)
-            except requests.exceptions.RequestException as error:
-                raise AtpError('the download of the package from %s failed: %s' % (host, type(error).__name__))
+            response, host = _open_download(session, url, timeout, api_base, time_left)
             try:
                 if response.status_code != 200:
                     expired = ' (the link may have expired)' if response.status_code in (403, 404) else ''
                     raise AtpError('the download of the package from %s answered HTTP %d%s'
                                    % (host, response.status_code, expired))
+                announced = str((getattr(response, 'headers', None) or {}).get('Content-Length') or '')
+                if announced.isdigit() and int(announced) > limits.max_bytes:
+                    raise AtpError('the package from %s is larger than max_package_mb (%s): %s bytes announced'
+                                   % (host, cap, announced))
+                written = 0
                 try:
                     for chunk in response.iter_content(DOWNLOAD_CHUNK):
-                        if chunk:
-                            handle.write(chunk)
+                        time_left()
+                        if not chunk:
+                            continue
+                        written += len(chunk)
+                        if written > limits.max_bytes:
+                            raise AtpError('the package from %s is larger than max_package_mb (%s); the download was '
+                                           'stopped' % (host, cap))
+                        handle.write(chunk)
                 except requests.exceptions.RequestException as error:
                     raise AtpError('the download of the package from %s broke off: %s' % (host, type(error).__name__))
             finally:
@@ -143,7 +300,7 @@ def download_to(session, url, directory, file_name, timeout):
             handle.flush()
             os.fsync(handle.fileno())
         final = os.path.join(directory, file_name)
-        os.replace(partial, final)
+        os.replace(partial, final)  # replaces a symlink at ``final`` itself, never what it points to
         return final
     except BaseException:
         if os.path.exists(partial):
@@ -152,14 +309,17 @@ def download_to(session, url, directory, file_name, timeout):
 
 
 def package_link(client, action_id):
-    """The short-lived https link of a collected package (GetPackageUri); AtpError when there is none."""
+    """The short-lived https link of a collected package (GetPackageUri), unwrapped from the quotes its page shows and
+    checked against the allowed hosts; AtpError when there is none or it names another host."""
     answer = client.get('/api/machineactions/%s/GetPackageUri' % quote(str(action_id), safe=''),
                         what='GetPackageUri of machine action %s' % action_id)
-    link = answer.get('value') if isinstance(answer, dict) else None
-    if not isinstance(link, string_types) or not link.lower().startswith('https://'):
-        # The docs show only "value": a link; anything else (http, empty) is refused rather than followed.
+    value = answer.get('value') if isinstance(answer, dict) else None
+    link = unwrap_link(value) if isinstance(value, string_types) else None
+    if not link or not link.lower().startswith('https://') or len(link) <= len('https://'):
+        # http, empty, or not a string: refused rather than followed (the link is never shown: it is a credential).
         raise AtpError('GetPackageUri of machine action %s returned no https link' % action_id)
-    return link
+    return check_package_url(link, client.settings.base_url('defender'),
+                             what='the link GetPackageUri returned for machine action %s' % action_id)
 
 
 class OneShotSpec(ActionSpec):
@@ -169,7 +329,7 @@ class OneShotSpec(ActionSpec):
     refusal_text = 'get a request'
     unchanged_text = 'already under way'
 
-    def __init__(self, action, comment, scan_type=None, sha1=None, dest=None, session_factory=None):
+    def __init__(self, action, comment, scan_type=None, sha1=None, dest=None, session_factory=None, limits=None):
         self.action = action
         self.action_type, self.path_segment, self.verb = ACTIONS[action]
         self.comment = comment
@@ -177,6 +337,9 @@ class OneShotSpec(ActionSpec):
         self.sha1 = sha1.strip().lower() if sha1 else None
         self.dest = dest
         self.session_factory = session_factory
+        self.limits = limits or DownloadLimits()
+        # collect-investigation-package.md: "If a collection is already running, this returns 400 Bad Request".
+        self.plain_duplicate_400 = action == COLLECT_PACKAGE
 
     # -- deciding ---------------------------------------------------------------------------------
 
@@ -197,6 +360,11 @@ class OneShotSpec(ActionSpec):
         if running:
             return Decision(NOOP, action=running[0], track=running[0].get('id'),
                             reason='a %s is already under way' % actions_mod.describe(running[0]))
+        if self.action in WINDOWS_ONLY:
+            refusal = actions_mod.windows_only_refusal(machine, 'an ' + self.verb if self.verb[0] in 'aeiou'
+                                                       else 'a ' + self.verb, WINDOWS_ONLY[self.action])
+            if refusal:
+                return Decision(ERROR, reason=refusal)
         return Decision(SEND)
 
     def request(self, result):
@@ -226,8 +394,9 @@ class OneShotSpec(ActionSpec):
                     link = package_link(client, action.get('id'))
                     if session is None:
                         session = self._session(client)
-                    result.fields['package_path'] = download_to(session, link, self.dest, file_name,
-                                                                client.settings.timeout)
+                    result.fields['package_path'] = download_to(
+                        session, link, self.dest, file_name, client.settings.timeout,
+                        client.settings.base_url('defender'), self.limits)
                 except AtpError as error:
                     result.error = 'the package could not be downloaded: %s' % error.message
                 except (IOError, OSError) as error:
@@ -239,10 +408,7 @@ class OneShotSpec(ActionSpec):
     def _session(self, client):
         if self.session_factory is not None:
             return self.session_factory()
-        # Its own session: no Authorization header, no cookies of the API; TLS verified as the API's.
-        session = requests.Session()
-        session.verify = client.settings.verify
-        return session
+        return package_session(client)
 
     # -- reporting ------------------------------------------------------------------------------
 

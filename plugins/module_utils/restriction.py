@@ -17,7 +17,7 @@ __metaclass__ = type
 from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision
 from ansible_collections.defender.atp.plugins.module_utils.actions import (
-    ACTIVE_STATUSES, CONFLICT, NOOP, SEND, SUCCEEDED, UNSUCCESSFUL_STATUSES)
+    ACTIVE_STATUSES, CONFLICT, ERROR, NOOP, SEND, SUCCEEDED, UNSUCCESSFUL_STATUSES)
 
 RESTRICTED = 'restricted'
 UNRESTRICTED = 'unrestricted'
@@ -34,6 +34,8 @@ TRANSITIONAL_STATE = {RESTRICT: RESTRICTING, UNRESTRICT: UNRESTRICTING}
 ACTION_FOR_STATE = {RESTRICTED: RESTRICT, UNRESTRICTED: UNRESTRICT}
 DIRECTION = {RESTRICTING: RESTRICTED, UNRESTRICTING: UNRESTRICTED}
 PATHS = {RESTRICT: 'restrictCodeExecution', UNRESTRICT: 'unrestrictCodeExecution'}
+# Both directions are Windows only (Windows 10 1709+ and 11) on their pages.
+PAGES = {RESTRICT: 'restrict-code-execution.md', UNRESTRICT: 'unrestrict-code-execution.md'}
 
 
 def action_type(action):
@@ -82,7 +84,16 @@ class RestrictionSpec(ActionSpec):
         return directory.machine_actions(machine_ids, ACTION_TYPES)
 
     def decide(self, machine, actions, force=None):
-        force = self.force if force is None else force
+        decision = self._decide(actions, self.force if force is None else force)
+        if decision.op == SEND:
+            refusal = actions_mod.windows_only_refusal(
+                machine, 'app execution %s' % ('restriction' if self.desired == RESTRICTED else 'unrestriction'),
+                PAGES[self.action_type])
+            if refusal:
+                return Decision(ERROR, state=decision.updates.get('state'), reason=refusal)
+        return decision
+
+    def _decide(self, actions, force):
         state, basis = evaluate(actions)
         if state == self.desired:
             if force:

@@ -21,7 +21,13 @@ description:
     O(wait=true), waited for. A finished action does not count - a new task runs a new scan.
   - With O(action=collect_investigation_package), O(wait=true) and O(dest), each collected package is downloaded to
     O(dest) as C(<computer_dns_name or machine id>-<action id>.zip) (mode 0600, written to a temporary file and renamed)
-    and its path returned in RV(machines[].package_path).
+    and its path returned in RV(machines[].package_path). The link comes from the API and is checked before it is
+    used - see the notes.
+  - O(action=av_scan) and O(action=stop_and_quarantine_file) are Windows-only actions (Microsoft's pages). A machine
+    whose C(osPlatform) is a known other platform (C(Linux), C(macOS), C(iOS), C(Android), ...) gets no request and is
+    an error in RV(machines) (in check mode too, and it does not count against O(max_machines)); a machine whose
+    C(osPlatform) is unknown or null gets the request, and the service's C(400 OsPlatformNotSupported) is an error for
+    that machine alone.
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
     unless O(allow_partial=true).
 author:
@@ -48,7 +54,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns, per machine, the status of the action of this type under way before the task and after it.
+      - Returns, per machine (keyed by machine id), the status of the action of this type under way before the task and
+        after it.
 options:
   machines:
     description:
@@ -88,7 +95,21 @@ options:
         the API returns is not a plain file name (it is never used as a path).
       - Each package link (C(GetPackageUri)) is valid for minutes only and its API allows 2 requests a minute, so a
         task collecting many packages waits for that quota.
+      - The package is untrusted content (it is built on the machine under investigation). It is stored as it came and
+        never unpacked or read; open it only in an environment meant for that.
     type: path
+  max_package_mb:
+    description:
+      - The largest investigation package downloaded, in MiB (counted on the bytes received, whatever the answer
+        announces). A larger one is stopped, removed, and an error for that machine.
+    type: int
+    default: 2048
+  download_timeout:
+    description:
+      - Seconds one package's download may take in all (redirects included); each read also waits at most O(timeout).
+        A download still running then is stopped, removed, and an error for that machine.
+    type: int
+    default: 1800
   wait:
     description:
       - Wait until each action is final (Succeeded, Failed, TimeOut or Cancelled), for at most O(wait_timeout)
@@ -125,7 +146,14 @@ notes:
     and the request is sent again only when no new action appeared. When the API refuses a duplicate (an action of
     the same type already running), the machine's actions are read again and the running action is taken."
   - "The package link is a credential: it is never returned or shown, and it is downloaded without the API's bearer
-    token (the storage host never sees it), with TLS verified as for the API (O(ca_path), O(validate_certs))."
+    token (the download host never sees it), with TLS verified as for the API (O(ca_path), O(validate_certs))."
+  - "The link is untrusted (it comes from the API). It may come wrapped in literal quotes, as Microsoft's
+    C(get-package-sas-uri) page shows (one pair is removed). It must then be an https link to one of Microsoft's
+    download hosts - C(*.securitycenter.windows.com), C(*.securitycenter.microsoft.com), C(*.security.microsoft.com),
+    C(*.blob.core.windows.net), and for the US Government clouds C(*.securitycenter.microsoft.us) and
+    C(*.blob.core.usgovcloudapi.net), on port 443 - or to the configured API host (O(api_url)). Any other host is
+    refused, named in the error, and never contacted. Redirects are followed only to those hosts, checked at every
+    hop (at most 5)."
   - "Rate limits: actions and reads share 100 requests a minute and 1,500 an hour per application; C(GetPackageUri)
     allows 2 a minute and 120 an hour. C(429) answers are waited out up to O(max_retry_wait)."
 seealso:
@@ -241,7 +269,8 @@ machines:
       returned: with O(action=collect_investigation_package)
       sample: /srv/forensics/IR-1234/ws-042.contoso.com-b89eb834-4578-496c-8be0-03f004061435.zip
     error:
-      description: Why this machine failed (unknown, ambiguous, API error, action Failed, download failed), else null.
+      description: Why this machine failed (unknown, ambiguous, a platform the action does not support, API error,
+        action Failed, TimeOut or Cancelled, download refused or failed), else null.
       type: str
     candidates:
       description: For a name matching several machines, every candidate, newest C(last_seen) first.
@@ -275,9 +304,12 @@ summary:
       description: Machines whose action is still Pending or InProgress at the end.
       type: int
 diff:
-  description: With C(--diff), each machine's action status before and after.
+  description: With C(--diff), each machine's action status before and after, keyed by machine id (two machines may
+    share a DNS name).
   returned: in diff mode
   type: dict
+  sample: {"before": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": null},
+           "after": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": "Pending"}}
 msg:
   description: A one-line account of what was done, naming the failed machines.
   returned: always
@@ -296,14 +328,15 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
 from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils.response_actions import (
-    ACTIONS, SCAN_TYPES, OneShotSpec, validate_action_options)
+    ACTIONS, DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_PACKAGE_MB, SCAN_TYPES, DownloadLimits, OneShotSpec,
+    validate_action_options)
 
 
 def run_module(module):
     params = module.params
     validate_action_options(params)
     spec = OneShotSpec(params['action'], params['comment'], scan_type=params['scan_type'], sha1=params['sha1'],
-                       dest=params['dest'])
+                       dest=params['dest'], limits=DownloadLimits.from_params(params))
     run_action_module(module, spec)
 
 
@@ -314,6 +347,8 @@ def main():
             scan_type=dict(type='str', choices=list(SCAN_TYPES)),
             sha1=dict(type='str'),
             dest=dict(type='path'),
+            max_package_mb=dict(type='int', default=DEFAULT_MAX_PACKAGE_MB),
+            download_timeout=dict(type='int', default=DEFAULT_DOWNLOAD_TIMEOUT),
         ),
         supports_check_mode=True,
     )

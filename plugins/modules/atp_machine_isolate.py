@@ -53,7 +53,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns the state of each machine before and after, keyed by its computer DNS name (or id).
+      - Returns the state of each machine before and after, keyed by machine id (two machines may share a computer DNS name).
 options:
   machines:
     description:
@@ -398,10 +398,11 @@ summary:
       description: Machines (changed or not) whose action is still Pending or InProgress at the end.
       type: int
 diff:
-  description: With C(--diff), each machine's state before and after.
+  description: With C(--diff), each machine's state before and after, keyed by machine id (two machines may share a
+    computer DNS name).
   returned: in diff mode
   type: dict
-  sample: {"before": {"ws-042.contoso.com": "unisolated"}, "after": {"ws-042.contoso.com": "isolating"}}
+  sample: {"before": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": "unisolated"}, "after": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": "isolating"}}
 msg:
   description: A one-line account of what was done, naming the failed machines.
   returned: always

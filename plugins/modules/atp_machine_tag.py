@@ -15,10 +15,15 @@ description:
     device groups and later plays can find them.
   - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does.
   - Idempotent against each machine's C(machineTags), compared case-insensitively as the portal does - only missing
-    tags are added (in the spelling given), only present ones removed (in the machine's own spelling).
-  - Few requests - the tags come with the machines read to resolve them, and a tag that several machines need is
-    written with one C(AddOrRemoveTagForMultipleMachines) request per 500 machines; a tag only one machine needs uses
-    that machine's C(tags) request.
+    tags are added (in the spelling given), only present ones removed. Microsoft's pages do not say the service
+    compares tags case-insensitively, so a tag is removed in the exact spelling each machine holds (a machine holding
+    C(IR-1) and one holding C(ir-1) each get their own spelling; a machine holding both loses both).
+  - Few requests - the tags come with the machines read to resolve them, and a spelling that several machines need is
+    written with one C(AddOrRemoveTagForMultipleMachines) request per 500 machines; a spelling only one machine needs
+    uses that machine's C(tags) request.
+  - RV(machines[].tags_after) is what the server holds after the writes - the machine as the API answered it, or read
+    again (one batched read) when an answer did not list it. A change the answer does not show is an error for that
+    machine; one that a read-back does not show yet is a warning (a change can take a while to show).
   - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
     unless O(allow_partial=true).
 author:
@@ -42,7 +47,7 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Returns each machine's tags before and after, keyed by its computer DNS name (or id).
+      - Returns each machine's tags before and after, keyed by machine id (two machines may share a computer DNS name).
 options:
   machines:
     description:
@@ -80,8 +85,9 @@ notes:
     the user's device groups), each of its machines is sent on its own, so one bad machine does not keep the tag from
     the others and is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the
     requests not yet sent."
-  - "RV(machines[].tags_after) is the machine as the API answered it for a per-machine request, and the tags before
-    with the changes applied for a bulk request (whose answer is not documented to list the machines' tags)."
+  - "An endpoint's local administrator can set that machine's own tags (the C(DeviceTagging) registry value), so
+    a tag is not proof of anything about a machine: never exempt machines from containment, or select them for a
+    privileged step, on a tag alone."
   - "Rate limits: 100 requests a minute and 1,500 an hour per application, shared with the other machine APIs."
 seealso:
   - module: defender.atp.atp_machine_info
@@ -164,7 +170,9 @@ machines:
       elements: str
       sample: [finance]
     tags_after:
-      description: The machine's tags after the task (in check mode, as they would be).
+      description: The machine's tags after the task as the server holds them (its answer, or the machine read again);
+        in check mode, as they would be; the tags before for a machine that got no change; null when a changed
+        machine could not be read back (with a warning).
       type: list
       elements: str
       sample: [finance, IR-1234]
@@ -175,7 +183,8 @@ machines:
       description: Always null (tag requests create no machine action).
       type: dict
     error:
-      description: Why this machine failed (unknown, ambiguous, API error), else null.
+      description: Why this machine failed (unknown, ambiguous, API error, a change the API's answer does not show),
+        else null.
       type: str
     candidates:
       description: For a name matching several machines, every candidate, newest C(last_seen) first.
@@ -208,10 +217,11 @@ summary:
       description: Machines whose action is still Pending or InProgress at the end.
       type: int
 diff:
-  description: With C(--diff), each machine's tags before and after.
+  description: With C(--diff), each machine's tags before and after, keyed by machine id (two machines may share a
+    computer DNS name).
   returned: in diff mode
   type: dict
-  sample: {"before": {"ws-042.contoso.com": []}, "after": {"ws-042.contoso.com": ["IR-1234"]}}
+  sample: {"before": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": []}, "after": {"1e5bc9d7e413ddd7902c2932e418702b84d0cc07": ["IR-1234"]}}
 msg:
   description: A one-line account of what was done, naming the failed machines.
   returned: always

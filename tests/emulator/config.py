@@ -3,6 +3,7 @@
 import copy
 
 from . import rbac
+from .data import check_outcomes
 
 # Documented quotas (mde-api.md 6.1 and 6.2); graph_hunting follows the MDE hunting quota, token is generous.
 DEFAULT_RATE_LIMITS = {
@@ -25,6 +26,7 @@ SCHEMA_CASES = ("default", "lower", "upper")
 # The wording of 429 messages: "quota" names the limit and window (as observed from the service), "plain" names no
 # numbers at all. Microsoft documents the message as free text that can change, so clients must cope with both.
 THROTTLE_MESSAGES = ("quota", "plain")
+DUPLICATE_ANSWERS = ("documented", "error")
 
 
 class ConfigError(ValueError):
@@ -55,11 +57,30 @@ class Config:
         self.package_link_seconds = 300.0  # how long a GetPackageUri link stays valid ("minutes", undocumented)
         # Device groups of user tokens, by UPN (rbac.py): users not named here have every group.
         self.user_device_groups = rbac.check_config(rbac.DEFAULT_USER_DEVICE_GROUPS)
+        # get-package-sas-uri.md: "value" is the link wrapped in literal quotes. False serves the bare link.
+        self.package_link_quoted = True
+        # The host:port the link names (None: the emulator's own, which is the API host a client is configured with).
+        # Microsoft's example names userrequests-us.securitycenter.windows.com; another host tests a client's refusal.
+        self.package_link_host = None
+        # Whether the download first answers 302 to the same path on this host:port (None: no redirect). Undocumented:
+        # whether Microsoft's download host redirects to storage is not said (mde-api.md, "Facts added on review").
+        self.package_redirect_host = None
+        self.package_bytes = 0  # pad the package to at least this many bytes (tests of a size cap)
+        # The answer to a repeated action while one is pending: "documented" answers with the pending action where the
+        # action's page says so (run-av-scan.md, restrict-code-execution.md, unrestrict-code-execution.md,
+        # unisolate-machine.md), 400 ActiveRequestAlreadyExists elsewhere and a plain 400 for the package collection
+        # (collect-investigation-package.md); "error" answers 400 ActiveRequestAlreadyExists everywhere (the pages'
+        # other answer) and still the plain 400 for the collection.
+        self.duplicate_actions = "documented"
+        # {machine id: status or {action type or "*": status}}: how new actions end, over the data's own choice (None
+        # removes the data's entry for that machine).
+        self.action_outcomes = {}
 
     KEYS = ("token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale", "rate_limits",
             "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count", "max_url_length",
             "throttle_message", "indicator_limit", "package_link_seconds", "user_device_groups",
-            "indicator_bad_request_values")
+            "indicator_bad_request_values", "package_link_quoted", "package_link_host", "package_redirect_host",
+            "package_bytes", "duplicate_actions", "action_outcomes")
 
     def as_dict(self):
         return {key: copy.deepcopy(getattr(self, key)) for key in self.KEYS}
@@ -114,9 +135,20 @@ class Config:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError("indicator_bad_request_values must be a list of indicator values")
             value = list(value)
-        elif key == "rate_limits_enabled":
+        elif key in ("rate_limits_enabled", "package_link_quoted"):
             if not isinstance(value, bool):
-                raise ConfigError("rate_limits_enabled must be true or false")
+                raise ConfigError("%s must be true or false" % key)
+        elif key in ("package_link_host", "package_redirect_host"):
+            if value is not None and (not isinstance(value, str) or not value or "/" in value or "@" in value):
+                raise ConfigError("%s must be null or a host[:port]" % key)
+        elif key == "package_bytes":
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 512 * 1024 * 1024:
+                raise ConfigError("package_bytes must be an integer from 0 to 536870912")
+        elif key == "duplicate_actions":
+            if value not in DUPLICATE_ANSWERS:
+                raise ConfigError("duplicate_actions must be one of %s" % ", ".join(DUPLICATE_ANSWERS))
+        elif key == "action_outcomes":
+            value = check_outcomes(value, ConfigError, allow_none=True)
         elif key == "schema_case":
             if value not in SCHEMA_CASES:
                 raise ConfigError("schema_case must be one of %s" % ", ".join(SCHEMA_CASES))

@@ -15,6 +15,10 @@ from .util import iso7, is_guid, parse_ticks
 
 HOUR, DAY = 3600.0, 86400.0
 DEFAULT_PROCESS_ROWS = 500
+FINAL_STATUSES = ("Succeeded", "Failed", "TimeOut", "Cancelled")
+# Machines of the default data whose new actions end unsuccessfully (machineaction.md's other final statuses).
+DEFAULT_OUTCOMES = (("kiosk-01.contoso.com", "Failed"), ("srv-file-01.contoso.com", "TimeOut"),
+                    ("ws-eng-03.contoso.com", "Cancelled"))
 
 
 class DataError(ValueError):
@@ -24,11 +28,15 @@ class DataError(ValueError):
 class Dataset:
     """One tenant's entities. Machines and alerts are never mutated after load (so resets can share them)."""
 
-    def __init__(self, machines, alerts, actions, offline=None, process_rows=DEFAULT_PROCESS_ROWS, hunting=None, seed=0):
+    def __init__(self, machines, alerts, actions, offline=None, process_rows=DEFAULT_PROCESS_ROWS, hunting=None, seed=0,
+                 action_outcomes=None):
         self.machines = machines
         self.alerts = alerts
         self.actions = actions
         self.offline = offline  # None: every machine whose healthStatus is Inactive
+        # machine id -> how its new actions end ("Failed", "TimeOut", "Cancelled", or {action type or "*": status});
+        # a machine not named here ends them Succeeded.
+        self.action_outcomes = dict(action_outcomes or {})
         self.process_rows = process_rows
         self.hunting = hunting or {}  # table name -> list of row dicts (from a data file)
         self.seed = seed
@@ -373,7 +381,10 @@ def default_dataset(now, seed=1):
             created = now - 2.5 * HOUR
         alerts.append(build_alert(rng, i, machine, severity, status, created, directory.TENANT_ID))
     actions = _default_actions(by_name, now)
-    return Dataset(machines, alerts, actions, seed=seed)
+    # machineaction.md: an action ends Succeeded, Failed, TimeOut or Cancelled. Three machines end every new action
+    # unsuccessfully, so a client that counts on Succeeded is caught by default.
+    outcomes = {by_name[name]["id"]: status for name, status in DEFAULT_OUTCOMES}
+    return Dataset(machines, alerts, actions, seed=seed, action_outcomes=outcomes)
 
 
 def other_dataset(now):
@@ -424,16 +435,18 @@ def generate(base, now, machines=0, alerts=0, hunting_rows=None, seed=1):
         alert_ids.add(alert["id"])
         new_alerts.append(alert)
     return Dataset(new_machines, new_alerts, list(base.actions), offline=base.offline,
-                   process_rows=base.process_rows if hunting_rows is None else hunting_rows, hunting=base.hunting, seed=seed)
+                   process_rows=base.process_rows if hunting_rows is None else hunting_rows, hunting=base.hunting, seed=seed,
+                   action_outcomes=base.action_outcomes)
 
 
 # -- data files -----------------------------------------------------------------------------------------------------
 def from_document(doc, now):
     """A Dataset from ``{"machines": [...], "alerts": [...], "machine_actions": [...], "offline_machines": [...],
-    "hunting": {"DeviceProcessEvents": [...]}}`` (every key optional)."""
+    "action_outcomes": {machine id: status}, "hunting": {"DeviceProcessEvents": [...]}}`` (every key optional)."""
     if not isinstance(doc, dict):
         raise DataError("the data document must be a JSON object")
-    unknown = set(doc) - {"machines", "alerts", "machine_actions", "offline_machines", "hunting", "generate"}
+    unknown = set(doc) - {"machines", "alerts", "machine_actions", "offline_machines", "action_outcomes", "hunting",
+                          "generate"}
     if unknown:
         raise DataError("unknown keys in data document: %s" % ", ".join(sorted(unknown)))
     machines = []
@@ -465,7 +478,24 @@ def from_document(doc, now):
     offline = doc.get("offline_machines")
     if offline is not None and not (isinstance(offline, list) and all(isinstance(v, str) for v in offline)):
         raise DataError("offline_machines must be a list of machine ids")
-    return Dataset(machines, alerts, actions, offline=offline, process_rows=DEFAULT_PROCESS_ROWS, hunting=hunting)
+    outcomes = check_outcomes(doc.get("action_outcomes") or {}, DataError)
+    return Dataset(machines, alerts, actions, offline=offline, process_rows=DEFAULT_PROCESS_ROWS, hunting=hunting,
+                   action_outcomes=outcomes)
+
+
+def check_outcomes(value, error, allow_none=False):
+    """``{machine id: status or {action type or "*": status}}`` with final statuses only (``None`` removes a machine's
+    entry when ``allow_none``); raises ``error`` otherwise."""
+    if not isinstance(value, dict):
+        raise error("action_outcomes must be {machine id: status or {action type: status}}")
+    for machine, rule in value.items():
+        rules = rule.values() if isinstance(rule, dict) else [rule]
+        if rule is None and allow_none:
+            continue
+        if not isinstance(machine, str) or not rules or any(r not in FINAL_STATUSES for r in rules):
+            raise error("action_outcomes[%r] must be one of %s (or {action type: status})"
+                        % (machine, ", ".join(FINAL_STATUSES)))
+    return dict(value)
 
 
 def load_file(path, now):

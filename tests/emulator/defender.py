@@ -6,7 +6,7 @@ from . import alert_updates, hunting, indicators, odata, rbac
 from .directory import DEFENDER, resource_kind
 from .entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA
 from .messages import Response, defender_error, json_response
-from .response_actions import PACKAGE_PREFIX, ResponseActions
+from .response_actions import PACKAGE_PREFIX, ResponseActions, check_platform
 from .state import is_machine_id
 from .tokens import TokenError
 from .util import dumps, is_guid
@@ -42,26 +42,49 @@ QUERY = Requirement(("AdvancedQuery.Read.All",), ("AdvancedQuery.Read",))
 
 
 class ActionSpec:
+    """``windows_only``: the action's page limits it to Windows (OsPlatformNotSupported elsewhere). ``duplicate``: what a
+    repeat of the same type answers while one is pending: "pending" (the page says it "returns pending machine
+    action"), "plain400" (a 400 without a documented code) or "error" (400 ActiveRequestAlreadyExists)."""
+
     def __init__(self, action_type, requirement, family, conflicts, scope_param=None, scope_values=(), default_scope=None,
-                 role=rbac.ACTIVE_REMEDIATION):
+                 role=rbac.ACTIVE_REMEDIATION, windows_only=False, duplicate="error"):
         self.type, self.requirement, self.family, self.conflicts = action_type, requirement, family, conflicts
         self.scope_param, self.scope_values, self.default_scope = scope_param, scope_values, default_scope
         self.role = role  # the user role permission the action needs (mde-api.md 3.2)
+        self.windows_only, self.duplicate = windows_only, duplicate
 
 
 ISOLATION_TYPES = ("Full", "Selective", "UnManagedDevice")
 ACTIONS = {
+    # isolate-machine.md documents no answer to a repeat: the 400 of unisolate-machine.md's other answer.
     "isolate": ActionSpec("Isolate", ISOLATE, "isolate", ("Isolate", "Unisolate"), "IsolationType", ISOLATION_TYPES, "Full"),
-    "unisolate": ActionSpec("Unisolate", ISOLATE, "isolate", ("Isolate", "Unisolate")),
-    "runantivirusscan": ActionSpec("RunAntiVirusScan", SCAN, "actions", ("RunAntiVirusScan",), "ScanType", ("Quick", "Full")),
-    # collect-investigation-package.md: a user needs 'Alerts investigation', not 'Active remediation actions'.
+    # unisolate-machine.md: a repeat "returns pending machine action or HTTP 400 ... Action is already in progress".
+    "unisolate": ActionSpec("Unisolate", ISOLATE, "isolate", ("Isolate", "Unisolate"), duplicate="pending"),
+    # run-av-scan.md: Windows 10 1709+ and Windows 11 only; a repeat returns the pending machine action (or the 400).
+    "runantivirusscan": ActionSpec("RunAntiVirusScan", SCAN, "actions", ("RunAntiVirusScan",), "ScanType", ("Quick", "Full"),
+                                   windows_only=True, duplicate="pending"),
+    # collect-investigation-package.md: a user needs 'Alerts investigation', not 'Active remediation actions'; "If a
+    # collection is already running, this returns 400 Bad Request" (no code).
     "collectinvestigationpackage": ActionSpec("CollectInvestigationPackage", COLLECT, "actions", ("CollectInvestigationPackage",),
-                                              role=rbac.ALERTS_INVESTIGATION),
+                                              role=rbac.ALERTS_INVESTIGATION, duplicate="plain400"),
+    # restrict-code-execution.md / unrestrict-code-execution.md: Windows only; a repeat returns the pending action.
     "restrictcodeexecution": ActionSpec("RestrictCodeExecution", RESTRICT, "actions",
-                                        ("RestrictCodeExecution", "UnrestrictCodeExecution")),
+                                        ("RestrictCodeExecution", "UnrestrictCodeExecution"), windows_only=True,
+                                        duplicate="pending"),
     "unrestrictcodeexecution": ActionSpec("UnrestrictCodeExecution", RESTRICT, "actions",
-                                          ("RestrictCodeExecution", "UnrestrictCodeExecution")),
+                                          ("RestrictCodeExecution", "UnrestrictCodeExecution"), windows_only=True,
+                                          duplicate="pending"),
 }
+
+
+def repeat_answer(spec, pending, config, fail):
+    """The answer to ``spec`` while ``pending`` (an active action of its family) exists: the pending action itself (a dict)
+    where the page documents it and ``duplicate_actions`` is "documented", else raises the 400."""
+    if spec.duplicate == "plain400":
+        raise fail(400, "BadRequest", "An investigation package collection is already running on this device.")
+    if spec.duplicate == "pending" and pending["type"] == spec.type and config.duplicate_actions == "documented":
+        return pending
+    raise fail(400, "ActiveRequestAlreadyExists", "Action is already in progress")
 
 
 class Defender:
@@ -332,9 +355,13 @@ class Defender:
                 raise _fail(404, "ResourceNotFound", "Machine %s was not found" % machine_id)
             # isolate-machine.md, run-av-scan.md, ...: the user needs access to the device and the action's role.
             self.require_machine(claims, state, machine["id"], "machine %s" % machine_id, spec.role)
+            if spec.windows_only:
+                check_platform(machine, _fail)
             self.emu.refresh(state)
-            if state.active_action(machine["id"], spec.conflicts):
-                raise _fail(400, "ActiveRequestAlreadyExists", "Action is already in progress")
+            pending = state.active_action(machine["id"], spec.conflicts)
+            if pending:
+                # Undocumented: the status code of the answer with the pending action; 201 as for a new one.
+                return self._entity("MachineActions", dict(repeat_answer(spec, pending, self.emu.config, _fail)), status=201)
             action = dict(state.create_action(machine, spec.type, self._requestor(claims), comment, scope, time.time()))
         return self._entity("MachineActions", action, status=201)
 

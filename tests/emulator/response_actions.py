@@ -38,6 +38,14 @@ MAX_BULK_MACHINES = 500
 PACKAGE_PREFIX = "/packages/"
 
 
+def check_platform(machine, fail):
+    """common-errors.md: 400 OsPlatformNotSupported, "OS Platform {the client OS Platform} isn't supported for this
+    action". Strict where the pages are silent: anything not named Windows* (null and "Other" too) is refused."""
+    platform = machine.get("osPlatform")
+    if not str(platform or "").lower().startswith("windows"):
+        raise fail(400, "OsPlatformNotSupported", "OS Platform %s isn't supported for this action." % platform)
+
+
 class ResponseActions:
     def __init__(self, defender, requirement_class, fail):
         self.defender = defender
@@ -77,7 +85,10 @@ class ResponseActions:
             if machine is None:
                 raise self.fail(404, "ResourceNotFound", "Machine %s was not found" % machine_id)
             self.defender.require_machine(claims, state, machine["id"], "machine %s" % machine_id, rbac.ACTIVE_REMEDIATION)
+            # stop-and-quarantine-file.md: Windows 10 1703+ and Windows 11 only.
+            check_platform(machine, self.fail)
             self.emu.refresh(state)
+            # stop-and-quarantine-file.md documents no answer to a repeat: the 400 of the other actions' pages.
             for action_id in state.active:
                 action = state.actions[action_id]
                 if (action["machineId"] == machine["id"] and action["type"] == "StopAndQuarantineFile"
@@ -102,9 +113,14 @@ class ResponseActions:
                                       rbac.ALERTS_INVESTIGATION)
         if action["type"] != "CollectInvestigationPackage" or action["status"] != "Succeeded":
             raise self.fail(404, "ResourceNotFound", "Investigation package for action %s was not found" % action_id)
-        expiry = int(time.time() + self.emu.config.package_link_seconds)
+        config = self.emu.config
+        expiry = int(time.time() + config.package_link_seconds)
+        origin = "https://%s" % config.package_link_host if config.package_link_host else self.emu.url
         link = "%s%s%s.zip?sv=2021-08-06&sr=b&sp=r&se=%d&sig=%s" % (
-            self.emu.url, PACKAGE_PREFIX, action["id"], expiry, self._signature(action["id"], expiry))
+            origin, PACKAGE_PREFIX, action["id"], expiry, self._signature(action["id"], expiry))
+        if config.package_link_quoted:
+            # get-package-sas-uri.md: the example's value is "\"https://userrequests-us...\"", the link in quotes.
+            link = '"%s"' % link
         return json_response(200, {"@odata.context": "%s/api/$metadata#Edm.String" % self.emu.url, "value": link},
                              odata=True)
 
@@ -130,7 +146,11 @@ class ResponseActions:
         if time.time() > expiry:
             return _storage_error(403, "AuthenticationFailed", "Signed expiry time [%s] must be after signed start "
                                   "time" % iso7(expiry))
-        return Response(200, _package_zip(action_id), content_type="application/zip")
+        redirect = self.emu.config.package_redirect_host
+        if redirect and query.get("hop") != "1":
+            target = "https://%s%s?%s&hop=1" % (redirect, req.path, req.raw_query)
+            return Response(302, b"", content_type=None, headers=[("Location", target)])
+        return Response(200, _package_zip(action_id, self.emu.config.package_bytes), content_type="application/zip")
 
     # -- tags -----------------------------------------------------------------------------------------------------------
     def _tag_body(self, req, bulk):
@@ -159,12 +179,14 @@ class ResponseActions:
 
     @staticmethod
     def _apply(machine, value, action):
+        # add-or-remove-machine-tags.md does not say how tags compare: the emulator is strict, exact spelling only (a
+        # Remove of "ir-1" leaves "IR-1"; an Add of "ir-1" next to "IR-1" adds it), so a client must send the spelling
+        # each machine holds.
         tags = list(machine.get("machineTags") or [])
-        present = [t for t in tags if t.lower() == value.lower()]
-        if action == "Add" and not present:
+        if action == "Add" and value not in tags:
             tags.append(value)
         elif action == "Remove":
-            tags = [t for t in tags if t.lower() != value.lower()]
+            tags = [t for t in tags if t != value]
         machine["machineTags"] = tags
 
     def machine_tags(self, req, machine_id):
@@ -206,9 +228,13 @@ def _storage_error(status, code, message):
     return Response(status, body, content_type="application/xml", headers=[("x-ms-error-code", code)])
 
 
-def _package_zip(action_id):
+def _package_zip(action_id, size=0):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("Investigation package/README.txt", "Emulated investigation package of action %s\n" % action_id)
         archive.writestr("Investigation package/Processes/processes.csv", "ProcessId,Name\n4,System\n")
+        if size:
+            # Stored, not deflated: the package is at least ``size`` bytes on the wire.
+            archive.writestr(zipfile.ZipInfo("Investigation package/padding.bin"), os.urandom(size),
+                             compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()

@@ -157,7 +157,7 @@ class Emulator:
     def refresh(self, state):
         with self.lock:
             state.refresh(time.time(), self.config.pending_seconds, self.config.inprogress_seconds,
-                          set(self.config.offline_machines), self.online_since)
+                          set(self.config.offline_machines), self.online_since, self.config.action_outcomes)
 
     # -- control operations -----------------------------------------------------------------------------------------------
     def reset(self, data=False, faults=False, rate_limits=False, all=False):  # noqa: A002 (the documented flag name)
@@ -221,8 +221,7 @@ class Emulator:
             for state in self.states.values():
                 machine = state.find_machine(key)
                 if machine is not None:
-                    state.refresh(time.time(), self.config.pending_seconds, self.config.inprogress_seconds,
-                                  set(self.config.offline_machines), self.online_since)
+                    self.refresh(state)
                     actions = sorted(state.actions_for(machine["id"]), key=lambda a: a["creationDateTimeUtc"])
                     newest = [a for a in actions if a["type"] in ("Isolate", "Unisolate") and a["status"] == "Succeeded"]
                     return {"tenant_id": state.tenant_id, "machine": machine, "actions": actions,

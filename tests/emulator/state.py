@@ -50,8 +50,19 @@ class TenantState:
         return max(candidates, key=lambda m: parse_ticks(m.get("lastSeen")) or 0)
 
     # -- machine actions --------------------------------------------------------------------------------------------
-    def refresh(self, now, pending_seconds, inprogress_seconds, offline, online_since):
-        """Advance Pending -> InProgress -> Succeeded from the timestamps (lazily, on read)."""
+    def outcome(self, machine_id, action_type, overrides=None):
+        """How an action of ``action_type`` on the machine ends: Succeeded unless the data (``action_outcomes``) or the
+        config's ``overrides`` chose Failed, TimeOut or Cancelled (machineaction.md lists all four final statuses)."""
+        chosen = dict(self.dataset.action_outcomes)
+        chosen.update(overrides or {})
+        rule = chosen.get(machine_id)
+        if isinstance(rule, dict):
+            rule = rule.get(action_type, rule.get("*"))
+        return rule or "Succeeded"
+
+    def refresh(self, now, pending_seconds, inprogress_seconds, offline, online_since, outcomes=None):
+        """Advance Pending -> InProgress -> Succeeded (or the machine's chosen final status) from the timestamps
+        (lazily, on read)."""
         for action_id in list(self.active):
             action = self.actions[action_id]
             if action["status"] not in ACTIVE:
@@ -63,9 +74,18 @@ class TenantState:
             start = max(self.created[action_id], online_since.get(machine_id, 0.0))
             picked_up = start + pending_seconds
             done = picked_up + inprogress_seconds
+            if now >= picked_up and action.get("computerDnsName") is None:
+                # Real payloads carry a null computerDnsName on new actions (mde-api.md, "Facts added on review"):
+                # it is filled once the device has the action.
+                action["computerDnsName"] = (self.machine_by_id.get(machine_id.lower()) or {}).get("computerDnsName")
             if now >= done:
-                action["status"] = "Succeeded"
+                status = self.outcome(machine_id, action["type"], outcomes)
+                action["status"] = status
                 action["lastUpdateDateTimeUtc"] = iso7(done)
+                if status == "Cancelled":
+                    # Cancelled by the service, not through POST .../cancel: nobody requested it (null requestor).
+                    action.update({"cancellationRequestor": None, "cancellationComment": None,
+                                   "cancellationDateTimeUtc": iso7(done)})
                 self.active.discard(action_id)
             elif now >= picked_up and action["status"] == "Pending":
                 action["status"] = "InProgress"
@@ -82,7 +102,8 @@ class TenantState:
         action = shape({
             "id": new_guid(), "type": action_type, "title": title or "%s %s" % (action_type, machine["computerDnsName"]),
             "requestor": requestor, "requestorComment": comment, "status": "Pending", "machineId": machine["id"],
-            "computerDnsName": machine["computerDnsName"], "creationDateTimeUtc": iso7(now),
+            # Null until the device picks the action up, as in real payloads (see refresh).
+            "computerDnsName": None, "creationDateTimeUtc": iso7(now),
             "lastUpdateDateTimeUtc": iso7(now), "scope": scope, "relatedFileInfo": related_file,
         }, ACTION_FIELDS, ACTION_DEFAULTS)
         self._add_action(action)

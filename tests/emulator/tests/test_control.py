@@ -96,15 +96,18 @@ def test_config_round_trip_and_validation(api, emulator):
     assert set(config) == {"token_lifetime", "pending_seconds", "inprogress_seconds", "offline_machines", "rate_scale",
                            "rate_limits", "rate_limits_enabled", "schema_case", "max_result_bytes", "max_node_count",
                            "max_url_length", "throttle_message",
-                           "indicator_limit", "package_link_seconds",
-                           "user_device_groups", "indicator_bad_request_values"}
+                           "indicator_limit", "package_link_seconds", "user_device_groups", "indicator_bad_request_values",
+                           "package_link_quoted", "package_link_host", "package_redirect_host", "package_bytes",
+                           "duplicate_actions", "action_outcomes"}
     assert config["max_result_bytes"] == 124 * 1024 * 1024 and config["token_lifetime"] == 3599
     assert config["max_node_count"] == 100 and config["max_url_length"] == 8192
     assert len(config["offline_machines"]) == 3 + 0  # the three Inactive Contoso machines
     updated = emulator.set_config(rate_limits={"alerts": {"per_minute": 7}})
     assert updated["rate_limits"]["alerts"] == {"per_minute": 7, "per_hour": 1500}
     for bad in ({"token_lifetime": 0}, {"schema_case": "camel"}, {"nope": 1}, {"rate_limits": {"alerts": {"per_day": 1}}},
-                {"offline_machines": "abc"}, {"rate_scale": 0}):
+                {"offline_machines": "abc"}, {"rate_scale": 0}, {"duplicate_actions": "maybe"},
+                {"action_outcomes": {"a" * 40: "Done"}}, {"action_outcomes": []}, {"package_link_host": "x/y"},
+                {"package_bytes": -1}, {"package_link_quoted": "yes"}):
         status, body = emulator.call("POST", "/_emulator/config", bad)[:2]
         assert status == 400 and body["error"]
     assert emulator.get_config()["token_lifetime"] == 3599

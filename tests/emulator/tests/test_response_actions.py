@@ -62,8 +62,9 @@ def test_package_link_downloads_without_a_token_and_expires(api, info, emulator)
     answer = api.get("/api/machineactions/%s/GetPackageUri" % action_id, token=api.token("limited"))
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["@odata.context"].endswith("#Edm.String") and body["value"].startswith("https://")
-    link = body["value"]
+    # get-package-sas-uri.md: the link comes wrapped in literal quotes.
+    assert body["@odata.context"].endswith("#Edm.String") and body["value"].startswith('"https://')
+    link = body["value"][1:-1]
     download = requests.get(link, verify=info["ca_path"], timeout=30)
     assert download.status_code == 200 and download.headers["Content-Type"] == "application/zip"
     assert any(n.endswith("README.txt") for n in zipfile.ZipFile(io.BytesIO(download.content)).namelist())
@@ -90,9 +91,9 @@ def test_tags_of_one_machine(api):
     added = api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "IR-1", "Action": "Add"})
     assert added.status_code == 200, added.text
     assert added.json()["id"] == FINANCE_01 and added.json()["machineTags"] == before + ["IR-1"]
-    again = api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "ir-1", "Action": "Add"})
-    assert again.json()["machineTags"] == before + ["IR-1"]  # case-insensitive: no duplicate
-    removed = api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "ir-1", "Action": "Remove"})
+    again = api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "IR-1", "Action": "Add"})
+    assert again.json()["machineTags"] == before + ["IR-1"]  # no duplicate of the same spelling
+    removed = api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "IR-1", "Action": "Remove"})
     assert removed.json()["machineTags"] == before
     assert_defender_error(api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "x" * 201, "Action": "Add"}),
                           400, "InvalidRequestBody")
@@ -112,7 +113,7 @@ def test_tags_of_many_machines(api):
     answer = api.post(path, json={"Value": "IR-2", "Action": "Add", "MachineIds": ids})
     assert answer.status_code == 200, answer.text
     assert all("IR-2" in tags_of(api, m) for m in ids)
-    assert api.post(path, json={"Value": "ir-2", "Action": "Remove", "MachineIds": ids}).status_code == 200
+    assert api.post(path, json={"Value": "IR-2", "Action": "Remove", "MachineIds": ids}).status_code == 200
     assert not any("IR-2" in tags_of(api, m) for m in ids)
     assert_defender_error(api.post(path, json={"Value": "x", "Action": "Add", "MachineIds": ["a" * 40] * 501}), 400,
                           "InvalidRequestBody")

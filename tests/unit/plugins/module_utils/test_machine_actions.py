@@ -398,3 +398,50 @@ def test_each_worker_thread_gets_its_own_client_and_they_are_closed():
     assert len(made) == 3 and all(len(c.threads) == 1 for c in made)
     assert len(set().union(*(c.threads for c in made))) == 3
     assert all(c.closed for c in made)
+
+
+# -- repeats answered with the pending action, and the plain 400 of a repeated collection --------------------------------
+
+def test_a_pending_action_of_someone_else_handed_back_is_followed_not_created():
+    # run-av-scan.md and others: a repeat "returns pending machine action". Its comment is not ours: not a new action.
+    other = dict(new_action('theirs'), requestorComment='another tool')
+    outcome = ActionSender(ScriptedClient({'m1': [other]}), lambda mid: [], no_reconcile).send_all([job('m1')])['m1']
+    assert outcome.action['id'] == 'theirs' and not outcome.created and outcome.error is None
+    assert 'existing' in outcome.notes[0]
+
+
+def test_an_answer_with_our_comment_is_our_new_action():
+    ours = dict(new_action('ours'), requestorComment=' c ')
+    outcome = ActionSender(ScriptedClient({'m1': [ours]}), lambda mid: [], no_reconcile).send_all([job('m1')])['m1']
+    assert outcome.created and outcome.notes == []
+
+
+def plain_400():
+    return AtpApiError('CollectInvestigationPackage of machine m1: HTTP 400 BadRequest: a collection is running',
+                       status=400, code='BadRequest', api_message='An investigation package collection is already running.')
+
+
+def collect_job(machine_id='m1'):
+    return Job(machine_id, '/api/machines/%s/collectInvestigationPackage' % machine_id, {'Comment': 'c'},
+               'CollectInvestigationPackage', plain_duplicate_400=True)
+
+
+def test_a_plain_400_of_a_repeated_collection_adopts_the_running_one():
+    running = new_action('running', kind='CollectInvestigationPackage')
+    client = ScriptedClient({'m1': [plain_400()]})
+    outcome = ActionSender(client, lambda mid: [running], lambda j, actions: (ADOPT, actions[0])).send_all(
+        [collect_job()])['m1']
+    assert outcome.action is running and not outcome.created and outcome.error is None and client.posts == ['m1']
+    assert 'collect-investigation-package.md' in outcome.notes[0]
+
+
+def test_a_plain_400_with_nothing_running_is_the_error_and_is_not_sent_again():
+    client = ScriptedClient({'m1': [plain_400(), new_action('never')]})
+    outcome = ActionSender(client, lambda mid: [], lambda j, actions: (RESEND, None)).send_all([collect_job()])['m1']
+    assert 'HTTP 400 BadRequest' in outcome.error and client.posts == ['m1']
+
+
+def test_a_plain_400_of_another_action_is_not_taken_for_a_repeat():
+    client = ScriptedClient({'m1': [plain_400()]})
+    outcome = ActionSender(client, lambda mid: [], no_reconcile).send_all([job('m1')])['m1']
+    assert 'HTTP 400' in outcome.error and client.posts == ['m1']

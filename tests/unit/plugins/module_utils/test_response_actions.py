@@ -7,8 +7,6 @@ the package download (names, mode, atomicity, no token to the storage host) and 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import os
-import stat
 import types
 
 import pytest
@@ -19,7 +17,7 @@ from ansible_collections.defender.atp.plugins.module_utils.machine_tags import (
     BULK_PATH, TagOrchestrator, TagSpec, validate_tags)
 from ansible_collections.defender.atp.plugins.module_utils.machines import Entry, Resolution
 from ansible_collections.defender.atp.plugins.module_utils.response_actions import (
-    OneShotSpec, download_to, package_file_name, validate_action_options)
+    OneShotSpec, package_file_name, validate_action_options)
 from ansible_collections.defender.atp.plugins.module_utils.restriction import RestrictionSpec
 
 SHA1 = '87662bc3d60e4200ceaf7aae249d1c343f4b83c9'
@@ -109,6 +107,38 @@ def test_request_bodies_are_the_documented_ones():
         '/api/machines/%s/StopAndQuarantineFile' % MID, {'Comment': 'c', 'Sha1': SHA1}, 'StopAndQuarantineFile')
 
 
+@pytest.mark.parametrize('platform', ['Linux', 'macOS', 'iOS', 'Android', 'Ubuntu', 'CentOS', 'RedHatEnterpriseLinux', 'mac OS'])
+@pytest.mark.parametrize('action', ['av_scan', 'stop_and_quarantine_file'])
+def test_windows_only_actions_are_not_planned_for_a_known_other_platform(platform, action):
+    spec = OneShotSpec(action, 'IR-1', sha1=SHA1 if action == 'stop_and_quarantine_file' else None)
+    decision = spec.decide({'id': MID, 'osPlatform': platform}, [])
+    assert decision.op == 'error' and 'osPlatform is %s' % platform in decision.reason
+    assert 'Windows only' in decision.reason and '.md' in decision.reason
+
+
+@pytest.mark.parametrize('platform', [None, '', 'Other', 'Unknown', 'Windows10', 'Windows11', 'WindowsServer2022',
+                                      'SomethingNew'])
+def test_windows_or_unknown_platforms_get_the_request(platform):
+    assert OneShotSpec('av_scan', 'IR-1').decide({'id': MID, 'osPlatform': platform}, []).op == SEND
+
+
+def test_the_collection_and_a_running_action_are_not_limited_by_platform():
+    linux = {'id': MID, 'osPlatform': 'Linux'}
+    assert OneShotSpec('collect_investigation_package', 'IR-1').decide(linux, []).op == SEND
+    assert OneShotSpec('av_scan', 'IR-1').decide(linux, [act('RunAntiVirusScan', 'Pending', 1)]).op == NOOP
+
+
+def test_restriction_is_not_planned_for_a_known_other_platform():
+    mac = {'osPlatform': 'macOS'}
+    refused = RestrictionSpec('restricted', 'c').decide(mac, [])
+    assert refused.op == 'error' and 'restrict-code-execution.md' in refused.reason
+    assert refused.updates['state'] == 'unrestricted'
+    assert RestrictionSpec('unrestricted', 'c').decide(mac, []).op == NOOP  # already unrestricted: nothing to send
+    assert RestrictionSpec('restricted', 'c').decide({'osPlatform': None}, []).op == SEND
+    assert RestrictionSpec('restricted', 'c', force=True).decide(
+        mac, [act('RestrictCodeExecution', 'Succeeded', 1)]).op == 'error'
+
+
 # -- package file names and download --------------------------------------------------------------
 
 ACTION_ID = 'b89eb834-4578-496c-8be0-03f004061435'
@@ -132,97 +162,6 @@ def test_an_unusable_action_id_or_machine_is_an_error():
         package_file_name({'id': MID, 'computerDnsName': 'ws'}, '../x')
     with pytest.raises(AtpError):
         package_file_name({'id': '../x', 'computerDnsName': '/etc'}, ACTION_ID)
-
-
-class FakeResponse(object):
-    def __init__(self, status, chunks, broken=False):
-        self.status_code = status
-        self.chunks = chunks
-        self.broken = broken
-        self.closed = False
-
-    def iter_content(self, size):
-        yield from self.chunks
-        if self.broken:
-            import requests
-            raise requests.exceptions.ChunkedEncodingError('broken')
-
-    def close(self):
-        self.closed = True
-
-
-class FakeSession(object):
-    def __init__(self, response):
-        self.response = response
-        self.calls = []
-        self.verify = True
-        self.headers = {}
-
-    def get(self, url, **kwargs):
-        self.calls.append((url, dict(self.headers), kwargs))
-        return self.response
-
-    def close(self):
-        pass
-
-
-def test_download_writes_a_0600_file_atomically(tmp_path):
-    session = FakeSession(FakeResponse(200, [b'PK', b'\x03\x04data']))
-    path = download_to(session, 'https://store.example/p.zip?sig=SECRET', str(tmp_path), 'ws-1-x.zip', 5)
-    assert path == os.path.join(str(tmp_path), 'ws-1-x.zip')
-    assert open(path, 'rb').read() == b'PK\x03\x04data'
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert os.listdir(str(tmp_path)) == ['ws-1-x.zip']
-    assert session.calls[0][2]['stream'] is True and session.calls[0][2]['allow_redirects'] is False
-
-
-@pytest.mark.parametrize('response, fragment', [
-    (FakeResponse(403, []), 'HTTP 403 (the link may have expired)'),
-    (FakeResponse(200, [b'PK'], broken=True), 'broke off'),
-])
-def test_a_failed_download_leaves_no_file_and_never_shows_the_link(tmp_path, response, fragment):
-    with pytest.raises(AtpError) as caught:
-        download_to(FakeSession(response), 'https://store.example/p.zip?sig=SECRET', str(tmp_path), 'ws.zip', 5)
-    assert fragment in caught.value.message
-    assert 'SECRET' not in caught.value.message and 'store.example' in caught.value.message
-    assert os.listdir(str(tmp_path)) == []
-
-
-class LinkClient(object):
-    def __init__(self, link):
-        self.link = link
-        self.gets = []
-        self.settings = types.SimpleNamespace(timeout=5, verify=True)
-
-    def get(self, path, **kwargs):
-        self.gets.append(path)
-        return {'@odata.context': 'x#Edm.String', 'value': self.link}
-
-
-def collected_result(status='Succeeded', name='ws-1.contoso.com'):
-    action = act('CollectInvestigationPackage', status, 1, action_id=ACTION_ID)
-    return types.SimpleNamespace(action=action, machine={'id': MID, 'computerDnsName': name}, fields={}, error=None,
-                                 warnings=[])
-
-
-def test_complete_downloads_each_succeeded_package_without_the_api_token(tmp_path):
-    session = FakeSession(FakeResponse(200, [b'zip']))
-    spec = OneShotSpec('collect_investigation_package', 'c', dest=str(tmp_path), session_factory=lambda: session)
-    client = LinkClient('https://store.example/p.zip?sig=SECRET')
-    done, running = collected_result(), collected_result('InProgress', 'ws-2.contoso.com')
-    spec.complete(client, [done, running])
-    assert client.gets == ['/api/machineactions/%s/GetPackageUri' % ACTION_ID]
-    assert done.fields['package_path'] == os.path.join(str(tmp_path), 'ws-1.contoso.com-%s.zip' % ACTION_ID)
-    assert 'Authorization' not in session.calls[0][1] and 'headers' not in session.calls[0][2]
-    assert 'package_path' not in running.fields and 'still InProgress' in running.warnings[0]
-
-
-def test_a_link_that_is_not_https_is_refused(tmp_path):
-    session = FakeSession(FakeResponse(200, [b'zip']))
-    spec = OneShotSpec('collect_investigation_package', 'c', dest=str(tmp_path), session_factory=lambda: session)
-    result = collected_result()
-    spec.complete(LinkClient('http://store.example/p.zip'), [result])
-    assert 'no https link' in result.error and session.calls == [] and os.listdir(str(tmp_path)) == []
 
 
 # -- app restriction --------------------------------------------------------------------------------
@@ -283,20 +222,37 @@ def tag_machine(n, tags=()):
 
 
 class TagDirectory(object):
-    def __init__(self, machines):
+    def __init__(self, machines, server=None):
         self.machines = dict((m['computerDnsName'], m) for m in machines)
+        self.server = server
+        self.reads = []
 
     def resolve(self, entries):
         return [Resolution(e, machine=self.machines[e.input], matched_by='name') if e.input in self.machines
                 else Resolution(e, error='no machine is named %s' % e.input) for e in entries]
 
+    def machines_by_ids(self, ids):
+        self.reads.append(list(ids))
+        return dict((i.lower(), {'id': i, 'machineTags': list(self.server.tags[i])}) for i in ids if i in self.server.tags)
+
 
 class TagClient(object):
-    def __init__(self, refuse_bulk=None, refuse_machine=None):
+    """A server holding each machine's tags, comparing them by exact spelling; the bulk call answers nothing (its
+    answer's shape is not documented), a machine's call answers the machine."""
+
+    def __init__(self, machines=(), refuse_bulk=None, refuse_machine=None):
         self.posts = []
         self.refuse_bulk = refuse_bulk
         self.refuse_machine = refuse_machine or {}
+        self.tags = dict((m['id'], list(m['machineTags'])) for m in machines)
         self.settings = types.SimpleNamespace(max_retry_wait=300, max_retries=2, timeout=10)
+
+    def _apply(self, machine_id, body):
+        tags = self.tags.setdefault(machine_id, [])
+        if body['Action'] == 'Add' and body['Value'] not in tags:
+            tags.append(body['Value'])
+        elif body['Action'] == 'Remove':
+            tags[:] = [t for t in tags if t != body['Value']]
 
     def post(self, path, body=None, **kwargs):
         self.posts.append((path, body))
@@ -305,15 +261,20 @@ class TagClient(object):
                 # A 403 here is the application's missing permission (a per-object 403: test_per_object_errors.py).
                 raise AtpApiError('refused', status=self.refuse_bulk,
                                   missing_permissions=['Machine.ReadWrite.All'] if self.refuse_bulk == 403 else None)
+            for machine_id in body['MachineIds']:
+                self._apply(machine_id, body)
             return None
         machine_id = path.split('/')[3]
         if machine_id in self.refuse_machine:
             raise AtpApiError('machine %s refused' % machine_id, status=self.refuse_machine[machine_id])
-        return {'id': machine_id, 'machineTags': ['from-api', body['Value']]}
+        self._apply(machine_id, body)
+        return {'id': machine_id, 'machineTags': list(self.tags[machine_id])}
 
 
 def run_tags(spec, machines, client, check_mode=False, max_machines=25):
-    orchestrator = TagOrchestrator(spec, client, directory=TagDirectory(machines), check_mode=check_mode,
+    for machine in machines:
+        client.tags.setdefault(machine['id'], list(machine['machineTags']))
+    orchestrator = TagOrchestrator(spec, client, directory=TagDirectory(machines, client), check_mode=check_mode,
                                    max_machines=max_machines, diff=True)
     report = orchestrator.run([Entry(m['computerDnsName']) for m in machines] + [Entry('ghost.contoso.com')])
     return report, dict((m['input'], m) for m in report.result['machines'])
@@ -328,14 +289,72 @@ def test_a_tag_many_machines_need_is_one_bulk_call():
     assert by_name['m1.contoso.com']['tags_after'] == ['IR-1'] and by_name['m1.contoso.com']['changed']
     assert by_name['m2.contoso.com']['tags_before'] == ['ir-1'] and not by_name['m2.contoso.com']['changed']
     assert report.result['summary'] == dict(total=5, changed=3, unchanged=1, failed=1, pending=0)
-    assert report.result['diff']['after']['m3.contoso.com'] == ['IR-1']
+    assert report.result['diff']['after'][tag_machine(3)['id']] == ['IR-1']
 
 
 def test_a_tag_one_machine_needs_uses_its_own_request_and_the_answer():
     client = TagClient()
+    client.tags[tag_machine(1)['id']] = ['from-api']  # the server knows a tag the read did not show yet
     _report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2, ['IR-1'])], client)
     assert client.posts == [('/api/machines/%s/tags' % tag_machine(1)['id'], {'Value': 'IR-1', 'Action': 'Add'})]
     assert by_name['m1.contoso.com']['tags_after'] == ['from-api', 'IR-1']
+
+
+def test_removal_sends_each_machines_own_spelling_and_reports_the_server():
+    machines = [tag_machine(1, ['IR-1', 'x']), tag_machine(2, ['ir-1']), tag_machine(3, ['ir-1']), tag_machine(4)]
+    client = TagClient()
+    report, by_name = run_tags(TagSpec(['IR-1'], 'absent'), machines, client)
+    assert sorted((path, body['Value']) for path, body in client.posts) == sorted([
+        ('/api/machines/%s/tags' % tag_machine(1)['id'], 'IR-1'), (BULK_PATH, 'ir-1')])
+    assert [b['MachineIds'] for p, b in client.posts if p == BULK_PATH] == [[tag_machine(2)['id'], tag_machine(3)['id']]]
+    for n in (1, 2, 3):
+        assert by_name['m%d.contoso.com' % n]['tags_after'] == client.tags[tag_machine(n)['id']]
+        assert not any(t.lower() == 'ir-1' for t in client.tags[tag_machine(n)['id']])
+    assert report.result['summary'] == dict(total=5, changed=3, unchanged=1, failed=1, pending=0)
+
+
+def test_a_machine_holding_two_spellings_loses_both():
+    client = TagClient()
+    _report, by_name = run_tags(TagSpec(['ir-1'], 'absent'), [tag_machine(1, ['IR-1', 'Ir-1', 'y'])], client)
+    assert [body['Value'] for _p, body in client.posts] == ['IR-1', 'Ir-1']
+    assert by_name['m1.contoso.com']['tags_after'] == ['y'] and by_name['m1.contoso.com']['error'] is None
+
+
+class IgnoringClient(TagClient):
+    """Accepts every write and changes nothing."""
+
+    def _apply(self, machine_id, body):
+        pass
+
+
+def test_a_change_the_answer_does_not_show_is_an_error_not_success():
+    report, by_name = run_tags(TagSpec(['IR-1'], 'absent'), [tag_machine(1, ['IR-1'])], IgnoringClient())
+    entry = by_name['m1.contoso.com']
+    assert "still holds tag 'IR-1'" in entry['error'] and entry['tags_after'] == ['IR-1'] and report.failed
+
+
+def test_a_change_a_read_back_does_not_show_yet_is_a_warning():
+    client = IgnoringClient()
+    report, by_name = run_tags(TagSpec(['IR-1']), [tag_machine(1), tag_machine(2)], client)
+    for n in (1, 2):
+        entry = by_name['m%d.contoso.com' % n]
+        assert entry['error'] is None and entry['tags_after'] == []
+        assert "does not hold tag 'IR-1'" in entry['warnings'][0] and 'read again' in entry['warnings'][0]
+
+
+def test_tags_after_is_null_when_the_server_cannot_be_read_back():
+    class Unreadable(TagDirectory):
+        def machines_by_ids(self, ids):
+            raise AtpError('HTTP 503')
+
+    client = TagClient()
+    machines = [tag_machine(1), tag_machine(2)]
+    for machine in machines:
+        client.tags[machine['id']] = []
+    orchestrator = TagOrchestrator(TagSpec(['IR-1']), client, directory=Unreadable(machines, client))
+    report = orchestrator.run([Entry(m['computerDnsName']) for m in machines])
+    for entry in report.result['machines']:
+        assert entry['tags_after'] is None and entry['changed'] and 'could not be read back' in entry['warnings'][0]
 
 
 def test_check_mode_predicts_tags_without_writing():
@@ -403,3 +422,13 @@ def test_complete_runs_after_the_writes_and_never_in_check_mode():
     assert calls == [([tag_machine(1)['id']], ['/api/machines/%s/runAntiVirusScan' % tag_machine(1)['id']])]
     first = report.result['machines'][0]
     assert first['action']['type'] == 'RunAntiVirusScan' and first['state'] == 'Pending' and first['changed']
+
+
+def test_an_unknown_final_status_is_warned_about_never_taken_for_done():
+    spec = OneShotSpec('av_scan', 'c')
+    decision = spec.after_wait(None, [], {'id': 'x', 'type': 'RunAntiVirusScan', 'status': 'PartiallySucceeded'})
+    assert 'error' not in decision.updates and 'does not know (PartiallySucceeded)' in decision.warnings[0]
+    for status in ('Failed', 'TimeOut', 'Cancelled', 'Canceled'):
+        done = spec.after_wait(None, [], {'id': 'x', 'type': 'RunAntiVirusScan', 'status': status})
+        assert 'ended with status' in done.updates['error']
+    assert spec.after_wait(None, [], {'id': 'x', 'status': None}).warnings  # a null status too

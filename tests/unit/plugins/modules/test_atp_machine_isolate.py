@@ -146,11 +146,21 @@ def test_check_mode_predicts_the_real_run_without_writing(run_module, conn, fres
 
 def test_diff_shows_before_and_after_per_machine(run_module, conn, fresh_emulator):
     result = run(run_module, conn, diff=True, machines=['ws-finance-01.contoso.com', '7b1f4967d9728e5aa3c06a9e617a22a4a5a17378'])
+    # Keyed by machine id: two machines may share a DNS name.
     assert result['diff'] == {
-        'before': {'ws-finance-01.contoso.com': 'unisolated', 'desktop-test': 'isolated'},
-        'after': {'ws-finance-01.contoso.com': 'isolating', 'desktop-test': 'isolated'},
+        'before': {'958229471430993e9cde904f77fed63aeff7ceb4': 'unisolated',
+                   '7b1f4967d9728e5aa3c06a9e617a22a4a5a17378': 'isolated'},
+        'after': {'958229471430993e9cde904f77fed63aeff7ceb4': 'isolating',
+                  '7b1f4967d9728e5aa3c06a9e617a22a4a5a17378': 'isolated'},
     }
     assert 'diff' not in run(run_module, conn, machines=['ws-finance-01.contoso.com'])
+
+
+def test_two_machines_sharing_a_name_have_one_diff_entry_each(run_module, conn, fresh_emulator):
+    both = ['744a2d6bfb65292193245b09362096e4079af052', 'fc82a70282c83b4ea21f5b989cd41871b6c42418']
+    result = run(run_module, conn, check_mode=True, diff=True, machines=both)
+    assert result['diff'] == {'before': dict((i, 'unisolated') for i in both),
+                              'after': dict((i, 'isolating') for i in both)}
 
 
 # -- idempotence edge cases --------------------------------------------------------------------------------------------------
