@@ -218,7 +218,6 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.vars import combine_vars
-from ansible.module_utils.six import string_types
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
@@ -278,7 +277,7 @@ def host_variables(machine, prefix):
 def _last_seen_key(machine):
     # ISO 8601 UTC strings sort chronologically; machines never seen sort last.
     value = machine.get('lastSeen')
-    return value if isinstance(value, string_types) else ''
+    return value if isinstance(value, str) else ''
 
 
 # A host name is plain text, not marked unsafe: ansible-core before 2.19 would write an unsafe one as
@@ -337,7 +336,7 @@ class ExpressionReads(object):
         except KeyError:
             pass
         names = None
-        if isinstance(expression, string_types) and not self.VOLATILE.search(expression):
+        if isinstance(expression, str) and not self.VOLATILE.search(expression):
             try:
                 parsed = jinja2.Environment().parse('{{ (%s) }}' % expression)
                 names = frozenset(jinja2_meta.find_undeclared_variables(parsed))
@@ -497,7 +496,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         expression for each of tens of thousands of hosts is otherwise most of the time a large inventory takes.
         The results are the same as templating each time.
         """
-        if not isinstance(template, string_types) or self._use_extra_vars():
+        if not isinstance(template, str) or self._use_extra_vars():
             return super(InventoryModule, self)._compose(template, variables, *args, **kwargs)
         name = template.strip()
         if _IDENTIFIER.match(name) and name in variables:

@@ -23,8 +23,7 @@ import os
 import re
 import tempfile
 
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import quote, urlparse
+from urllib.parse import quote, urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision
@@ -95,7 +94,7 @@ def related_sha1(action):
         return None
     kind = str(info.get('fileIdentifierType') or 'Sha1').lower()
     value = info.get('fileIdentifier')
-    if kind != 'sha1' or not isinstance(value, string_types):
+    if kind != 'sha1' or not isinstance(value, str):
         return None
     return value.strip().lower()
 
@@ -156,7 +155,7 @@ def package_link(client, action_id):
     answer = client.get('/api/machineactions/%s/GetPackageUri' % quote(str(action_id), safe=''),
                         what='GetPackageUri of machine action %s' % action_id)
     link = answer.get('value') if isinstance(answer, dict) else None
-    if not isinstance(link, string_types) or not link.lower().startswith('https://'):
+    if not isinstance(link, str) or not link.lower().startswith('https://'):
         # The docs show only "value": a link; anything else (http, empty) is refused rather than followed.
         raise AtpError('GetPackageUri of machine action %s returned no https link' % action_id)
     return link
