@@ -1,10 +1,10 @@
-# defender.atp: build, test and demo entry points. Everything runs from .venv (made by `make venv`
-# from the pinned requirements); no activated venv needed.
+# defender.atp: build, test and demo entry points. Everything runs from .venv (made by `make venv` from the pinned
+# requirements); no activated venv needed.
 #
-#   make test [STEPS=session,...] [TAGS=units]   every default nox session (noxfile.py); last line "N passed, M failed"
-#   make sanity | units | integration   ansible-test on every supported ansible-core (nox -t sanity|units|integration)
+#   make test [STEPS=session,...] [TAGS=units] [JOBS=2]   the default nox sessions (noxfile.py), JOBS nox processes side by side; a table slowest first, the total, a WARNING over the 30-minute budget; last line "N passed, M failed"
+#   make sanity | units | integration   ansible-test on every supported ansible-core, 2.16-2.21 (nox -t sanity|units|integration)
 #   make reliability | lint | docs | changelog | molecule | build | emulator-tests | awx   one nox session each
-#   make test-all      every ansible-test session (sanity, units, integration on all four ansible-core versions)
+#   make test-all      every ansible-test session: sanity (every test), units and integration on all six ansible-core releases
 #   make nox-list      list the nox sessions
 #   make demo [ARGS=-v]  incident response playbook against a local emulator
 #   make emulator      run the emulator in the foreground (EMULATOR_PORT, default 8443)
@@ -28,6 +28,10 @@ EMULATOR_PORT ?= 8443
 EMULATOR_STATE ?= .emulator
 STEPS ?=
 TAGS ?=
+# nox processes side by side (2 cores: the integration targets mostly wait on the emulator).
+JOBS ?= 2
+# The budget of the default selection (no STEPS or TAGS): over it, make test prints a WARNING line (not a failure).
+BUDGET_SECONDS ?= 1800
 NOX := $(VENV)/bin/nox
 NOX_REPORT := build/nox-report.json
 comma := ,
@@ -58,19 +62,22 @@ $(STAMP):
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-# nox runs the sessions (STEPS: session names, comma-separated; TAGS: nox tags); scripts/noxsupport.py turns its JSON
-# report into a table and the last line "N passed, M failed", and exits 1 when a session did not pass.
+# scripts/noxsupport.py run: the selected sessions (STEPS: session names, comma-separated; TAGS: nox tags; neither: nox's
+# default ones) in JOBS nox processes side by side, split by the durations of the last run (build/nox-report.json);
+# then a table slowest first, the total and wall-clock time, a WARNING line when the default selection overran its
+# budget, and the last line "N passed, M failed". Exits 1 when a session did not pass.
 test: venv
-	@mkdir -p build && rm -f $(NOX_REPORT); status=0; \
-	$(NOX) --report $(NOX_REPORT) $(if $(STEPS),-e $(subst $(comma), ,$(STEPS))) $(if $(TAGS),-t $(subst $(comma), ,$(TAGS))) || status=$$?; \
-	$(VPY) scripts/noxsupport.py report $(NOX_REPORT) --nox-status $$status
+	@mkdir -p build
+	@$(VPY) scripts/noxsupport.py run --nox $(NOX) --report $(NOX_REPORT) --jobs $(JOBS) \
+		$(if $(STEPS),-e $(subst $(comma), ,$(STEPS))) $(if $(TAGS),-t $(subst $(comma), ,$(TAGS))) \
+		$(if $(STEPS)$(TAGS),,--budget $(BUDGET_SECONDS))
 
 nox-list: venv
 	@$(NOX) --list
 
-# Every ansible-test session: sanity, units and integration on all four ansible-core versions.
+# Every ansible-test session: sanity (every test, SANITY_TESTS=all), units and integration on every ansible-core release.
 test-all: venv
-	@$(MAKE) --no-print-directory test TAGS=sanity,units,integration
+	@SANITY_TESTS=all $(MAKE) --no-print-directory test TAGS=sanity,units,integration
 
 sanity units integration: venv
 	@$(MAKE) --no-print-directory test TAGS=$@

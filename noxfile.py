@@ -1,15 +1,17 @@
 # Copyright: (c) 2026, defender.atp maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nox sessions of defender.atp: `nox --list` shows them, `make test` runs the default ones.
+"""nox sessions of defender.atp: `nox --list` shows them, `make test` runs the default ones (two nox processes side by
+side, scripts/noxsupport.py run).
 
 antsibull-nox.toml adds antsibull-nox's own sessions (lint, docs-check, extra-checks, build-import-check,
-ansible-lint, molecule). This file adds ansible-test on every supported ansible-core (with --venv: there is no
-container engine here), and the suites that are ours: the emulator's tests, reliability, the no-secrets scan, the
-ansible-runner/AWX tests, the changelog lint and the tests of this runner.
+ansible-lint, molecule). This file adds ansible-test on every supported ansible-core, each on a controller Python it
+supports (with --venv: there is no container engine here), and the suites that are ours: the emulator's tests,
+reliability, the no-secrets scan, the ansible-runner/AWX tests, the changelog lint and the tests of this runner.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -32,17 +34,37 @@ import noxsupport  # noqa: E402  (scripts/ is not a package)
 
 antsibull_nox.load_antsibull_nox_toml()
 
-# Every ansible-core release meta/runtime.yml claims (requires_ansible), pinned to the release tested.
+# Every ansible-core release meta/runtime.yml claims (requires_ansible), pinned to the release tested, with the
+# controller Python it is tested on: 3.11 for 2.16-2.19 (a controller Python of all four), 3.12 for 2.20 and 2.21
+# (they need 3.12 or later). Drop a release when ansible-core's end of life for it has passed (README, "Supported
+# ansible-core versions"), with a changelog removed_features entry one collection release ahead.
 ANSIBLE_CORE = {
-    '2.16': '2.16.19',
-    '2.17': '2.17.14',
-    '2.18': '2.18.19',
-    '2.19': '2.19.14',
+    '2.16': ('2.16.19', '3.11'),
+    '2.17': ('2.17.14', '3.11'),
+    '2.18': ('2.18.19', '3.11'),
+    '2.19': ('2.19.14', '3.11'),
+    '2.20': ('2.20.10', '3.12'),
+    '2.21': ('2.21.5', '3.12'),
 }
-OLDEST, NEWEST = min(ANSIBLE_CORE, key=lambda v: tuple(map(int, v.split('.')))), max(
-    ANSIBLE_CORE, key=lambda v: tuple(map(int, v.split('.'))))
-# Python 3.11 is a controller Python of all four releases, and the only Python on our machines.
+
+
+def _minor_key(minor):
+    return tuple(int(part) for part in minor.split('.'))
+
+
+OLDEST, NEWEST = min(ANSIBLE_CORE, key=_minor_key), max(ANSIBLE_CORE, key=_minor_key)
+# The Python of the sessions that are not tied to an ansible-core release (.venv's, requirements-dev.txt's pins).
 PYTHON = '3.11'
+# pyenv installs Pythons it does not put on PATH (python3.12 is a shim that refuses to run unless PYENV_VERSION names
+# 3.12): give nox their paths, so that a fresh clone runs `make test` with nothing set.
+INTERPRETERS = {version: noxsupport.python_interpreter(version)
+                for version in sorted({PYTHON} | {python for _core, python in ANSIBLE_CORE.values()})}
+# Sanity on the releases between the oldest and the newest: the tests whose verdict depends on the release.
+SANITY_BETWEEN = ('compile', 'import', 'validate-modules', 'pylint')
+# The integration targets of the releases between: the inventory (it builds on ansible-core's Constructable, option
+# handling and unsafe text) and one real playbook per module family (smoke). The oldest runs every target; the newest
+# too, in the no-secrets session.
+SMOKE_TARGETS = ('smoke', 'inventory_machines', 'inventory_unsafe')
 PINS = noxsupport.pins(os.path.join(ROOT, 'requirements-dev.txt'))
 RUNTIME_REQUIREMENTS = os.path.join(ROOT, 'requirements.txt')
 
@@ -57,11 +79,12 @@ def pinned(*names):
 
 
 def ansible_test_env():
-    """Environment for ansible-test: no colours (CI logs), and the stand-in for get-pip in place."""
+    """Environment for ansible-test: no colours (CI logs)."""
     return {'ANSIBLE_NOCOLOR': '1', 'PY_COLORS': '0', 'NO_COLOR': '1'}
 
 
 def install_ansible_core(session, version):
+    """ansible-core ``version`` in the session's venv, and the stand-in for get-pip that its ansible-test needs."""
     session.install('ansible-core==%s' % version)
     ansible_test_dir = session.run(
         'python', '-c', 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))', silent=True).strip()
@@ -70,70 +93,104 @@ def install_ansible_core(session, version):
 
 
 def collection_copy(session):
-    """A copy of the collection at .../ansible_collections/defender/atp (ansible-test needs one, not a symlink)."""
+    """A copy of the collection at .../ansible_collections/defender/atp for the sessions that are not ansible-test's."""
     prepared = prepare_collections(session, install_in_site_packages=False, install_out_of_tree=True)
     if prepared is None:
         session.error('could not prepare the ansible_collections tree')
     return prepared
 
 
-def run_ansible_test(session, version, command, *args):
-    install_ansible_core(session, version)
-    prepared = collection_copy(session)
-    with session.chdir(str(prepared.current_path)):
+@contextlib.contextmanager
+def ansible_test_tree(session, version):
+    """The checkout copied to .../ansible_collections/defender/atp (ansible-test needs a real copy there), as the cwd.
+
+    The copy has a place of its own per session, ansible-core release and interpreter, private to this user
+    (noxsupport.work_place), where ansible-test's --venv environment (tests/output/.tmp/delegation: pip, ansible-core's
+    and the tests' requirements) survives from the last run, in this checkout or a fresh clone: ~20 s saved per
+    ansible-test session. A lock keeps two runs from using one place at once. ansible-test's output is copied back to
+    tests/output/<session>/.
+    """
+    interpreter = session.run('python', '-c', 'import os, sys; print(os.path.realpath(sys.executable))',
+                              silent=True).strip()
+    place = noxsupport.work_place(session.name, version, interpreter)
+    dest = os.path.join(place, 'ansible_collections', 'defender', 'atp')
+    with noxsupport.locked(place + '.lock', log=session.log):
+        noxsupport.refresh_copy(ROOT, dest)
         try:
-            session.run('ansible-test', command, '--venv', '--python', PYTHON, '--color', 'no', *args, *session.posargs,
-                        env=ansible_test_env())
+            with session.chdir(dest):
+                yield dest
         finally:
-            output = os.path.join(str(prepared.current_path), 'tests', 'output')
+            output = os.path.join(dest, 'tests', 'output')
             if os.path.isdir(output):
                 keep = os.path.join(ROOT, 'tests', 'output', session.name)
                 shutil.rmtree(keep, ignore_errors=True)
                 shutil.copytree(output, keep, ignore=shutil.ignore_patterns('.tmp'), dirs_exist_ok=True)
-    return prepared
+
+
+def run_ansible_test(session, minor, command, *args, **kwargs):
+    version, python = ANSIBLE_CORE[minor]
+    install_ansible_core(session, version)
+    with ansible_test_tree(session, version):
+        session.run('ansible-test', command, '--venv', '--python', python, '--color', 'no', *args, *session.posargs,
+                    env=ansible_test_env(), **kwargs)
 
 
 def define_matrix():
     """ansible-test sessions for every supported ansible-core.
 
-    What `nox` (and make test) runs by default fits the 30-minute budget on 2 cores: sanity on every version; units and
-    every integration target on the oldest and the newest (there in the no-secrets session); the inventory targets (inventory_machines, inventory_unsafe:
-    the inventory plugin relies on ansible-core's Constructable and its unsafe-text handling) on every version. The other
-    sessions run when named (nox -e ansible-test-units-2.17) or with their tag (nox -t units, make test-all).
+    What `nox` (and make test) runs by default is the selection the 30-minute budget on 2 cores allows: sanity on every
+    release (every test on the oldest and the newest; compile, import, validate-modules and pylint on the ones
+    between); units and every integration target on the oldest and the newest (there in the no-secrets session); the
+    inventory targets and the smoke target (SMOKE_TARGETS) on the releases between. The other sessions run when named
+    (nox -e ansible-test-units-2.17) or with their tag (nox -t units; make test-all runs the whole cross product).
     """
-    for minor, version in ANSIBLE_CORE.items():
+    for minor, (version, python) in ANSIBLE_CORE.items():
         edge = minor in (OLDEST, NEWEST)
 
-        def sanity(session, version=version):
-            """ansible-test sanity (every test, no ignore file)."""
+        def sanity(session, minor=minor):
+            """ansible-test sanity, no ignore file allowed."""
             ignores = [name for name in os.listdir(os.path.join(ROOT, 'tests', 'sanity')) if name.startswith('ignore-')]
-            run_ansible_test(session, version, 'sanity')
+            full = minor in (OLDEST, NEWEST) or os.environ.get('SANITY_TESTS') == 'all'
+            tests = [] if full else [arg for name in SANITY_BETWEEN for arg in ('--test', name)]
+            run_ansible_test(session, minor, 'sanity', *tests)
             if ignores:
                 session.error('sanity passed, but tests/sanity/ has ignore files (%s): fix the code instead'
                               % ', '.join(ignores))
 
-        def units(session, version=version):
+        def units(session, minor=minor):
             """ansible-test units (tests/unit; requirements: tests/unit/requirements.txt)."""
-            run_ansible_test(session, version, 'units')
+            run_ansible_test(session, minor, 'units')
 
-        def integration(session, version=version):
+        def integration(session, minor=minor):
             """ansible-test integration: every target; setup_emulator starts the emulator itself."""
-            run_ansible_test(session, version, 'integration')
+            run_ansible_test(session, minor, 'integration')
 
-        def inventory(session, version=version):
-            """ansible-test integration of the inventory targets (inventory_*)."""
-            run_ansible_test(session, version, 'integration', 'inventory_.*')
+        def smoke(session, minor=minor):
+            run_ansible_test(session, minor, 'integration', *SMOKE_TARGETS)
 
-        # On the newest, the no-secrets session runs every integration target (at -vvvv, then scans the output).
         sessions = [('sanity', sanity, ['sanity'], True),
-                    ('units', units, ['units'], edge),
-                    ('integration', integration, ['integration'], minor == OLDEST)]
+                    ('units', units, ['units'], edge)]
+        if minor == NEWEST:
+            # Every target on the newest is the no-secrets session (at -vvvv, then the output is scanned), in the
+            # default selection and with the integration tag: this one runs only when named.
+            sessions.append(('integration', integration, [], False))
+        else:
+            sessions.append(('integration', integration, ['integration'], minor == OLDEST))
         if not edge:
-            sessions.append(('integration-inventory', inventory, ['integration', 'inventory'], True))
+            # make test-all runs every target here already (ansible-test-integration-X): the smoke tag is its own.
+            sessions.append(('integration-smoke', smoke, ['smoke'], True))
+        descriptions = {
+            'sanity': ('ansible-test sanity, every test' if edge else
+                       'ansible-test sanity --test %s (SANITY_TESTS=all: every test)' % ' --test '.join(SANITY_BETWEEN)),
+            'units': 'ansible-test units (tests/unit; requirements: tests/unit/requirements.txt)',
+            'integration': 'ansible-test integration, every target (setup_emulator starts the emulator)',
+            'integration-smoke': 'ansible-test integration of the targets %s' % ', '.join(SMOKE_TARGETS),
+        }
         for kind, func, tags, default in sessions:
             name = 'ansible-test-%s-%s' % (kind, minor)
-            func.__doc__ = '%s, ansible-core %s' % (func.__doc__.rstrip('.'), version)
-            nox.session(name=name, python=PYTHON, default=default, tags=tags + ['ansible-%s' % minor])(func)
+            func.__doc__ = '%s; ansible-core %s on Python %s.' % (descriptions[kind], version, python)
+            nox.session(name=name, python=INTERPRETERS[python], default=default,
+                        tags=tags + ['ansible-%s' % minor])(func)
 
 
 define_matrix()
@@ -153,52 +210,59 @@ def stop_emulator(session, state_dir):
                 external=True)
 
 
-@nox.session(name='no-secrets', python=PYTHON, default=True, tags=['integration'])
+@nox.session(name='no-secrets', python=INTERPRETERS[ANSIBLE_CORE[NEWEST][1]], default=True,
+             tags=['integration', 'ansible-%s' % NEWEST])
 def no_secrets(session):
-    """ansible-test integration at -vvvv against one emulator, then look for its secrets in all the output."""
-    install_ansible_core(session, ANSIBLE_CORE[NEWEST])
-    prepared = collection_copy(session)
-    work = str(prepared.current_path)
+    """Every integration target on the newest ansible-core at -vvvv against one emulator, then every secret of that
+    emulator is looked for in all the output (the run of every target on the newest: no other session repeats it)."""
+    version, python = ANSIBLE_CORE[NEWEST]
+    install_ansible_core(session, version)
     state_dir = os.path.join(session.create_tmp(), 'emulator')
     shutil.rmtree(state_dir, ignore_errors=True)
     request_log = os.path.join(session.create_tmp(), 'emulator-requests.jsonl')
     if os.path.exists(request_log):
         os.unlink(request_log)
-    info_file, info = launch_emulator(session, state_dir, '--log-file', request_log)
     output = os.path.join(ROOT, 'tests', 'output', 'no-secrets-integration.log')
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    try:
-        # The targets use this emulator (setup_emulator starts none when emulator_url is given).
-        noxsupport.write_vars_file(os.path.join(work, 'tests', 'integration', 'integration_config.yml'),
-                                   {'emulator_' + key: value for key, value in info.items()}, writer='noxfile.py')
-        session.log('ansible-test integration -vvvv: output in %s' % os.path.relpath(output, ROOT))
-        with open(output, 'w', encoding='utf-8') as log, session.chdir(work):
-            try:
-                session.run('ansible-test', 'integration', '--venv', '--python', PYTHON, '--color', 'no', '-vvvv',
-                            *session.posargs, env=ansible_test_env(), stdout=log, stderr=subprocess.STDOUT)
-            except CommandFailed:
-                log.flush()
-                with open(output, encoding='utf-8', errors='replace') as handle:
-                    session.log('integration failed; the end of its output:\n' + ''.join(handle.readlines()[-60:]))
-                raise
-        session.run(sys.executable, os.path.join(ROOT, 'scripts', 'no_secrets.py'), '--info', info_file, '--output', output,
-                    '--request-log', request_log, '--test-data', os.path.join(work, 'tests', 'integration', 'targets'),
-                    '--junit-dir', os.path.join(work, 'tests', 'output', 'junit'), external=True)
-    finally:
-        stop_emulator(session, state_dir)
+    with ansible_test_tree(session, version) as work:
+        info_file, info = launch_emulator(session, state_dir, '--log-file', request_log)
+        config = os.path.join(work, 'tests', 'integration', 'integration_config.yml')
+        try:
+            # The targets use this emulator (setup_emulator starts none when emulator_url is given).
+            noxsupport.write_vars_file(config, {'emulator_' + key: value for key, value in info.items()}, writer='noxfile.py')
+            session.log('ansible-test integration -vvvv: output in %s' % os.path.relpath(output, ROOT))
+            with open(output, 'w', encoding='utf-8') as log:
+                try:
+                    session.run('ansible-test', 'integration', '--venv', '--python', python, '--color', 'no', '-vvvv',
+                                *session.posargs, env=ansible_test_env(), stdout=log, stderr=subprocess.STDOUT)
+                except CommandFailed:
+                    log.flush()
+                    with open(output, encoding='utf-8', errors='replace') as handle:
+                        session.log('integration failed; the end of its output:\n' + ''.join(handle.readlines()[-60:]))
+                    raise
+            session.run(sys.executable, os.path.join(ROOT, 'scripts', 'no_secrets.py'), '--info', info_file, '--output',
+                        output, '--request-log', request_log, '--test-data',
+                        os.path.join(work, 'tests', 'integration', 'targets'),
+                        '--junit-dir', os.path.join(work, 'tests', 'output', 'junit'), external=True)
+        finally:
+            stop_emulator(session, state_dir)
+            if os.path.exists(config):
+                os.unlink(config)  # it holds the emulator's secrets
 
 
-@nox.session(name='emulator', python=PYTHON, default=True)
+@nox.session(name='emulator', python=INTERPRETERS[PYTHON], default=True)
 def emulator(session):
     """pytest of the emulator's own suite (tests/emulator/tests), the launcher's tests included."""
     session.install(*pinned('pytest', 'requests', 'PyJWT', 'cryptography', 'hypothesis'))
     session.run('python', '-m', 'pytest', 'tests/emulator/tests', '-q', '-p', 'no:cacheprovider', *session.posargs)
 
 
-@nox.session(name='reliability', python=PYTHON, default=True)
+@nox.session(name='reliability', python=INTERPRETERS[PYTHON], default=True)
 def reliability(session):
     """pytest tests/reliability: faults, security, bad input and a 12 s load run, through ansible-playbook."""
-    session.install('ansible-core==%s' % ANSIBLE_CORE[NEWEST], *pinned('pytest', 'requests', 'PyJWT', 'cryptography'))
+    # On requirements-dev.txt's ansible-core (2.19): on 2.21 (Python 3.12) every ansible-playbook these tests start
+    # fails with 'Local RPC server did not start' (ansible-core's new worker RPC host); not investigated yet.
+    session.install(*pinned('ansible-core', 'pytest', 'requests', 'PyJWT', 'cryptography'))
     prepared = collection_copy(session)
     report_dir = os.path.join(ROOT, 'tests', 'output', 'reliability')
     shutil.rmtree(report_dir, ignore_errors=True)
@@ -213,7 +277,7 @@ def reliability(session):
             session.log('load run (tests/output/reliability/load.md):\n' + handle.read())
 
 
-@nox.session(name='awx', python=PYTHON, default=True)
+@nox.session(name='awx', python=INTERPRETERS[PYTHON], default=True)
 def awx(session):
     """tests/unit/awx with ansible-runner and ansible-builder: the AWX credential type, runner and EE context."""
     session.install(*pinned('ansible-core', 'ansible-runner', 'ansible-builder', 'pytest', 'requests', 'PyJWT', 'cryptography'))
@@ -224,7 +288,7 @@ def awx(session):
                          'PYTHONPATH': str(prepared.current_place)})
 
 
-@nox.session(name='changelog', python=PYTHON, default=True)
+@nox.session(name='changelog', python=INTERPRETERS[PYTHON], default=True)
 def changelog(session):
     """antsibull-changelog lint (fragments) and lint-changelog-yaml (changelogs/changelog.yaml)."""
     session.install(*pinned('antsibull-changelog'))
@@ -232,14 +296,14 @@ def changelog(session):
     session.run('antsibull-changelog', 'lint-changelog-yaml', 'changelogs/changelog.yaml')
 
 
-@nox.session(name='runner', python=PYTHON, default=True)
+@nox.session(name='runner', python=INTERPRETERS[PYTHON], default=True)
 def runner(session):
     """Tests of this test runner (scripts/noxsupport.py, scripts/no_secrets.py)."""
     session.install(*pinned('pytest'))
     session.run('python', '-m', 'pytest', 'tests/runner', '-q', '-p', 'no:cacheprovider', *session.posargs)
 
 
-@nox.session(name='eda', python=PYTHON, default=True)
+@nox.session(name='eda', python=INTERPRETERS[PYTHON], default=True)
 def eda(session):
     """End to end: ansible-rulebook (Java 17+) runs extensions/eda/rulebooks/isolate_on_high_alert.yml from the built
     collection against the emulator, and the machine of a new High alert ends up isolated (tests/eda)."""

@@ -10,8 +10,20 @@
   from the standard library (ensurepip), then installs the pip version asked for from the configured index
   (pip.conf is honoured; ansible-test drops PIP_* variables).
 - ``write_vars_file``: the emulator's address and credentials as a 0600 YAML vars file (no-secrets, make demo).
-- ``summarize`` / ``main``: turn nox's JSON report (``nox --report FILE``) into a table and a last line
-  ``N passed, M failed``; exit status 1 when a session did not pass.
+- ``python_interpreter``: the Python X.Y a session runs on, as nox should be given it: pyenv installs that are not
+  exposed on PATH (``python3.12`` is a shim that refuses to run until PYENV_VERSION names 3.12) are found by path,
+  so a fresh clone runs ``make test`` with nothing set.
+- ``refresh_copy`` / ``locked``: the copy of the checkout at ``.../ansible_collections/defender/atp`` that ansible-test
+  needs, kept at a fixed place per session so that ansible-test's ``--venv`` environment inside it
+  (``tests/output/.tmp/delegation``, the pip, ansible-core and test requirements it installs) is reused by the next
+  run instead of being built again; a lock keeps two runs of one session from sharing it at the same time.
+- ``plan_lanes`` / ``run``: ``make test`` runs the selected sessions in two nox processes side by side (two cores;
+  the integration targets mostly wait on the emulator), split by the durations of the last run; the sanity
+  sessions stay in one lane (they share ansible-test's sanity venvs under ~/.ansible/test/venv, which two
+  processes must not build at once).
+- ``summarize`` / ``main``: turn nox's JSON report (``nox --report FILE``) into a table, slowest first, with the
+  total time, a WARNING line when a run that has a budget overran it, and a last line ``N passed, M failed``;
+  exit status 1 when a session did not pass.
 
 Standard library only.
 """
@@ -19,10 +31,17 @@ Standard library only.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 STAND_IN_MARK = 'defender.atp stand-in'
 
@@ -105,8 +124,331 @@ def write_vars_file(path, variables, writer='scripts/noxsupport.py'):
     os.chmod(path, 0o600)
 
 
-def summarize(report):
+def _version_key(text):
+    return tuple(int(part) if part.isdigit() else -1 for part in re.split(r'[.]', text))
+
+
+def _runs(executable):
+    try:
+        return subprocess.run([executable, '-c', ''], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, timeout=60, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
+    """The interpreter of Python ``version`` (``X.Y``) to give nox.
+
+    ``X.Y`` itself when a ``pythonX.Y`` on PATH runs (nox finds it there). Otherwise the newest pyenv install of
+    ``X.Y`` that runs, by its path (``$PYENV_ROOT/versions/X.Y.Z/bin/pythonX.Y``): pyenv puts a ``pythonX.Y`` shim
+    on PATH for every installed version, but the shim refuses to run a version that PYENV_VERSION or the global
+    version does not name. When neither exists, ``X.Y``: nox then reports the interpreter missing.
+    """
+    found = shutil.which('python' + version, path=path)
+    if found and runs(found):
+        return version
+    root = pyenv_root or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv')
+    versions = os.path.join(root, 'versions')
+    try:
+        names = os.listdir(versions)
+    except OSError:
+        names = []
+    candidates = [name for name in names if re.match(r'^%s\.[0-9]+$' % re.escape(version), name)]
+    for name in sorted(candidates, key=_version_key, reverse=True):
+        executable = os.path.join(versions, name, 'bin', 'python' + version)
+        if os.path.isfile(executable) and runs(executable):
+            return executable
+    return version
+
+
+def checkout_files(root):
+    """The checkout's files, relative to ``root``: git's tracked and untracked-but-not-ignored files in a git
+    checkout (what antsibull-nox copies too), else every file but .git, .nox and .venv."""
+    try:
+        out = subprocess.run(['git', '-C', root, 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+                             capture_output=True, check=True).stdout
+        return [name for name in out.decode('utf-8', 'surrogateescape').split('\0')
+                if name and os.path.lexists(os.path.join(root, name))]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    found = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [name for name in dirs if name not in ('.git', '.nox', '.venv')]
+        found.extend(os.path.relpath(os.path.join(directory, name), root) for name in files)
+    return found
+
+
+def refresh_copy(root, dest, keep=('tests', 'output', '.tmp', 'delegation')):
+    """Make ``dest`` a fresh copy of the checkout at ``root``, except for the directory ``keep`` (relative to
+    ``dest``), which survives from the last copy: ansible-test's ``--venv`` environment lives there."""
+    kept_from = os.path.join(dest, *keep)
+    parked = dest.rstrip(os.sep) + '.kept'
+    shutil.rmtree(parked, ignore_errors=True)
+    if os.path.isdir(kept_from) and not os.path.islink(kept_from):
+        os.replace(kept_from, parked)
+    shutil.rmtree(dest, ignore_errors=True)
+    for name in checkout_files(root):
+        source, target = os.path.join(root, name), os.path.join(dest, name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.islink(source):
+            os.symlink(os.readlink(source), target)
+        else:
+            shutil.copy2(source, target)
+    if os.path.isdir(parked):
+        os.makedirs(os.path.dirname(kept_from), exist_ok=True)
+        os.replace(parked, kept_from)
+    return dest
+
+
+def private_directory(path):
+    """Create ``path`` (mode 0700) or check it: a real directory, owned by this user, closed to group and others.
+    Anything else (a symlink, another user's directory in a shared temp dir) is refused with RuntimeError."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    import stat  # pylint: disable=import-outside-toplevel
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise RuntimeError('%s is not a private directory of this user (a symlink, another owner, or open to others):'
+                           ' remove it, or set TMPDIR to a directory of your own' % path)
+    return path
+
+
+def work_place(*key):
+    """The directory of ``key`` (for example a session name, its ansible-core version and interpreter).
+
+    It is the same for every checkout on this machine, so a fresh clone finds what the last run left there; it lies
+    outside any checkout (a copy inside a git checkout is listed by the outer repository), in a directory private to
+    this user, and its path is short (venv paths end up in script shebangs, at most 127 characters on Linux).
+    """
+    base = private_directory(os.path.join(tempfile.gettempdir(), 'defender-atp-%d' % os.getuid()))
+    return os.path.join(base, hashlib.sha256('\0'.join(key).encode('utf-8')).hexdigest()[:12])
+
+
+@contextlib.contextmanager
+def locked(path, log=None):
+    """Hold an exclusive lock on ``path`` (created) for the duration; say so when another process holds it."""
+    import fcntl  # POSIX; the only platform ansible-test runs on
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'a', encoding='utf-8') as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            if log:
+                log('waiting for another run that holds %s' % path)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- make test: lanes ---------------------------------------------------------------------------------------------------
+# Seconds per session on an idle 2-core machine with warm caches (the README's table), for a first run; later runs
+# plan with the durations of the last report. First match wins.
+ESTIMATES = [
+    (r'^ansible-test-integration-smoke-', 100),
+    (r'^ansible-test-integration-', 420),
+    (r'^no-secrets$', 420),
+    (r'^ansible-test-units-', 150),
+    (r'^ansible-test-sanity-2\.(16|21)$', 150),
+    (r'^ansible-test-sanity-', 70),
+    (r'^reliability$', 240),
+    (r'^(molecule|ansible-lint|build-import-check|emulator)$', 60),
+    (r'', 30),
+]
+META_SESSION = re.compile(r'^Meta session for triggering the following sessions: (.+)$')
+
+
+def estimate(name, durations):
+    if durations.get(name):
+        return float(durations[name])
+    for pattern, seconds in ESTIMATES:
+        if re.search(pattern, name):
+            return float(seconds)
+    return 30.0
+
+
+def meta_members(description):
+    """The sessions an antsibull-nox meta session triggers, from its description ('a, b, and c')."""
+    match = META_SESSION.match(description or '')
+    if not match:
+        return []
+    return [part.strip() for part in re.split(r',\s*(?:and\s+)?|\s+and\s+', match.group(1).rstrip('.')) if part.strip()]
+
+
+def session_name(entry):
+    """The name nox's -e takes for an entry of nox --list --json."""
+    return str(entry.get('name') or entry['session'])
+
+
+def plan_lanes(sessions, durations, lanes):
+    """Split ``sessions`` (nox's --list --json entries, in nox's order) into ``lanes`` lists of session names.
+
+    Units that must share a lane: every session tagged ``sanity`` (one group), and a meta session with the sessions
+    it triggers (else the other lane would run them a second time). Longest unit first, each to the lane that ends
+    first; each lane keeps nox's order.
+    """
+    names = [session_name(entry) for entry in sessions]
+    order = {name: index for index, name in enumerate(names)}
+    unit_of = {}
+    units = []
+    for entry in sessions:
+        name = session_name(entry)
+        if name in unit_of:
+            continue
+        if 'sanity' in (entry.get('tags') or []):
+            key = 'sanity'
+        else:
+            key = name
+        unit = next((u for u in units if u['key'] == key), None)
+        if unit is None:
+            unit = {'key': key, 'names': []}
+            units.append(unit)
+        unit['names'].append(name)
+        unit_of[name] = unit
+        for member in meta_members(entry.get('description')):
+            if member in order and member not in unit_of:
+                unit['names'].append(member)
+                unit_of[member] = unit
+    for unit in units:
+        unit['seconds'] = sum(estimate(name, durations) for name in unit['names'])
+    lanes = max(1, min(lanes, len(units)))
+    plan = [{'seconds': 0.0, 'names': []} for _lane in range(lanes)]
+    for unit in sorted(units, key=lambda u: (-u['seconds'], order[u['names'][0]])):
+        lane = min(plan, key=lambda item: item['seconds'])
+        lane['seconds'] += unit['seconds']
+        lane['names'].extend(unit['names'])
+    return [sorted(lane['names'], key=order.get) for lane in plan if lane['names']]
+
+
+def last_durations(path):
+    """{session: seconds} of an earlier report, or {}."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            report = json.load(handle)
+        return {str(e['name']): float(e.get('duration') or 0) for e in report.get('sessions') or [] if e.get('name')}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def _pump(stream, prefix, log, lock):
+    for line in iter(stream.readline, b''):
+        log.write(line)
+        log.flush()
+        with lock:
+            sys.stdout.buffer.write(prefix + line)
+            sys.stdout.buffer.flush()
+    stream.close()
+
+
+def run_lanes(nox, lanes, report_dir, nox_args=(), env=None):
+    """Run one nox process per lane side by side; return [(lane report path, exit status)]."""
+    lock = threading.Lock()
+    running = []
+    for number, names in enumerate(lanes, 1):
+        report = os.path.join(report_dir, 'nox-report-lane%d.json' % number)
+        log_path = os.path.join(report_dir, 'nox-lane%d.log' % number)
+        if os.path.exists(report):
+            os.unlink(report)
+        cmd = [nox, '--report', report] + list(nox_args) + ['-e'] + list(names)
+        prefix = ('[%d] ' % number).encode() if len(lanes) > 1 else b''
+        print('lane %d: %s' % (number, ' '.join(names)), flush=True)
+        # closed when the lane's process has ended (below)
+        log = open(log_path, 'wb')  # pylint: disable=consider-using-with
+        process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=env)
+        pump = threading.Thread(target=_pump, args=(process.stdout, prefix, log, lock), daemon=True)
+        pump.start()
+        running.append((report, process, pump, log))
+    results = []
+    try:
+        for report, process, pump, log in running:
+            status = process.wait()
+            pump.join()
+            log.close()
+            results.append((report, status))
+    except KeyboardInterrupt:
+        for _report, process, _pump_thread, _log in running:
+            if process.poll() is None:
+                process.terminate()
+        raise
+    return results
+
+
+def merge_reports(paths):
+    """One report from the lanes' reports (their sessions, in lane order); lanes with no report are left out."""
+    merged = {'sessions': []}
+    for path in paths:
+        try:
+            with open(path, encoding='utf-8') as handle:
+                report = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        for entry in report.get('sessions') or []:
+            entry = dict(entry)
+            entry.setdefault('lane', os.path.basename(path))
+            merged['sessions'].append(entry)
+    return merged
+
+
+def list_sessions(nox, nox_args=(), env=None):
+    out = subprocess.run([nox, '--list', '--json'] + list(nox_args), capture_output=True, check=True, env=env).stdout
+    return json.loads(out.decode('utf-8').strip() or '[]')
+
+
+def run_main(args):
+    started = time.monotonic()
+    os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+    selection = []
+    if args.session:
+        selection += ['-e'] + args.session
+    if args.tag:
+        selection += ['-t'] + args.tag
+    try:
+        sessions = list_sessions(args.nox, selection)
+    except (OSError, subprocess.CalledProcessError, ValueError) as ex:
+        print('nox could not list the sessions (%s)' % ex)
+        print('0 passed, 1 failed')
+        return 1
+    if not sessions:
+        print('no session ran (is the session name right? nox --list shows them)')
+        print('0 passed, 1 failed')
+        return 1
+    lanes = plan_lanes(sessions, last_durations(args.report), args.jobs)
+    results = run_lanes(args.nox, lanes, os.path.dirname(os.path.abspath(args.report)), args.nox_arg or ())
+    merged = merge_reports([path for path, _status in results])
+    with open(args.report, 'w', encoding='utf-8') as handle:
+        json.dump(merged, handle, indent=1)
+    wall = time.monotonic() - started
+    lines, passed, failed = summarize(merged, wall_seconds=wall, budget_seconds=args.budget)
+    problem = None
+    ran = set(entry.get('name') for entry in merged['sessions'])
+    missing = [session_name(entry) for entry in sessions if session_name(entry) not in ran]
+    bad = [status for _path, status in results if status]
+    if missing:
+        problem = 'these sessions did not run (nox stopped early?): %s' % ', '.join(missing)
+    elif not failed and bad:
+        problem = 'every session passed, but nox exited with status %d' % bad[0]
+    if problem:
+        failed += 1
+        lines[-1:] = [problem, '%d passed, %d failed' % (passed, failed)]
+    print('\n'.join(lines))
+    return 1 if failed else 0
+
+
+def minutes(seconds):
+    return '%.1f min' % (seconds / 60.0)
+
+
+def summarize(report, wall_seconds=None, budget_seconds=None, slowest=3):
     """(lines to print, number passed, number failed) from nox's JSON report (a dict).
+
+    The table lists the sessions slowest first, then the total of their times and, for a run with lanes side by
+    side, the wall-clock time. When ``budget_seconds`` is given and the run took longer (the wall-clock time, else
+    the total), a ``WARNING:`` line says by how much and names the slowest sessions: a warning, never a failure (a
+    loaded machine must not fail the suite). The last line is ``N passed, M failed``.
 
     A session counts as passed only when nox reports ``success``; ``failed``, ``aborted`` and ``skipped``
     (for example a missing interpreter) count as failed, since the session was asked for and did not pass.
@@ -124,11 +466,20 @@ def summarize(report):
         else:
             failed += 1
         rows.append((str(entry.get('name', '?')), status, seconds, str(entry.get('reason') or '')))
-    width = max([len(name) for name, _status, _seconds, _reason in rows] + [len('session')])
+    rows.sort(key=lambda row: -row[2])
+    width = max([len(name) for name, _status, _seconds, _reason in rows] + [len('session'), len('wall clock')])
     lines = ['{0:<{w}}  {1:<8}  {2:>8}  {3}'.format('session', 'result', 'seconds', 'reason', w=width)]
     for name, status, seconds, reason in rows:
         lines.append('{0:<{w}}  {1:<8}  {2:>8.1f}  {3}'.format(name, status, seconds, reason, w=width).rstrip())
-    lines.append('{0:<{w}}  {1:<8}  {2:>8.1f}'.format('total', '', total_seconds, w=width))
+    row = '{0:<{w}}  {1:<8}  {2:>8.1f}  {3}'
+    lines.append(row.format('total', '', total_seconds, minutes(total_seconds), w=width))
+    if wall_seconds is not None:
+        lines.append(row.format('wall clock', '', wall_seconds, minutes(wall_seconds), w=width))
+    took = wall_seconds if wall_seconds is not None else total_seconds
+    if budget_seconds and took > budget_seconds:
+        names = ', '.join('%s (%s)' % (name, minutes(seconds)) for name, _status, seconds, _reason in rows[:slowest])
+        lines.append('WARNING: the default selection took %s, %s over its %s budget; slowest sessions: %s'
+                     % (minutes(took), minutes(took - budget_seconds), minutes(budget_seconds), names))
     lines.append('%d passed, %d failed' % (passed, failed))
     return lines, passed, failed
 
@@ -160,7 +511,17 @@ def main(argv=None):
     report = sub.add_parser('report', help="summarize nox's JSON report; the last line is 'N passed, M failed'")
     report.add_argument('report', help='the file given to nox --report')
     report.add_argument('--nox-status', type=int, default=None, help="nox's exit status (a failed nox run never passes)")
+    run = sub.add_parser('run', help='run nox sessions in lanes side by side, then summarize them (make test)')
+    run.add_argument('--nox', required=True, help='the nox executable')
+    run.add_argument('--report', required=True, help='where to write the merged report (its durations plan the next run)')
+    run.add_argument('--jobs', type=int, default=2, help='nox processes side by side (default 2)')
+    run.add_argument('--budget', type=float, default=None, help='seconds the run should take; over it, a WARNING line')
+    run.add_argument('-e', '--session', nargs='+', default=[], help='sessions to run (default: nox\'s default ones)')
+    run.add_argument('-t', '--tag', nargs='+', default=[], help='run the sessions with these nox tags')
+    run.add_argument('--nox-arg', action='append', help='an extra argument for each nox process (repeatable)')
     args = parser.parse_args(argv)
+    if args.command == 'run':
+        return run_main(args)
     return report_main(args)
 
 

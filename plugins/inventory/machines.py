@@ -259,7 +259,6 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.vars import combine_vars
-from ansible.module_utils.six import string_types
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
@@ -384,7 +383,7 @@ def _controller_address(address):
 
 def host_name_problem(value):
     """Why ``value`` (text from the API) must not name a host, or None when it may (see the comment above)."""
-    if not isinstance(value, string_types):
+    if not isinstance(value, str):
         return 'not text'
     if len(value) > MAX_HOST_NAME:
         return 'longer than %d characters' % MAX_HOST_NAME
@@ -405,7 +404,7 @@ def host_name_problem(value):
 def address_problem(value):
     """Why ``value`` must not be a connection address (``ansible_host``), or None: an IP address other than the
     controller's own (IPv6 included), or a host name that passes ``host_name_problem``."""
-    if not isinstance(value, string_types):
+    if not isinstance(value, str):
         return 'not text'
     text = _plain_text(value)
     try:
@@ -461,7 +460,7 @@ def assign_hostnames(machines, preferences):
             value = machine.get(field)
             if not _usable(value):
                 continue
-            text = _plain_text(value) if isinstance(value, string_types) else value
+            text = _plain_text(value) if isinstance(value, str) else value
             problem = host_name_problem(text)
             if problem is not None:
                 if field != 'id':
@@ -516,7 +515,7 @@ class ExpressionReads(object):
         except KeyError:
             pass
         names = None
-        if isinstance(expression, string_types) and not self.VOLATILE.search(expression):
+        if isinstance(expression, str) and not self.VOLATILE.search(expression):
             try:
                 parsed = jinja2.Environment().parse('{{ (%s) }}' % expression)
                 names = frozenset(jinja2_meta.find_undeclared_variables(parsed))
@@ -698,7 +697,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         expression for each of tens of thousands of hosts is otherwise most of the time a large inventory takes.
         The results are the same as templating each time.
         """
-        if not isinstance(template, string_types) or self._use_extra_vars():
+        if not isinstance(template, str) or self._use_extra_vars():
             return super(InventoryModule, self)._compose(template, variables, *args, **kwargs)
         name = template.strip()
         if _IDENTIFIER.match(name) and name in variables:
@@ -811,7 +810,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         RENAMED_GROUP_PREFIX in front (as Ansible puts ``_`` before a leading digit), and a warning.
         """
         sanitized = super(InventoryModule, self)._sanitize_group_name(name)
-        if isinstance(sanitized, string_types) and name_key(_plain_text(sanitized)) in LOCALHOST_NAMES:
+        if isinstance(sanitized, str) and name_key(_plain_text(sanitized)) in LOCALHOST_NAMES:
             self._renamed_groups.add(_plain_text(sanitized))
             return RENAMED_GROUP_PREFIX + _plain_text(sanitized)
         return sanitized

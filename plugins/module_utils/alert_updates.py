@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import re
 
-from ansible.module_utils.six.moves.urllib.parse import quote
+from urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.alerts import ALERT_ID_RE, ALERTS_PATH

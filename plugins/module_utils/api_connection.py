@@ -20,7 +20,6 @@ import os
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound
 from ansible.module_utils.common.validation import check_type_bool, check_type_float, check_type_int
-from ansible.module_utils.six import string_types
 
 from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
 from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC, ConnectionSettings
@@ -51,7 +50,7 @@ def _convert(name, spec, value, source):
             value = converter(value)
         except (TypeError, ValueError):
             raise AtpOptionError('%s%s must be %s, got %r.' % (name, source, what, value))
-    elif kind in ('str', 'path') and not isinstance(value, string_types):
+    elif kind in ('str', 'path') and not isinstance(value, str):
         raise AtpOptionError('%s%s must be a string, got %s.' % (name, source, type(value).__name__))
     if kind == 'path':
         value = os.path.expanduser(os.path.expandvars(value))

@@ -22,7 +22,7 @@ __metaclass__ = type
 import re
 import threading
 
-from ansible.module_utils.six.moves.urllib.parse import quote_plus
+from urllib.parse import quote_plus
 
 from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError

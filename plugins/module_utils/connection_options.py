@@ -16,8 +16,7 @@ import re
 import socket
 
 from ansible.module_utils.basic import AnsibleFallbackNotFound
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import urlparse
+from urllib.parse import urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils.clouds import CLOUDS, REGIONS, resolve_endpoints
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
@@ -96,7 +95,7 @@ def redact_url(value):
 
     Works on text that does not parse as a URL too, because it runs before any check that could fail.
     """
-    text = value if isinstance(value, string_types) else repr(value)
+    text = value if isinstance(value, str) else repr(value)
     text = _USERINFO_RE.sub(lambda m: (m.group(1) or '') + '<redacted>@', text, count=1)
     for mark in ('?', '#'):
         if mark in text:

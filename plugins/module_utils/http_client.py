@@ -25,7 +25,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module with mis
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = exc
 
-from ansible.module_utils.six.moves.urllib.parse import urlparse
+from urllib.parse import urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils.collection_version import COLLECTION_VERSION
 from ansible_collections.defender.atp.plugins.module_utils.errors import (

@@ -35,7 +35,6 @@ import time
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible.module_utils.six import string_types
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
     AtpApiError, AtpError, AtpWriteOutcomeUnknown, stops_the_rest)
@@ -81,7 +80,7 @@ class Job(object):
         if str(action.get('id') or '').lower() in self.known_action_ids:
             return 'it was already known'
         theirs, ours = action.get('requestorComment'), (self.body or {}).get('Comment')
-        if isinstance(theirs, string_types) and isinstance(ours, string_types) and theirs.strip() != ours.strip():
+        if isinstance(theirs, str) and isinstance(ours, str) and theirs.strip() != ours.strip():
             return 'its comment is not this request\'s'
         return None
 

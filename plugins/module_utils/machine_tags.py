@@ -25,8 +25,6 @@ answer does not show is an error for that machine; one a read-back does not show
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible.module_utils.six import string_types
-
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision, Orchestrator
 from ansible_collections.defender.atp.plugins.module_utils.actions import NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils.errors import (
@@ -48,7 +46,7 @@ def validate_tags(tags):
     cleaned = []
     seen = set()
     for position, tag in enumerate(tags):
-        if not isinstance(tag, string_types) or not tag.strip():
+        if not isinstance(tag, str) or not tag.strip():
             raise AtpOptionError('tags item %d is empty: every tag needs at least one character.' % (position + 1))
         if len(tag) > MAX_TAG_LENGTH:
             raise AtpOptionError('tags item %d is %d characters long; Defender accepts tags of at most %d characters.'
@@ -64,7 +62,7 @@ def machine_tags(machine):
     tags = (machine or {}).get('machineTags')
     if not isinstance(tags, list):
         return []
-    return [t for t in tags if isinstance(t, string_types)]
+    return [t for t in tags if isinstance(t, str)]
 
 
 def apply_change(tags, action, value):

@@ -34,8 +34,6 @@ __metaclass__ = type
 
 import re
 
-from ansible.module_utils.six import string_types
-
 from ansible_collections.defender.atp.plugins.module_utils import odata
 from ansible_collections.defender.atp.plugins.module_utils.batched_reads import (
     MAX_FILTER_CHARS, MAX_FILTER_NODES, FilterBatcher)
@@ -60,7 +58,7 @@ NAME_PUNCTUATION = '-_.'
 
 
 def is_machine_id(value):
-    return isinstance(value, string_types) and bool(MACHINE_ID_RE.match(value.strip()))
+    return isinstance(value, str) and bool(MACHINE_ID_RE.match(value.strip()))
 
 
 def name_key(name):
@@ -73,11 +71,11 @@ def carries_any_tag(machine, tags):
     the portal and atp_machine_tag compare them (the API's own ``$filter`` may compare case-sensitively: its pages do
     not say, so the modules and the inventory select by tag here, on the controller). Anything but text in
     ``machineTags`` (null, numbers) matches nothing."""
-    wanted = set(tag.lower() for tag in tags if isinstance(tag, string_types))
+    wanted = set(tag.lower() for tag in tags if isinstance(tag, str))
     values = (machine or {}).get('machineTags')
     if not wanted or not isinstance(values, list):
         return False
-    return any(isinstance(value, string_types) and value.lower() in wanted for value in values)
+    return any(isinstance(value, str) and value.lower() in wanted for value in values)
 
 
 class Entry(object):
@@ -103,7 +101,7 @@ def clean_entries(entries):
     invalid = []
     seen = set()
     for position, value in enumerate(entries or []):
-        if not isinstance(value, string_types):
+        if not isinstance(value, str):
             invalid.append((position, value, 'not a string (%s)' % type(value).__name__))
             continue
         text = value.strip()
@@ -367,7 +365,7 @@ def _spellings(values, lower):
     result = []
     seen = set()
     for value in values:
-        for spelling in (value.strip().rstrip('.') if isinstance(value, string_types) else value, lower(value)):
+        for spelling in (value.strip().rstrip('.') if isinstance(value, str) else value, lower(value)):
             if spelling not in seen:
                 seen.add(spelling)
                 result.append(spelling)

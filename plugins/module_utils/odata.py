@@ -15,8 +15,6 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible.module_utils.six import string_types, integer_types
-
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
 
 _FIELD_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
@@ -61,15 +59,15 @@ def literal(value):
         return 'true' if value else 'false'
     if isinstance(value, datetime.datetime):
         return format_datetime(value)
-    if isinstance(value, integer_types) or isinstance(value, float):
+    if isinstance(value, int) or isinstance(value, float):
         return repr(value)
-    if isinstance(value, string_types):
+    if isinstance(value, str):
         return quote(value)
     raise TypeError('cannot use %r of type %s in an OData filter' % (value, type(value).__name__))
 
 
 def field_name(name):
-    if not isinstance(name, string_types) or not _FIELD_RE.match(name):
+    if not isinstance(name, str) or not _FIELD_RE.match(name):
         raise ValueError('invalid OData field name %r' % (name,))
     return name
 
@@ -126,7 +124,7 @@ def check_raw_filter(text, option='filter'):
     ``a eq 'b') or (true`` would close that parenthesis and let its ``or`` match more than intended.
     Anything subtler is left to the API, whose own message is passed on.
     """
-    if not isinstance(text, string_types) or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise AtpOptionError('%s is empty; give an OData expression such as "category eq \'Execution\'", or leave it out.'
                              % option)
     outside = re.sub(r"'(?:[^']|'')*'", '_', text)

@@ -22,8 +22,7 @@ __metaclass__ = type
 import json
 import os
 
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus
 
 from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
 
@@ -48,11 +47,11 @@ def redact_secrets(text, secrets):
     Longer forms go first, so a secret that contains another is replaced whole. Non-text ``text`` is returned as is;
     secrets shorter than ``MIN_SECRET_LENGTH`` are not looked for.
     """
-    if not isinstance(text, string_types) or not text:
+    if not isinstance(text, str) or not text:
         return text
     forms = set()
     for secret in secrets:
-        if isinstance(secret, string_types) and len(secret.strip()) >= MIN_SECRET_LENGTH:
+        if isinstance(secret, str) and len(secret.strip()) >= MIN_SECRET_LENGTH:
             forms.update(_forms(secret))
     for form in sorted(forms, key=len, reverse=True):
         if form in text:
@@ -79,7 +78,7 @@ def authenticator_tokens(authenticator):
     for info in list((getattr(authenticator, '_tokens', None) or {}).values()):
         if isinstance(info, dict):
             tokens.append(info.get('access_token'))
-    return [token for token in tokens if isinstance(token, string_types) and token]
+    return [token for token in tokens if isinstance(token, str) and token]
 
 
 class Redactor(object):
@@ -101,7 +100,7 @@ class Redactor(object):
 
     def add(self, *values):
         for value in values:
-            if isinstance(value, string_types) and value.strip():
+            if isinstance(value, str) and value.strip():
                 self.known.add(value)
         return self
 

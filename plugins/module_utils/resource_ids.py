@@ -16,8 +16,7 @@ __metaclass__ = type
 
 import re
 
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import quote
+from urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError
 
@@ -38,11 +37,11 @@ def shown(value):
 
 
 def is_machine_id(value):
-    return isinstance(value, string_types) and bool(MACHINE_ID_RE.match(value))
+    return isinstance(value, str) and bool(MACHINE_ID_RE.match(value))
 
 
 def is_action_id(value):
-    return isinstance(value, string_types) and bool(ACTION_ID_RE.match(value))
+    return isinstance(value, str) and bool(ACTION_ID_RE.match(value))
 
 
 def check_machine_id(value, what='machine id'):
@@ -73,7 +72,7 @@ def action_path(action_id, *segments):
 def alert_path(alert_id):
     """``/api/alerts/{id}``: alert ids have no documented shape (``da637472900382838869_1364969609``), so the id is
     percent-encoded whole (a ``/``, ``?`` or ``#`` in it stays inside the segment) and dot segments are refused."""
-    text = (alert_id or '').strip() if isinstance(alert_id, string_types) else ''
+    text = (alert_id or '').strip() if isinstance(alert_id, str) else ''
     if not text or text in ('.', '..'):
         raise AtpApiError('The alert id %s cannot be used in a request path.' % shown(alert_id))
     return '/api/alerts/' + quote(text, safe='')
@@ -86,7 +85,7 @@ def check_request_path(path):
     parameters go in ``params``); the key under ``/api/machines/`` must be a machine id when a sub-resource follows
     (``/api/machines/{id}/isolate``), and the key under ``/api/machineactions/`` a GUID.
     """
-    if not isinstance(path, string_types):
+    if not isinstance(path, str):
         raise AtpApiError('Request path %s is not text.' % shown(path))
     bad = [char for char in path if char in '?#\\' or char.isspace() or ord(char) < 32 or ord(char) == 127]
     segments = path.split('/')

@@ -38,8 +38,7 @@ import re
 import tempfile
 import time
 
-from ansible.module_utils.six import string_types
-from ansible.module_utils.six.moves.urllib.parse import quote, urljoin, urlparse
+from urllib.parse import quote, urljoin, urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils import actions as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import ActionSpec, Decision
@@ -150,7 +149,7 @@ def related_sha1(action):
         return None
     kind = str(info.get('fileIdentifierType') or 'Sha1').lower()
     value = info.get('fileIdentifier')
-    if kind != 'sha1' or not isinstance(value, string_types):
+    if kind != 'sha1' or not isinstance(value, str):
         return None
     return value.strip().lower()
 
@@ -190,7 +189,7 @@ def check_package_url(url, api_base, what='the package link'):
     """Return ``url`` when it is an https link to a Microsoft download host (``PACKAGE_HOST_SUFFIXES``, on port 443) or
     to the configured API host (``api_base``'s host and port); raise AtpError naming the host otherwise. The link itself
     (a credential) is never put in the message."""
-    if not isinstance(url, string_types) or _AMBIGUOUS_URL_CHARS.search(url):
+    if not isinstance(url, str) or _AMBIGUOUS_URL_CHARS.search(url):
         raise AtpError('%s is not a usable https link (it holds spaces, control characters or backslashes)' % what)
     parsed = urlparse(url)
     try:
@@ -313,10 +312,7 @@ def package_link(client, action_id):
     checked against the allowed hosts; AtpError when there is none or it names another host."""
     answer = client.get('/api/machineactions/%s/GetPackageUri' % quote(str(action_id), safe=''),
                         what='GetPackageUri of machine action %s' % action_id)
-    value = answer.get('value') if isinstance(answer, dict) else None
-    link = unwrap_link(value) if isinstance(value, string_types) else None
-    if not link or not link.lower().startswith('https://') or len(link) <= len('https://'):
-        # http, empty, or not a string: refused rather than followed (the link is never shown: it is a credential).
+from urllib.parse import quote, urljoin, urlparse
         raise AtpError('GetPackageUri of machine action %s returned no https link' % action_id)
     return check_package_url(link, client.settings.base_url('defender'),
                              what='the link GetPackageUri returned for machine action %s' % action_id)

@@ -14,8 +14,6 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible.module_utils.six import string_types
-
 UTC = datetime.timezone.utc
 
 SPAN_UNITS = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}
@@ -46,7 +44,7 @@ class TimeSpanError(ValueError):
 
 def parse_span(text):
     """``30m``, ``24h``, ``7d``, ``2w``, ``1d12h`` -> ``timedelta``; None if ``text`` is not such a span."""
-    if not isinstance(text, string_types):
+    if not isinstance(text, str):
         return None
     text = text.strip()
     if not _SPAN_RE.match(text):
@@ -57,7 +55,7 @@ def parse_span(text):
 
 def match_duration(text):
     """The regex match of an ISO 8601 duration (``P7D``, ``PT1H30M``), or None."""
-    if not isinstance(text, string_types):
+    if not isinstance(text, str):
         return None
     match = _DURATION_RE.match(text.strip())
     if match is None or not any(match.groupdict().values()):
@@ -88,7 +86,7 @@ def parse_instant(text):
     A time without an offset is taken as UTC (the API's own times are all UTC). Raises TimeSpanError
     for something shaped like a time but impossible (month 13, 25:00).
     """
-    if not isinstance(text, string_types):
+    if not isinstance(text, str):
         return None
     match = _INSTANT_RE.match(text.strip())
     if match is None:
@@ -137,7 +135,7 @@ def resolve_since(text, now=None):
     with the accepted forms when it is neither.
     """
     now = now or datetime.datetime.now(UTC)
-    if not isinstance(text, string_types) or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise TimeSpanError('since must not be empty; use %s.' % SINCE_FORMS)
     span = parse_span(text)
     if span is None:
@@ -179,7 +177,7 @@ def normalize_timespan(text):
     Graph accepts a duration, a start time, or an interval of two of start, end and duration. Short spans
     (``7d``) are turned into durations (``P7D``). Raises TimeSpanError naming the accepted forms.
     """
-    if not isinstance(text, string_types) or not text.strip():
+    if not isinstance(text, str) or not text.strip():
         raise TimeSpanError('timespan must not be empty; use %s.' % TIMESPAN_FORMS)
     text = text.strip()
     span = parse_span(text)

@@ -22,7 +22,6 @@ import sys
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.six import string_types
 
 from ansible_collections.defender.atp.plugins.module_utils.api_connection import ApiConnection, resolve_connection_options
 from ansible_collections.defender.atp.plugins.module_utils.claims import HAS_JWT, JWT_IMPORT_ERROR, decode_claims
@@ -47,7 +46,7 @@ def env_names(option):
 def _template(plugin, value):
     """Render a Jinja2 template written in the plugin's file (``client_secret: "{{ lookup('env', 'X') }}"``)."""
     templar = getattr(plugin, 'templar', None)
-    if templar is None or not isinstance(value, string_types) or '{{' not in value:
+    if templar is None or not isinstance(value, str) or '{{' not in value:
         return value
     try:
         return templar.template(value)

@@ -17,7 +17,8 @@ class TenantState:
     def __init__(self, tenant_id, dataset, now):
         self.tenant_id = tenant_id
         self.dataset = dataset
-        self.machines = dataset.machines
+        # Copies too (tags are changed through the API), with their own tag lists.
+        self.machines = [dict(m, machineTags=list(m.get("machineTags") or [])) for m in dataset.machines]
         # Copies: alert updates change them, and a data reset must bring back the originals.
         self.alerts = [dict(a) for a in dataset.alerts]
         self.machine_by_id = {m["id"].lower(): m for m in self.machines}

@@ -140,3 +140,208 @@ def test_vars_file_is_private_and_holds_every_value(tmp_path):
     assert lines[0] == '---' and 'a test' in lines[1]
     found = dict((key, json.loads(value)) for key, value in (line.split(': ', 1) for line in lines[2:]))
     assert found == variables
+
+
+# -- make test: the table, the budget ------------------------------------------------------------------------------------
+def test_the_table_lists_the_slowest_first_with_the_total_and_the_wall_clock():
+    lines, passed, failed = noxsupport.summarize({'sessions': [
+        session('lint', 'success', 15.0), session('no-secrets', 'success', 600.0), session('units', 'success', 200.0)]},
+        wall_seconds=610.0, budget_seconds=1800)
+    assert [line.split()[0] for line in lines[1:4]] == ['no-secrets', 'units', 'lint']
+    assert lines[4].split()[:2] == ['total', '815.0'] and '13.6 min' in lines[4]
+    assert lines[5].split()[:3] == ['wall', 'clock', '610.0']
+    assert not any(line.startswith('WARNING') for line in lines)
+    assert (passed, failed) == (3, 0) and lines[-1] == '3 passed, 0 failed'
+
+
+def test_over_the_budget_a_warning_names_the_overrun_and_the_slowest_sessions():
+    lines, passed, failed = noxsupport.summarize({'sessions': [
+        session('a', 'success', 100.0), session('b', 'success', 1500.0), session('c', 'failed', 900.0),
+        session('d', 'success', 1200.0)]}, wall_seconds=2100.0, budget_seconds=1800)
+    warning = [line for line in lines if line.startswith('WARNING')]
+    assert warning == ['WARNING: the default selection took 35.0 min, 5.0 min over its 30.0 min budget; slowest sessions:'
+                       ' b (25.0 min), d (20.0 min), c (15.0 min)']
+    # a warning, not a failure: only the failed session counts
+    assert (passed, failed) == (3, 1) and lines[-1] == '3 passed, 1 failed'
+
+
+def test_without_a_wall_clock_the_budget_applies_to_the_total():
+    lines, _passed, _failed = noxsupport.summarize({'sessions': [session('a', 'success', 1900.0)]}, budget_seconds=1800)
+    assert any(line.startswith('WARNING: the default selection took 31.7 min, 1.7 min over') for line in lines)
+    lines, _passed, _failed = noxsupport.summarize({'sessions': [session('a', 'success', 1900.0)]})
+    assert not any(line.startswith('WARNING') for line in lines)
+
+
+# -- make test: lanes ------------------------------------------------------------------------------------------------------
+def listed(name, tags=(), description=''):
+    return {'session': name, 'name': name, 'description': description, 'python': None, 'tags': list(tags), 'call_spec': {}}
+
+
+def test_lanes_balance_the_durations_and_keep_nox_order():
+    sessions = [listed('a'), listed('b'), listed('c'), listed('d')]
+    lanes = noxsupport.plan_lanes(sessions, {'a': 100, 'b': 600, 'c': 500, 'd': 50}, 2)
+    # longest first, each to the lane that ends first: b | c, then a joins c (600), d joins b (650); nox order inside
+    assert sorted(lanes) == [['a', 'c'], ['b', 'd']]
+    assert noxsupport.plan_lanes(sessions, {}, 1) == [['a', 'b', 'c', 'd']]
+    assert noxsupport.plan_lanes([listed('a')], {}, 2) == [['a']]
+
+
+def test_sanity_sessions_share_a_lane_and_a_meta_session_keeps_its_members():
+    meta = 'Meta session for triggering the following sessions: codeqa, yamllint, and antsibull-nox-config'
+    sessions = [listed('lint', description=meta), listed('codeqa'), listed('yamllint'), listed('antsibull-nox-config'),
+                listed('ansible-test-sanity-2.16', ['sanity']), listed('integration', ['integration']),
+                listed('ansible-test-sanity-2.21', ['sanity'])]
+    durations = {'ansible-test-sanity-2.16': 300, 'ansible-test-sanity-2.21': 300, 'integration': 500, 'lint': 1,
+                 'codeqa': 10, 'yamllint': 10, 'antsibull-nox-config': 1}
+    lanes = noxsupport.plan_lanes(sessions, durations, 2)
+    lane_of = {name: number for number, lane in enumerate(lanes) for name in lane}
+    assert lane_of['ansible-test-sanity-2.16'] == lane_of['ansible-test-sanity-2.21']
+    assert lane_of['lint'] == lane_of['codeqa'] == lane_of['yamllint'] == lane_of['antsibull-nox-config']
+    assert lane_of['integration'] != lane_of['ansible-test-sanity-2.16']
+
+
+def test_meta_members_reads_antsibull_nox_descriptions():
+    assert noxsupport.meta_members('Meta session for triggering the following sessions: codeqa, yamllint, and '
+                                   'antsibull-nox-config') == ['codeqa', 'yamllint', 'antsibull-nox-config']
+    assert noxsupport.meta_members('Meta session for triggering the following sessions: a and b') == ['a', 'b']
+    assert noxsupport.meta_members('Run code QA: flake8') == []
+
+
+def test_estimates_come_from_the_last_report_else_the_table(tmp_path):
+    path = tmp_path / 'report.json'
+    path.write_text(json.dumps({'sessions': [session('no-secrets', 'success', 123.0)]}))
+    durations = noxsupport.last_durations(str(path))
+    assert noxsupport.estimate('no-secrets', durations) == 123.0
+    assert noxsupport.estimate('ansible-test-integration-smoke-2.17', durations) == 100.0
+    assert noxsupport.last_durations(str(tmp_path / 'missing.json')) == {}
+
+
+def fake_nox(tmp_path, sessions, fail=()):
+    """A stand-in for nox: --list --json prints ``sessions``; a run writes its --report with the -e sessions."""
+    script = tmp_path / 'nox'
+    script.write_text('''#!%s
+import json, sys, time
+args = sys.argv[1:]
+sessions = %r
+fail = %r
+if '--list' in args:
+    print(json.dumps(sessions))
+    sys.exit(0)
+report = args[args.index('--report') + 1]
+names = args[args.index('-e') + 1:]
+results = []
+for name in names:
+    print('running', name, flush=True)
+    time.sleep(0.2)
+    results.append({'name': name, 'result': 'failed' if name in fail else 'success', 'duration': 0.2})
+with open(report, 'w') as handle:
+    json.dump({'sessions': results}, handle)
+sys.exit(1 if any(name in fail for name in names) else 0)
+''' % (sys.executable, sessions, list(fail)))
+    script.chmod(0o755)
+    return str(script)
+
+
+def run_lanes_command(tmp_path, nox, *extra):
+    report = tmp_path / 'build' / 'nox-report.json'
+    return subprocess.run([sys.executable, SCRIPT, 'run', '--nox', nox, '--report', str(report)] + list(extra),
+                          capture_output=True, text=True, check=False, timeout=120), report
+
+
+def test_run_runs_every_session_in_two_lanes_side_by_side_and_merges_the_reports(tmp_path):
+    nox = fake_nox(tmp_path, [listed(name) for name in ('a', 'b', 'c', 'd')])
+    proc, report = run_lanes_command(tmp_path, nox, '--jobs', '2', '--budget', '1800')
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1] == '4 passed, 0 failed'
+    assert sum(1 for line in proc.stdout.splitlines() if line.startswith('lane ')) == 2
+    assert '[1] running' in proc.stdout and '[2] running' in proc.stdout
+    merged = json.loads(report.read_text())
+    assert sorted(entry['name'] for entry in merged['sessions']) == ['a', 'b', 'c', 'd']
+    assert (tmp_path / 'build' / 'nox-lane1.log').read_text().startswith('running')
+
+
+def test_run_fails_when_a_session_fails_or_does_not_run(tmp_path):
+    nox = fake_nox(tmp_path, [listed(name) for name in ('a', 'b', 'c')], fail=['b'])
+    proc, _report = run_lanes_command(tmp_path, nox)
+    assert proc.returncode == 1 and proc.stdout.splitlines()[-1] == '2 passed, 1 failed'
+    nothing = fake_nox(tmp_path, [])
+    proc, _report = run_lanes_command(tmp_path, nothing, '-e', 'nope')
+    assert proc.returncode == 1 and proc.stdout.splitlines()[-1] == '0 passed, 1 failed'
+
+
+# -- interpreters ----------------------------------------------------------------------------------------------------------
+def test_a_python_on_path_that_runs_is_given_by_version(tmp_path):
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'python3.12').write_text('#!/bin/sh\nexit 0\n')
+    (bin_dir / 'python3.12').chmod(0o755)
+    assert noxsupport.python_interpreter('3.12', path=str(bin_dir), pyenv_root=str(tmp_path / 'none')) == '3.12'
+
+
+def test_a_pyenv_shim_that_refuses_falls_back_to_the_newest_pyenv_install(tmp_path):
+    shims = tmp_path / 'shims'
+    shims.mkdir()
+    (shims / 'python3.12').write_text('#!/bin/sh\necho "pyenv: python3.12: command not found" >&2\nexit 127\n')
+    (shims / 'python3.12').chmod(0o755)
+    root = tmp_path / 'pyenv'
+    for version in ('3.12.1', '3.12.10', '3.12.9', '3.13.0', '3.1.2'):
+        binary = root / 'versions' / version / 'bin' / ('python' + version.rsplit('.', 1)[0])
+        binary.parent.mkdir(parents=True)
+        binary.write_text('#!/bin/sh\nexit 0\n')
+        binary.chmod(0o755)
+    found = noxsupport.python_interpreter('3.12', path=str(shims), pyenv_root=str(root))
+    assert found == str(root / 'versions' / '3.12.10' / 'bin' / 'python3.12')
+    assert noxsupport.python_interpreter('3.14', path=str(shims), pyenv_root=str(root)) == '3.14'
+
+
+# -- the copy ansible-test works in --------------------------------------------------------------------------------------
+def test_the_copy_is_fresh_but_keeps_ansible_tests_venv(tmp_path):
+    root = tmp_path / 'checkout'
+    (root / 'plugins').mkdir(parents=True)
+    (root / 'plugins' / 'a.py').write_text('a')
+    (root / 'galaxy.yml').write_text('g')
+    dest = tmp_path / 'place' / 'ansible_collections' / 'defender' / 'atp'
+    noxsupport.refresh_copy(str(root), str(dest))
+    venv = dest / 'tests' / 'output' / '.tmp' / 'delegation' / 'python3.11'
+    venv.mkdir(parents=True)
+    (venv / 'marker.txt').write_text('')
+    (dest / 'tests' / 'output' / 'junit.xml').write_text('old output')
+    (root / 'plugins' / 'a.py').unlink()
+    (root / 'plugins' / 'b.py').write_text('b')
+    noxsupport.refresh_copy(str(root), str(dest))
+    assert sorted(p.name for p in (dest / 'plugins').iterdir()) == ['b.py']
+    assert (venv / 'marker.txt').exists()
+    assert not (dest / 'tests' / 'output' / 'junit.xml').exists()
+
+
+def test_the_work_place_is_private_to_this_user(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+    place = noxsupport.work_place('ansible-test-units-2.16', '2.16.19', '/usr/bin/python3.11')
+    base = os.path.dirname(place)
+    assert (os.stat(base).st_mode & 0o777) == 0o700
+    assert place == noxsupport.work_place('ansible-test-units-2.16', '2.16.19', '/usr/bin/python3.11')
+    assert place != noxsupport.work_place('ansible-test-units-2.16', '2.16.20', '/usr/bin/python3.11')
+    os.chmod(base, 0o755)
+    with pytest.raises(RuntimeError):
+        noxsupport.work_place('x')
+    os.rmdir(base)
+    os.symlink(str(tmp_path), base)
+    with pytest.raises(RuntimeError):
+        noxsupport.work_place('x')
+
+
+def test_the_lock_makes_a_second_holder_wait(tmp_path):
+    path = str(tmp_path / 'place.lock')
+    messages = []
+    with noxsupport.locked(path):
+        waiter = subprocess.Popen([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); import noxsupport\n'
+                                   'with noxsupport.locked(%r, log=print):\n    print("got it")' % (os.path.dirname(SCRIPT), path)],
+                                  stdout=subprocess.PIPE, text=True)
+        import time
+        time.sleep(1.0)
+        assert waiter.poll() is None  # still waiting
+    out, _err = waiter.communicate(timeout=30)
+    assert out.splitlines() == ['waiting for another run that holds %s' % path, 'got it']
+    with noxsupport.locked(path, log=messages.append):
+        pass
+    assert messages == []

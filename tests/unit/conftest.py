@@ -8,7 +8,9 @@ __metaclass__ = type
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -17,15 +19,40 @@ if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
 
+_SHARED_EMULATOR = {}
+
+
+def _shared_emulator():
+    """The one emulator of this test process, started on first use; stopped by pytest_sessionfinish."""
+    if 'process' not in _SHARED_EMULATOR:
+        from emulator.harness import EmulatorProcess  # tests/emulator, outside the collection's plugins
+        state_dir = tempfile.mkdtemp(prefix='defender-atp-unit-emulator-')
+        process = EmulatorProcess(args=['--state-dir', state_dir, '--rate-scale', '0.05'])
+        process.info = process.start()
+        _SHARED_EMULATOR.update(process=process, state_dir=state_dir, pid=os.getpid())
+    return _SHARED_EMULATOR['process']
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    # ansible-test units runs every test in a fork of the pytest process (its ansible_forked plugin): a session
+    # fixture set up in the fork dies with it, so the emulator would start again for every test (2-3x the run time).
+    # Started here, before the fork, it is started once per pytest process, under ansible-test and plain pytest alike.
+    if 'emulator' in getattr(item, 'fixturenames', ()):
+        _shared_emulator()
+    yield
+
+
+def pytest_sessionfinish(session):
+    if _SHARED_EMULATOR.get('pid') == os.getpid():  # never in a forked test process
+        _SHARED_EMULATOR.pop('process').stop()
+        shutil.rmtree(_SHARED_EMULATOR.pop('state_dir'), ignore_errors=True)
+
+
 @pytest.fixture(scope='session')
-def emulator(tmp_path_factory):
+def emulator():
     """One emulator for the whole session; tests reset what they change (see ``fresh_emulator``)."""
-    from emulator.harness import EmulatorProcess  # tests/emulator, outside the collection's plugins
-    process = EmulatorProcess(args=['--state-dir', str(tmp_path_factory.mktemp('emulator')), '--rate-scale', '0.05'])
-    info = process.start()
-    process.info = info
-    yield process
-    process.stop()
+    return _shared_emulator()
 
 
 @pytest.fixture

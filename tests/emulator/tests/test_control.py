@@ -83,6 +83,16 @@ def test_reset_data_restores_actions_and_config(api, emulator):
     assert emulator.get_config()["pending_seconds"] == 0.4 and emulator.get_config()["schema_case"] == "default"
 
 
+def test_reset_data_restores_machine_tags(api, emulator):
+    def tags():
+        return api.get("/api/machines/%s" % FINANCE_01).json()["machineTags"]
+    before = tags()
+    assert api.post("/api/machines/%s/tags" % FINANCE_01, json={"Value": "reset-me", "Action": "Add"}).status_code == 200
+    assert "reset-me" in tags()
+    emulator.reset(data=True)
+    assert tags() == before
+
+
 def test_reset_faults_only(api, emulator):
     emulator.add_fault(path="^/api/alerts$", status=503)
     emulator.set_config(token_lifetime=10)

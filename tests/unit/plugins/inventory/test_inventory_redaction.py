@@ -15,7 +15,7 @@ import traceback
 import pytest
 
 from ansible.errors import AnsibleError
-from ansible.module_utils.six.moves.urllib.parse import urlencode
+from urllib.parse import urlencode
 
 
 def everything_shown(error):

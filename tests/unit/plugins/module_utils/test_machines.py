@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from ansible.module_utils.six.moves.urllib.parse import quote_plus
+from urllib.parse import quote_plus
 
 from ansible_collections.defender.atp.plugins.module_utils import machines as m
 from ansible_collections.defender.atp.plugins.module_utils.machines import MachineDirectory, clean_entries

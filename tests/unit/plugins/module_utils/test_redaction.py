@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import json
 
-from ansible.module_utils.six.moves.urllib.parse import urlencode
+from urllib.parse import urlencode
 
 from ansible_collections.defender.atp.plugins.module_utils import redaction
 from ansible_collections.defender.atp.plugins.module_utils.redaction import REDACTED, Redactor, redact_secrets

@@ -196,16 +196,17 @@ def test_throttled_page_is_retried_after_retry_after(run_module, emulator, conn)
 # -- bad input: a clear message, and not a single request ----------------------------------------------------------
 
 @pytest.mark.parametrize('args, fragment', [
-    (dict(status=['Open']), 'status'),
-    (dict(severity=['Critical']), 'severity'),
-    (dict(since='yesterday'), "since 'yesterday' is not understood"),
+    (dict(status=['Open']), 'value of status must be one or more of: Unknown, New, InProgress, Resolved'),
+    (dict(severity=['Critical']), 'value of severity must be one or more of: UnSpecified, Informational, Low, Medium, High'),
+    (dict(since='yesterday'), "since 'yesterday' is not understood; use a span such as 30m, 24h, 7d"),
     (dict(since='2026-02-30'), 'not a valid time'),
+    (dict(since='2026-02-30T00:00:00Z'), 'is not a valid time'),
     (dict(since='P1M'), 'years or months'),
-    (dict(filter="title eq 'unclosed"), 'unclosed string literal'),
-    (dict(filter="(status eq 'New'"), 'unbalanced parentheses'),
+    (dict(filter="title eq 'unclosed"), 'has an unclosed string literal'),
+    (dict(filter="(status eq 'New'"), 'has unbalanced parentheses'),
     (dict(limit=0), 'limit must be 1 or more'),
     (dict(machine_id='  '), 'machine_id is empty'),
-    (dict(alert_id='x', status=['New']), 'mutually exclusive'),
+    (dict(alert_id='x', status=['New']), 'parameters are mutually exclusive: alert_id|status'),
     (dict(alert_id='x', since='1d'), 'mutually exclusive'),
 ])
 def test_bad_input_fails_before_any_request(run_module, emulator, conn, args, fragment):

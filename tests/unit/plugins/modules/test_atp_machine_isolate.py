@@ -451,10 +451,12 @@ def test_429_storm_is_survived(run_module, conn, fresh_emulator):
     machines = ['ws-finance-01.contoso.com', 'ws-finance-02.contoso.com', 'ws-it-01.contoso.com', 'ws-it-02.contoso.com']
     started = time.time()
     result = run(run_module, conn, machines=machines)
-    assert not result.get('failed') and result['summary']['changed'] == 4
+    assert result['changed'] is True and not result.get('failed') and result['summary']['changed'] == 4
     assert result['http_stats']['throttled'] == 6
     statuses = [w['status'] for w in writes(fresh_emulator, 'isolate')]
     assert statuses.count(429) == 6 and statuses.count(201) == 4
+    # each machine isolated once: four accepted requests, to four machines
+    assert len(set(w['path'] for w in writes(fresh_emulator, 'isolate') if w['status'] == 201)) == 4
     assert time.time() - started < 15
 
 

@@ -430,10 +430,11 @@ def test_missing_hunting_permission_is_named(run_module, emu, conn, api, permiss
     (dict(api='defender', timespan='P7D'), 'timespan only applies to api=graph'),
     (dict(timespan='last week'), "timespan 'last week' is not understood"),
     (dict(timespan='P1D/P2D'), 'two durations'),
+    (dict(timespan='2026-02-01T00:00:00Z/2026-01-01T00:00:00Z'), 'ends before it starts'),
     (dict(query='   '), 'query is empty'),
     (dict(format='csv'), 'missing parameter(s) required by \'format\': dest'),
-    (dict(format='xml', dest='/tmp/x.xml'), 'format'),
-    (dict(api='xdr'), 'api'),
+    (dict(format='xml', dest='/tmp/x.xml'), 'value of format must be one of: json, jsonl, csv'),
+    (dict(api='xdr'), 'value of api must be one of: graph, defender'),
     (dict(dest='/nonexistent-dir/out.csv'), 'does not exist; create it first'),
     (dict(dest='/tmp'), 'is a directory'),
     (dict(mode='0640'), "missing parameter(s) required by 'mode': dest"),
@@ -450,4 +451,4 @@ def test_bad_input_fails_before_any_request(run_module, emulator, conn, args, fr
 
 def test_query_is_required(run_module, emulator, conn):
     result = run_module(atp_query.main, conn)
-    assert result['failed'] and 'query' in result['msg']
+    assert result['failed'] and 'missing required arguments: query' in result['msg']
