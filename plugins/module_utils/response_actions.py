@@ -312,7 +312,10 @@ def package_link(client, action_id):
     checked against the allowed hosts; AtpError when there is none or it names another host."""
     answer = client.get('/api/machineactions/%s/GetPackageUri' % quote(str(action_id), safe=''),
                         what='GetPackageUri of machine action %s' % action_id)
-from urllib.parse import quote, urljoin, urlparse
+    value = answer.get('value') if isinstance(answer, dict) else None
+    link = unwrap_link(value) if isinstance(value, str) else None
+    if not link or not link.lower().startswith('https://') or len(link) <= len('https://'):
+        # http, empty, or not a string: refused rather than followed (the link is never shown: it is a credential).
         raise AtpError('GetPackageUri of machine action %s returned no https link' % action_id)
     return check_package_url(link, client.settings.base_url('defender'),
                              what='the link GetPackageUri returned for machine action %s' % action_id)
