@@ -650,6 +650,7 @@ def delete_indicators(client, ids):
         try:
             client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': chunk}, expected=(200, 204),
                            what='Deleting %d indicators' % len(chunk))
+            continue
         except AtpWriteOutcomeUnknown:
             sent, refused = _delete_one_by_one(client, chunk, errors)
         except AtpError as error:
@@ -661,8 +662,6 @@ def delete_indicators(client, ids):
             # the user's (batch-delete-ti-indicators.md): one DELETE each tells which, and a 404 there means the
             # indicator is gone, which is what was wanted.
             sent, refused = _delete_one_by_one(client, chunk, errors)
-        else:
-            continue
         calls += sent
         if refused is not None:
             for indicator_id in [str(i) for i in ids[start + len(chunk):]]:
