@@ -23,7 +23,8 @@ Measured:
 
 * **playbook**: wall time of the whole ``ansible-playbook`` run, ``--repeat`` times per side, interleaved
   (collection, uri, then uri, collection, ...) so drift of the machine's load cancels; medians, spread and the
-  ratio collection/uri (the goal of issue 21: <= 1.0x);
+  ratio collection/uri (the goal of issue 21: <= 1.0x). Next to it the CPU time (user + system of the run and of
+  every process it waited for, from ``os.wait4``), which a busy machine inflates much less than the wall time;
 * **module process**: the same module run alone, the AnsiballZ file Ansible wrote (kept from the warm-up run
   with ANSIBLE_KEEP_REMOTE_FILES) executed by the same interpreter, interleaved the same way: what the host
   pays, without the controller;
@@ -129,8 +130,9 @@ def uri_play(requests):
 
 
 REQUEST_LABELS = {
-    'alert_info': 'GET /api/alerts/{id}',
-    'isolate_check': 'GET /api/machines?$filter=id eq; GET /api/machineactions?$filter=type, machineId',
+    'alert_info': 'one task each side, `GET /api/alerts/{id}`',
+    'isolate_check': 'one collection task next to two uri tasks: `GET /api/machines?$filter=id eq ...`, then '
+                     '`GET /api/machineactions?$filter=(type eq Isolate or ...) and machineId eq ...`',
 }
 
 
@@ -172,6 +174,20 @@ def base_env(work):
     return env
 
 
+def run_timed(command, env, cwd, out):
+    """Run ``command``; return (wall seconds, CPU seconds of it and the children it waited for, exit code).
+
+    CPU time (user + system, from ``os.wait4``) counts ansible-playbook's workers and module processes too. On a busy
+    machine the wall time grows with the others' load; the CPU time much less, so it shows the same ratio with less
+    noise."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_utime + usage.ru_stime, process.returncode
+
+
 def run_playbook(work, env, name, vars_file, keep_remote=None):
     """One ansible-playbook run; returns its wall time. ``keep_remote``: a directory to keep the AnsiballZ files in."""
     command = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
@@ -181,26 +197,24 @@ def run_playbook(work, env, name, vars_file, keep_remote=None):
         env = dict(env, ANSIBLE_KEEP_REMOTE_FILES='1', ANSIBLE_REMOTE_TMP=keep_remote)
     log = os.path.join(work, name + '.log')
     with open(log, 'wb') as out:
-        started = time.perf_counter()
-        code = subprocess.call(command, env=env, cwd=work, stdout=out, stderr=subprocess.STDOUT)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu, code = run_timed(command, env, work, out)
     if code != 0:
         with open(log, encoding='utf-8', errors='replace') as handle:
             raise SystemExit('ansible-playbook %s failed (rc %d):\n%s' % (name, code, handle.read()[-3000:]))
-    return elapsed
+    return elapsed, cpu
 
 
 def run_module_files(work, env, scripts, name):
-    """Run AnsiballZ files one after the other, as the host does; returns the total wall time."""
-    total = 0.0
+    """Run AnsiballZ files one after the other, as the host does; returns the total (wall, CPU) seconds."""
+    total_wall = total_cpu = 0.0
     for number, script in enumerate(scripts):
         out_path = os.path.join(work, '%s.module%d.out' % (name, number))
         with open(out_path, 'wb') as out:
-            started = time.perf_counter()
-            code = subprocess.call([sys.executable, script], env=env, cwd=work, stdout=out, stderr=subprocess.STDOUT)
-            total += time.perf_counter() - started
+            elapsed, cpu, code = run_timed([sys.executable, script], env, work, out)
+        total_wall += elapsed
+        total_cpu += cpu
         check_module_output(out_path, code, name)
-    return total
+    return total_wall, total_cpu
 
 
 def check_module_output(path, code, name):
@@ -262,14 +276,14 @@ import os, sys, time
 path, fqn, prefix, out = sys.argv[1:5]
 sys.path.insert(0, path)
 os.write(2, b'@@start\n')
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 __import__(fqn)
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 os.write(2, b'@@end\n')
 import json
 third = ('requests', 'urllib3', 'jwt', 'cryptography', 'cryptography.fernet', 'cryptography.x509', 'cffi')
 with open(out, 'w') as handle:
-    json.dump({'seconds': elapsed, 'loaded': [n for n in sys.modules if n.startswith(prefix)],
+    json.dump({'seconds': elapsed, 'cpu_seconds': cpu, 'loaded': [n for n in sys.modules if n.startswith(prefix)],
                'third_party': [n for n in third if n in sys.modules], 'all_loaded': list(sys.modules)}, handle)
 """
 
@@ -482,11 +496,19 @@ def spread(values):
 
 def interleaved(repeat, run_side):
     """Run both sides ``repeat`` times, collection first on even rounds and uri first on odd ones (A B B A A B ...)."""
-    times = dict((side, []) for side in SIDES)
+    walls, cpus = dict((side, []) for side in SIDES), dict((side, []) for side in SIDES)
     for round_number in range(repeat):
         for side in (SIDES if round_number % 2 == 0 else tuple(reversed(SIDES))):
             LOAD_SAMPLES.append(os.getloadavg()[0])
-            times[side].append(run_side(side))
+            wall, cpu = run_side(side)
+            walls[side].append(wall)
+            cpus[side].append(cpu)
+    result = compare(walls)
+    result['cpu'] = compare(cpus)
+    return result
+
+
+def compare(times):
     ratios = [c / u for c, u in zip(times['collection'], times['uri'])]
     return {'collection': spread(times['collection']), 'uri': spread(times['uri']),
             'ratio': statistics.median(times['collection']) / statistics.median(times['uri']),
@@ -501,40 +523,45 @@ def fmt_spread(value, unit=' s', scale=1.0, digits=2):
 
 def markdown(report):
     meta = report['meta']
-    lines = ['### Wall time of one `ansible-playbook` run (median, min-max of %d runs each)' % meta['repeat'], '',
-             '| case | requests (same on both sides) | collection | uri | collection / uri (medians) | per-pair ratio | '
-             'ratio of minima |', '|---|---|---:|---:|---:|---:|---:|']
-    for case in report['cases']:
-        play = case['playbook']
-        lines.append('| %s | %s | %s | %s | **%.2fx** | %s | %.2fx |' % (
-            case['case'], case['requests_text'], fmt_spread(play['collection']), fmt_spread(play['uri']), play['ratio'],
-            fmt_spread(play['pair_ratios'], unit='x'), play['ratio_of_minima']))
-    lines += ['', '### The module process alone (the AnsiballZ file run by the host; uri: %s)' % (
-        'both files of the two tasks, summed'), '',
-        '| case | collection | uri | collection / uri (medians) | per-pair ratio | ratio of minima | '
-        'rest of the playbook (controller), collection / uri |', '|---|---:|---:|---:|---:|---:|---:|']
-    for case in report['cases']:
-        mod, play = case['module_process'], case['playbook']
-        lines.append('| %s | %s | %s | **%.2fx** | %s | %.2fx | %.2f s / %.2f s |' % (
-            case['case'], fmt_spread(mod['collection']), fmt_spread(mod['uri']), mod['ratio'],
-            fmt_spread(mod['pair_ratios'], unit='x'), mod['ratio_of_minima'],
-            play['collection']['median'] - mod['collection']['median'],
-            play['uri']['median'] - mod['uri']['median']))
+    head = ('| case | measure | collection | uri | collection / uri (medians) | per-pair ratio | ratio of minima |',
+            '|---|---|---:|---:|---:|---:|---:|')
+    lines = ['### One `ansible-playbook` run (seconds; median, min-max of %d runs each)' % meta['repeat'], ''] + list(head)
+    for key in ('playbook', 'module_process'):
+        if key == 'module_process':
+            lines += ['', '### The module process alone (the AnsiballZ file the host runs; uri: the files of its tasks, '
+                      'one after the other)', ''] + list(head)
+        for case in report['cases']:
+            for measure, figures in (('wall', case[key]), ('CPU (user+sys)', case[key]['cpu'])):
+                lines.append('| %s | %s | %s | %s | **%.2fx** | %s | %.2fx |' % (
+                    case['case'], measure, fmt_spread(figures['collection']), fmt_spread(figures['uri']), figures['ratio'],
+                    fmt_spread(figures['pair_ratios'], unit='x'), figures['ratio_of_minima']))
+        if key == 'playbook':
+            lines.append('')
+            lines += ['%s: %s.' % (case['case'], case['requests_text']) for case in report['cases']]
+    lines.append('')
+    lines.append('The rest of the playbook run (controller: Ansible start, the play, building the AnsiballZ file), '
+                 'median wall time of the playbook minus that of the module: %s.' % '; '.join(
+                     '%s %.2f s collection, %.2f s uri' % (
+                         case['case'], case['playbook']['collection']['median'] - case['module_process']['collection']['median'],
+                         case['playbook']['uri']['median'] - case['module_process']['uri']['median'])
+                     for case in report['cases']))
     lines += ['', '### Import of the module in a fresh interpreter (ms, median, min-max of %d)' % meta['import_repeat'], '',
               'From the AnsiballZ zip, as Ansible runs it (sources compiled every run), and from the checkout with '
               '`.pyc` cached. The split (from separate `-X importtime` runs of the zip import, self times, the '
               'standard library counted for the nearest importer in a named group) says who pays. A bare `python -c '
               'pass` takes %s on top of any of these.' % fmt_spread(meta['interpreter_start'], unit=' ms', scale=1000,
                                                                      digits=0), '',
-              '| module | zip import | cached import | ' + ' | '.join(BUCKETS) +
+              '| module | zip import | zip import, CPU | cached import | cached import, CPU | ' + ' | '.join(BUCKETS) +
               ' | payload source: all / collection | module_utils imported | of which no code ran |',
-              '|---|---:|---:|' + '---:|' * len(BUCKETS) + '---:|---:|---:|']
+              '|---|---:|---:|---:|---:|' + '---:|' * len(BUCKETS) + '---:|---:|---:|']
     for item in report['imports']:
         ran = item.get('module_utils_unused')
         payload = item['payload']
-        lines.append('| %s | %s | %s | %s | %d files %.0f KiB / %d files %.0f KiB | %d | %s |' % (
+        lines.append('| %s | %s | %s | %s | %s | %s | %d files %.0f KiB / %d files %.0f KiB | %d | %s |' % (
             item['module'], fmt_spread(item['zip'], unit='', scale=1000, digits=0),
+            fmt_spread(item['zip_cpu'], unit='', scale=1000, digits=0),
             fmt_spread(item['cached'], unit='', scale=1000, digits=0),
+            fmt_spread(item['cached_cpu'], unit='', scale=1000, digits=0),
             ' | '.join('%.0f' % item['buckets'][b] for b in BUCKETS), payload['files'], payload['kib'],
             payload['collection_files'], payload['collection_kib'], len(item['module_utils']),
             '-' if ran is None else str(len(ran))))
@@ -551,6 +578,10 @@ def markdown(report):
             lines.append('Beyond what the uri module loads: %d more modules, %.0f ms of import (self times, median): %s.' % (
                 item['beyond_uri_modules'], item['beyond_uri_ms'],
                 ', '.join('%s %.0f' % (name, ms) for name, ms in top if ms >= 0.5)))
+        heavy = sorted(item.get('module_utils_self_ms', {}).items(), key=lambda kv: -kv[1])
+        if heavy:
+            lines.append('Self time per module_utils file (ms, from the zip, median): %s.' % (
+                ', '.join('`%s` %.0f' % kv for kv in heavy)))
         if item.get('third_party_imports'):
             lines.append('Third-party imports made by collection code (cumulative ms of that first import, median): %s.' % (
                 ', '.join('`%s` imports `%s` %.0f' % (e['importer'], e['module'], e['ms']) for e in item['third_party_imports'])))
@@ -569,8 +600,8 @@ def markdown(report):
             lines.append('| %s | %s |' % (item['module'], ' | '.join(cells)))
     meta = dict(meta, load_during=fmt_spread(meta['load_1min_during_timed_runs'], unit=''))
     lines += ['', '%(when)s; %(python)s, ansible-core %(ansible)s; %(machine)s, %(cpus)s CPUs; load average %(load_before)s '
-              'before, %(load_after)s after, 1-minute load %(load_during)s during the timed runs; token_cache on for the collection (cache hit in every timed run), a token '
-              'fetched once beforehand for uri.' % meta]
+              'before, %(load_after)s after, 1-minute load %(load_during)s during the timed runs; token_cache on for '
+              'the collection (cache hit in every timed run), a token fetched once beforehand for uri.' % meta]
     return '\n'.join(lines)
 
 
@@ -619,21 +650,21 @@ def measure(emu, work, env, args):
         print('%s: warm-up done (%s)' % (case, alert_id if case == 'alert_info' else machine_id), flush=True)
 
         def playbook(side, case=case, expected=expected, names=names):
-            seconds = run_playbook(work, env, names[side], vars_file)
+            times = run_playbook(work, env, names[side], vars_file)
             check_requests(emu, case, side, expected)
-            return seconds
+            return times
 
         def module_process(side, case=case, expected=expected, names=names):
-            seconds = run_module_files(work, env, scripts[names[side]], names[side])
+            times = run_module_files(work, env, scripts[names[side]], names[side])
             check_requests(emu, case, side + ' (module process)', expected)
-            return seconds
+            return times
 
         play = interleaved(args.repeat, playbook)
-        print('  playbook: collection %.2f s, uri %.2f s, ratio %.2fx' % (
-            play['collection']['median'], play['uri']['median'], play['ratio']), flush=True)
+        print('  playbook: collection %.2f s, uri %.2f s, ratio %.2fx (CPU %.2fx)' % (
+            play['collection']['median'], play['uri']['median'], play['ratio'], play['cpu']['ratio']), flush=True)
         mod = interleaved(args.repeat, module_process)
-        print('  module process: collection %.2f s, uri %.2f s, ratio %.2fx' % (
-            mod['collection']['median'], mod['uri']['median'], mod['ratio']), flush=True)
+        print('  module process: collection %.2f s, uri %.2f s, ratio %.2fx (CPU %.2fx)' % (
+            mod['collection']['median'], mod['uri']['median'], mod['ratio'], mod['cpu']['ratio']), flush=True)
         report_cases.append({'case': case, 'module': module, 'playbook': play, 'module_process': mod,
                              'requests': [{'method': 'GET', 'path': p, 'params': q} for p, q in expected],
                              'requests_text': REQUEST_LABELS[case],
@@ -659,6 +690,8 @@ def measure(emu, work, env, args):
             split_runs.append(probe_import(work, env, zip_path, fqn, name, importtime=True))
         item = {'module': module, 'fqn': fqn, 'payload': payload_sources(zip_path),
                 'zip': spread([r['seconds'] for r in zip_runs]), 'cached': spread([r['seconds'] for r in cached_runs]),
+                'zip_cpu': spread([r['cpu_seconds'] for r in zip_runs]),
+                'cached_cpu': spread([r['cpu_seconds'] for r in cached_runs]),
                 'buckets': dict((b, statistics.median([r['buckets'][b] for r in split_runs])) for b in BUCKETS),
                 'split_own_ms': [r['own_ms'] for r in split_runs], 'all_loaded': zip_runs[0]['all_loaded'],
                 'third_party_imports': third_party_imports(split_runs),
@@ -670,8 +703,9 @@ def measure(emu, work, env, args):
             item['module_utils_ran'] = ran
             item['module_utils_unused'] = [n for n in item['module_utils'] if n not in ran]
         imports.append(item)
-        print('%s: import from zip %.0f ms, cached %.0f ms; %d module_utils%s' % (
-            module, item['zip']['median'] * 1000, item['cached']['median'] * 1000, len(item['module_utils']),
+        print('%s: import from zip %.0f ms (CPU %.0f), cached %.0f ms; %d module_utils%s' % (
+            module, item['zip']['median'] * 1000, item['zip_cpu']['median'] * 1000, item['cached']['median'] * 1000,
+            len(item['module_utils']),
             '' if expected is None else ', %d with no code run' % len(item['module_utils_unused'])), flush=True)
         if args.profile_runs:
             runs = []
@@ -685,7 +719,11 @@ def measure(emu, work, env, args):
     # What the collection's import costs beyond what the uri module (the last item) already loads.
     uri_loaded = set(imports[-1]['all_loaded'])
     for item in imports:
-        runs = [beyond(own_ms, uri_loaded) for own_ms in item.pop('split_own_ms')]
+        own_runs = item.pop('split_own_ms')
+        item['module_utils_self_ms'] = dict(
+            (short_name(name), statistics.median([run.get(name, 0.0) for run in own_runs]))
+            for name in sorted(set(n for run in own_runs for n in run if n.startswith(MODULE_UTILS))))
+        runs = [beyond(own_ms, uri_loaded) for own_ms in own_runs]
         tops = sorted(set(top for run in runs for top in run))
         item['beyond_uri_ms'] = statistics.median([sum(run.values()) for run in runs])
         item['beyond_uri_by_package_ms'] = dict((top, statistics.median([run.get(top, 0.0) for run in runs])) for top in tops)
