@@ -47,6 +47,7 @@ import argparse
 import ast
 import base64
 import datetime
+import functools
 import glob
 import json
 import os
@@ -545,12 +546,12 @@ def markdown(report):
                          case['case'], case['playbook']['collection']['median'] - case['module_process']['collection']['median'],
                          case['playbook']['uri']['median'] - case['module_process']['uri']['median'])
                      for case in report['cases']))
+    bare = fmt_spread(meta['interpreter_start'], unit=' ms', scale=1000, digits=0)
     lines += ['', '### Import of the module in a fresh interpreter (ms, median, min-max of %d)' % meta['import_repeat'], '',
               'From the AnsiballZ zip, as Ansible runs it (sources compiled every run), and from the checkout with '
               '`.pyc` cached. The split (from separate `-X importtime` runs of the zip import, self times, the '
               'standard library counted for the nearest importer in a named group) says who pays. A bare `python -c '
-              'pass` takes %s on top of any of these.' % fmt_spread(meta['interpreter_start'], unit=' ms', scale=1000,
-                                                                     digits=0), '',
+              'pass` takes %s on top of any of these.' % bare, '',
               '| module | zip import | zip import, CPU | cached import | cached import, CPU | ' + ' | '.join(BUCKETS) +
               ' | payload source: all / collection | module_utils imported | of which no code ran |',
               '|---|---:|---:|---:|---:|' + '---:|' * len(BUCKETS) + '---:|---:|---:|']
@@ -617,6 +618,19 @@ def ansible_version():
 
 # -- the run --------------------------------------------------------------------------------------------------------
 
+def timed_playbook(run, side):
+    times = run_playbook(run['work'], run['env'], run['names'][side], run['vars_file'])
+    check_requests(run['emu'], run['case'], side, run['expected'])
+    return times
+
+
+def timed_module_process(run, side):
+    name = run['names'][side]
+    times = run_module_files(run['work'], run['env'], run['scripts'][name], name)
+    check_requests(run['emu'], run['case'], side + ' (module process)', run['expected'])
+    return times
+
+
 def first_id(emu, token, path):
     status, payload, _headers = emu.call('GET', path + '?$top=1', headers={'Authorization': 'Bearer ' + token})
     if status != 200 or not payload.get('value'):
@@ -649,20 +663,12 @@ def measure(emu, work, env, args):
                 raise SystemExit('%s: AnsiballZ files kept: %r' % (names[side], scripts[names[side]]))
         print('%s: warm-up done (%s)' % (case, alert_id if case == 'alert_info' else machine_id), flush=True)
 
-        def playbook(side, case=case, expected=expected, names=names):
-            times = run_playbook(work, env, names[side], vars_file)
-            check_requests(emu, case, side, expected)
-            return times
-
-        def module_process(side, case=case, expected=expected, names=names):
-            times = run_module_files(work, env, scripts[names[side]], names[side])
-            check_requests(emu, case, side + ' (module process)', expected)
-            return times
-
-        play = interleaved(args.repeat, playbook)
+        run = dict(work=work, env=env, emu=emu, case=case, expected=expected, names=names, vars_file=vars_file,
+                   scripts=scripts)
+        play = interleaved(args.repeat, functools.partial(timed_playbook, run))
         print('  playbook: collection %.2f s, uri %.2f s, ratio %.2fx (CPU %.2fx)' % (
             play['collection']['median'], play['uri']['median'], play['ratio'], play['cpu']['ratio']), flush=True)
-        mod = interleaved(args.repeat, module_process)
+        mod = interleaved(args.repeat, functools.partial(timed_module_process, run))
         print('  module process: collection %.2f s, uri %.2f s, ratio %.2fx (CPU %.2fx)' % (
             mod['collection']['median'], mod['uri']['median'], mod['ratio'], mod['cpu']['ratio']), flush=True)
         report_cases.append({'case': case, 'module': module, 'playbook': play, 'module_process': mod,
