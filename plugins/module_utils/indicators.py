@@ -647,6 +647,7 @@ def delete_indicators(client, ids):
     for start in range(0, len(ids), DELETE_BATCH):
         chunk = [str(i) for i in ids[start:start + DELETE_BATCH]]
         calls += 1
+        sent, refused = 0, None  # what the one-by-one fallback sent, and why it stopped (None: it did not)
         try:
             client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': chunk}, expected=(200, 204),
                            what='Deleting %d indicators' % len(chunk))
