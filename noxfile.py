@@ -65,6 +65,10 @@ SANITY_BETWEEN = ('compile', 'import', 'validate-modules', 'pylint')
 # handling and unsafe text) and one real playbook per module family (smoke). The oldest runs every target; the newest
 # too, in the no-secrets session.
 SMOKE_TARGETS = ('smoke', 'inventory_machines', 'inventory_unsafe')
+# What those sessions tell the targets (tests/integration/integration_config.yml): the light scale, at which a target
+# that generates data at scale makes less of it and asserts the same (inventory_machines: 2,500 machines in pages of
+# 1,000 instead of 20,000 in pages of 10,000, defaults/main.yml). The oldest and the newest run every target full.
+SMOKE_VARS = {'integration_scale': 'light'}
 PINS = noxsupport.pins(os.path.join(ROOT, 'requirements-dev.txt'))
 RUNTIME_REQUIREMENTS = os.path.join(ROOT, 'requirements.txt')
 
@@ -127,10 +131,15 @@ def ansible_test_tree(session, version):
                 shutil.copytree(output, keep, ignore=shutil.ignore_patterns('.tmp'), dirs_exist_ok=True)
 
 
-def run_ansible_test(session, minor, command, *args, **kwargs):
+def run_ansible_test(session, minor, command, *args, integration_vars=None, **kwargs):
+    """ansible-test ``command`` on the release ``minor``; ``integration_vars`` go to the targets through
+    tests/integration/integration_config.yml (ansible-test's extra vars)."""
     version, python = ANSIBLE_CORE[minor]
     install_ansible_core(session, version)
-    with ansible_test_tree(session, version):
+    with ansible_test_tree(session, version) as work:
+        if integration_vars:
+            noxsupport.write_vars_file(os.path.join(work, 'tests', 'integration', 'integration_config.yml'),
+                                       integration_vars, writer='noxfile.py')
         session.run('ansible-test', command, '--venv', '--python', python, '--color', 'no', *args, *session.posargs,
                     env=ansible_test_env(), **kwargs)
 
@@ -166,7 +175,7 @@ def define_matrix():
             run_ansible_test(session, minor, 'integration')
 
         def smoke(session, minor=minor):
-            run_ansible_test(session, minor, 'integration', *SMOKE_TARGETS)
+            run_ansible_test(session, minor, 'integration', *SMOKE_TARGETS, integration_vars=SMOKE_VARS)
 
         sessions = [('sanity', sanity, ['sanity'], True),
                     ('units', units, ['units'], edge)]
