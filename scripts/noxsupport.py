@@ -13,6 +13,8 @@
 - ``python_interpreter``: the Python X.Y a session runs on, as nox should be given it: pyenv installs that are not
   exposed on PATH (``python3.12`` is a shim that refuses to run until PYENV_VERSION names 3.12) are found by path,
   so a fresh clone runs ``make test`` with nothing set.
+- ``core_venv``: one venv per ansible-core release and interpreter on this machine, shared by every ansible-test
+  session of that release in every checkout (a fresh clone builds none of them again).
 - ``refresh_copy`` / ``locked``: the copy of the checkout at ``.../ansible_collections/defender/atp`` that ansible-test
   needs, kept at a fixed place per session so that ansible-test's ``--venv`` environment inside it
   (``tests/output/.tmp/delegation``, the pip, ansible-core and test requirements it installs) is reused by the next
@@ -128,7 +130,8 @@ def _version_key(text):
     return tuple(int(part) if part.isdigit() else -1 for part in re.split(r'[.]', text))
 
 
-def _runs(executable):
+def runs(executable):
+    """Whether ``executable`` starts (pyenv shims of versions not selected do not)."""
     try:
         return subprocess.run([executable, '-c', ''], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=60, check=False).returncode == 0
@@ -136,7 +139,7 @@ def _runs(executable):
         return False
 
 
-def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
+def python_interpreter(version, path=None, pyenv_root=None, starts=runs):
     """The interpreter of Python ``version`` (``X.Y``) to give nox.
 
     ``X.Y`` itself when a ``pythonX.Y`` on PATH runs (nox finds it there). Otherwise the newest pyenv install of
@@ -145,7 +148,7 @@ def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
     version does not name. When neither exists, ``X.Y``: nox then reports the interpreter missing.
     """
     found = shutil.which('python' + version, path=path)
-    if found and runs(found):
+    if found and starts(found):
         return version
     root = pyenv_root or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv')
     versions = os.path.join(root, 'versions')
@@ -156,7 +159,7 @@ def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
     candidates = [name for name in names if re.match(r'^%s\.[0-9]+$' % re.escape(version), name)]
     for name in sorted(candidates, key=_version_key, reverse=True):
         executable = os.path.join(versions, name, 'bin', 'python' + version)
-        if os.path.isfile(executable) and runs(executable):
+        if os.path.isfile(executable) and starts(executable):
             return executable
     return version
 
@@ -224,6 +227,53 @@ def work_place(*key):
     """
     base = private_directory(os.path.join(tempfile.gettempdir(), 'defender-atp-%d' % os.getuid()))
     return os.path.join(base, hashlib.sha256('\0'.join(key).encode('utf-8')).hexdigest()[:12])
+
+
+CORE_STAMP = '.defender-atp-installed'
+
+
+def _build_core_venv(place, interpreter, version):
+    subprocess.run([interpreter, '-m', 'venv', place], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run([os.path.join(place, 'bin', 'python'), '-m', 'pip', 'install', '--disable-pip-version-check', '-q',
+                    'ansible-core==%s' % version], check=True, stdin=subprocess.DEVNULL)
+
+
+def core_venv(version, interpreter, log=None, build=_build_core_venv, starts=runs):
+    """The directory of a venv on ``interpreter`` holding ansible-core ``version`` and nothing else, built once per
+    machine (a work_place of this user) and shared by every ansible-test session of that release and every checkout.
+
+    A nox venv lives in its checkout's .nox, so a fresh clone built one per ansible-test session and installed
+    ansible-core into it (~10 s each, 14 sessions), and a rerun still asked pip to check it (~3 s each). The stamp
+    file, written last, names what was installed: a venv without it (a build that stopped half-way) or with another
+    one is built again; a lock keeps two runs from building it at once. Nothing writes to it once built.
+    """
+    interpreter = os.path.realpath(shutil.which(interpreter) or interpreter)
+    place = work_place('ansible-core', version, interpreter)
+    stamp = os.path.join(place, CORE_STAMP)
+    want = 'ansible-core==%s on %s\n' % (version, interpreter)
+
+    def ready():
+        try:
+            with open(stamp, encoding='utf-8') as handle:
+                if handle.read() != want:
+                    return False
+        except OSError:
+            return False
+        return starts(os.path.join(place, 'bin', 'python'))
+
+    if ready():
+        return place
+    with locked(place + '.lock', log=log):
+        if not ready():
+            if log:
+                log('building the ansible-core %s venv at %s' % (version, place))
+            shutil.rmtree(place, ignore_errors=True)
+            build(place, interpreter, version)
+            temporary = stamp + '.%d.tmp' % os.getpid()
+            with open(temporary, 'w', encoding='utf-8') as handle:
+                handle.write(want)
+            os.replace(temporary, stamp)
+    return place
 
 
 @contextlib.contextmanager
@@ -419,8 +469,10 @@ def run_lanes(nox, lanes, report_dir, nox_args=(), env=None, meters=None):
     results = []
     try:
         for report, process, pump, log in running:
-            status = process.wait()
+            # The output first, then the exit status: until it is waited for, the ended process can still be read in
+            # /proc, so the CPU of its last session is measured.
             pump.join()
+            status = process.wait()
             log.close()
             results.append((report, status))
     except KeyboardInterrupt:
@@ -505,9 +557,10 @@ def summarize(report, wall_seconds=None, budget_seconds=None, slowest=3):
     """(lines to print, number passed, number failed) from nox's JSON report (a dict).
 
     The table lists the sessions slowest first, then the total of their times and, for a run with lanes side by
-    side, the wall-clock time; where the report has them (``make test``), each session's CPU seconds too. When ``budget_seconds`` is given and the run took longer (the wall-clock time, else
-    the total), a ``WARNING:`` line says by how much and names the slowest sessions: a warning, never a failure (a
-    loaded machine must not fail the suite). The last line is ``N passed, M failed``.
+    side, the wall-clock time; where the report has them (``make test``), each session's CPU seconds too. When
+    ``budget_seconds`` is given and the run took longer (the wall-clock time, else the total), a ``WARNING:`` line
+    says by how much and names the slowest sessions: a warning, never a failure (a loaded machine must not fail the
+    suite). The last line is ``N passed, M failed``.
 
     A session counts as passed only when nox reports ``success``; ``failed``, ``aborted`` and ``skipped``
     (for example a missing interpreter) count as failed, since the session was asked for and did not pass.
@@ -536,8 +589,8 @@ def summarize(report, wall_seconds=None, budget_seconds=None, slowest=3):
         if not with_cpu:
             text = '{0:<{w}}  {1:<8}  {2:>8}  {3}'.format(name, status, seconds, reason, w=width)
         else:
-            text = '{0:<{w}}  {1:<8}  {2:>8}  {3:>7}  {4}'.format(name, status, seconds, '' if cpu is None else cpu, reason,
-                                                                 w=width)
+            text = '{0:<{w}}  {1:<8}  {2:>8}  {3:>7}  {4}'.format(
+                name, status, seconds, '' if cpu is None else cpu, reason, w=width)
         return text.rstrip()
 
     lines = [line('session', 'result', 'seconds', 'reason', 'cpu s')]

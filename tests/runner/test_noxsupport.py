@@ -387,3 +387,50 @@ def test_the_lock_makes_a_second_holder_wait(tmp_path):
     with noxsupport.locked(path, log=messages.append):
         pass
     assert messages == []
+
+
+# -- ansible-core venvs shared by the sessions of a release -----------------------------------------------------------------
+def test_the_core_venv_is_built_once_and_then_shared(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+    built = []
+
+    def build(place, interpreter, version):
+        built.append((place, interpreter, version))
+        os.makedirs(os.path.join(place, 'bin'))
+
+    first = noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    again = noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    assert first == again and len(built) == 1
+    assert built[0][1:] == (os.path.realpath(sys.executable), '2.16.19')
+    assert first.startswith(os.path.join(str(tmp_path), 'defender-atp-%d' % os.getuid()) + os.sep)
+    other = noxsupport.core_venv('2.21.5', sys.executable, build=build, starts=lambda _python: True)
+    assert other != first and len(built) == 2
+
+
+def test_a_core_venv_without_its_stamp_or_that_does_not_start_is_built_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+    built = []
+
+    def build(place, _interpreter, _version):
+        built.append(place)
+        os.makedirs(os.path.join(place, 'bin'))
+        (open(os.path.join(place, 'leftover'), 'w')).close()
+
+    place = noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    os.unlink(os.path.join(place, noxsupport.CORE_STAMP))  # a build that stopped before the stamp
+    noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: False)  # its Python is gone
+    assert len(built) == 3
+
+
+def test_a_build_that_fails_leaves_no_stamp(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+
+    def build(place, _interpreter, _version):
+        os.makedirs(place)
+        raise subprocess.CalledProcessError(1, ['pip'])
+
+    with pytest.raises(subprocess.CalledProcessError):
+        noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    place = noxsupport.work_place('ansible-core', '2.16.19', os.path.realpath(sys.executable))
+    assert not os.path.exists(os.path.join(place, noxsupport.CORE_STAMP))
