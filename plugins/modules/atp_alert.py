@@ -239,8 +239,8 @@ http_stats:
   sample: {"requests": 2, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import alert_updates as updates
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as updates
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
 
 
 class AlertResult(object):

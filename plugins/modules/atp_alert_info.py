@@ -210,11 +210,11 @@ http_stats:
 
 import datetime
 
-from ansible_collections.defender.atp.plugins.module_utils import alerts as alerts_util
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.machines import is_machine_id
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as alerts_util
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._machines.directory import is_machine_id
+from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, resolve_since
 
 
 def alert_criteria(module):

@@ -238,9 +238,11 @@ http_stats:
   type: dict
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.restriction import RESTRICTED, UNRESTRICTED, RestrictionSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.restriction import (
+    RESTRICTED, UNRESTRICTED, RestrictionSpec)
 
 
 def run_module(module):

@@ -250,11 +250,11 @@ http_stats:
   sample: {"requests": 2, "token_requests": 1, "retries": 1, "throttled": 1, "waited_seconds": 2.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import hunting
-from ansible_collections.defender.atp.plugins.module_utils import row_files
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, normalize_timespan
+from ansible_collections.defender.atp.plugins.module_utils import _hunting as hunting
+from ansible_collections.defender.atp.plugins.module_utils import _row_files as row_files
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, normalize_timespan
 
 # Longer than the APIs' own limits (Defender 200 s, Graph 3 min), so the API's message arrives before our timeout.
 DEFAULT_TIMEOUT = 210

@@ -218,10 +218,11 @@ http_stats:
   sample: {"requests": 1, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpError, AtpOptionError, AtpPermissionError
+from ansible_collections.defender.atp.plugins.module_utils._auth import claims as claims_util
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._auth.clouds import accepted_audiences
+from ansible_collections.defender.atp.plugins.module_utils._errors import (
+    AtpAuthError, AtpError, AtpOptionError, AtpPermissionError)
 
 
 def fetch_jwks(module):

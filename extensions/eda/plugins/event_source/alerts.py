@@ -46,18 +46,18 @@ _add_collections_path()
 
 try:
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-    from ansible_collections.defender.atp.plugins.module_utils.alerts import ALERTS_PATH, SEVERITIES, STATUSES, build_filter
-    from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import (
-        ConnectionSettings, connection_argspec)
-    from ansible_collections.defender.atp.plugins.module_utils.errors import (
+    from ansible_collections.defender.atp.plugins.module_utils._alerts import (
+        ALERTS_PATH, SEVERITIES, STATUSES, build_filter)
+    from ansible_collections.defender.atp.plugins.module_utils._auth.authenticator import Authenticator
+    from ansible_collections.defender.atp.plugins.module_utils._connection import ConnectionSettings, connection_argspec
+    from ansible_collections.defender.atp.plugins.module_utils._errors import (
         AtpApiError, AtpAuthError, AtpError, AtpOptionError)
-    from ansible_collections.defender.atp.plugins.module_utils.http_client import (
+    from ansible_collections.defender.atp.plugins.module_utils._http.client import (
         MAX_PAGE_SIZE, HttpClient, requests as _requests)
-    from ansible_collections.defender.atp.plugins.module_utils.redaction import Redactor
-    from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, parse_instant, resolve_since
+    from ansible_collections.defender.atp.plugins.module_utils._redaction import Redactor
+    from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, parse_instant, resolve_since
     # The token cache's check of who owns a file and who else may touch it, reused for the state file.
-    from ansible_collections.defender.atp.plugins.module_utils.token_cache import O_NOFOLLOW, _private_problem
+    from ansible_collections.defender.atp.plugins.module_utils._auth.token_cache import O_NOFOLLOW, _private_problem
 except ImportError as _exc:  # pragma: no cover - depends on how the source is installed
     IMPORT_ERROR = _exc
 else:
@@ -560,7 +560,7 @@ def _argument_spec():
 
 
 class _RedactingFilter(logging.Filter):
-    """Takes the known secrets out of every record of the source's logger (module_utils/redaction.py)."""
+    """Takes the known secrets out of every record of the source's logger (module_utils/_redaction.py)."""
 
     def __init__(self, redact):
         super(_RedactingFilter, self).__init__()

@@ -6,7 +6,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.defender.atp.plugins.module_utils import alert_updates as updates
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as updates
 
 
 def test_newest_comment_by_time_not_by_position():

@@ -11,8 +11,8 @@ import json
 import pytest
 import requests
 
-from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
-from ansible_collections.defender.atp.plugins.module_utils.errors import (
+from ansible_collections.defender.atp.plugins.module_utils._http.messages import describe_http_error
+from ansible_collections.defender.atp.plugins.module_utils._errors import (
     AtpApiError, AtpOptionError, AtpTransportError, AtpWriteOutcomeUnknown, stops_the_rest)
 
 

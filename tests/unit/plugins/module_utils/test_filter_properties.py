@@ -23,8 +23,10 @@ from hypothesis import assume, given, settings, strategies as st
 from emulator.entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA  # tests/emulator, on sys.path via conftest
 from emulator.odata import ODataError, compile_filter
 
-from ansible_collections.defender.atp.plugins.module_utils import alerts, machines, odata
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as alerts
+from ansible_collections.defender.atp.plugins.module_utils._machines import directory as machines
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.modules.atp_machine_info import build_filter as machine_info_filter
 
 UTC = datetime.timezone.utc

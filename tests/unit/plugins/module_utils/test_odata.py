@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 
 
 def test_quote_doubles_single_quotes():

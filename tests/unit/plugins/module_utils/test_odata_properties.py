@@ -15,7 +15,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 
 TOKEN_RE = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z0-9_/]*)|(?P<punct>[(),:]))", re.S)
 

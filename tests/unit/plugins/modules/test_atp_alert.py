@@ -128,7 +128,7 @@ def test_synonym_determination_is_unchanged(run_module, emulator, conn):
 
 
 def test_many_alerts_are_read_in_filter_batches_and_updated_in_one_batch(run_module, emulator, conn):
-    from ansible_collections.defender.atp.plugins.module_utils import alert_updates
+    from ansible_collections.defender.atp.plugins.module_utils import _alerts as alert_updates
     everything = run_module(atp_alert_info.main, dict(conn))['alerts']
     ids = [a['id'] for a in everything][:25]
     assert len(ids) == 25, 'the default data should hold 25 alerts'

@@ -15,9 +15,9 @@ from ansible.errors import AnsibleError, AnsibleParserError
 
 from ansible_collections.defender.atp.plugins.doc_fragments.connection import ModuleDocFragment
 from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
-from ansible_collections.defender.atp.plugins.module_utils.api_connection import ApiConnection
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
-from ansible_collections.defender.atp.plugins.plugin_utils import connection as plugin_connection
+from ansible_collections.defender.atp.plugins.module_utils._connection import ApiConnection
+from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC
+from ansible_collections.defender.atp.plugins.plugin_utils import _connection as plugin_connection
 
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
 PLUGINS_FRAGMENT = yaml.safe_load(ModuleDocFragment.PLUGINS)
@@ -187,8 +187,8 @@ def test_inventory_connection_replaces_a_rejected_cached_token(emulator, conn):
 
     Here, not in tests/unit/plugins/modules: plugin_utils is controller code, which ansible-test units does not
     import in the modules' context."""
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
-    from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
+    from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC
+    from ansible_collections.defender.atp.plugins.plugin_utils._connection import PluginConnection
     params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
     params.update(conn, token_cache=True)
     counts = []
