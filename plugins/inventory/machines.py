@@ -267,7 +267,7 @@ from ansible_collections.defender.atp.plugins.module_utils._machines.directory i
 from ansible_collections.defender.atp.plugins.module_utils._http.ids import shown  # repr of untrusted text, cut short
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils._http.client import MAX_PAGE_SIZE
-from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, resolve_since
+from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, format_time, resolve_since
 from ansible_collections.defender.atp.plugins.plugin_utils._connection import (
     PluginConnection, ansible_errors, stable_digest)
 
@@ -879,7 +879,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         if update_cache:
             self._cache[cache_key] = dict(format=CACHE_FORMAT, machines=machines,
-                                          fetched_at=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
+                                          fetched_at=format_time(datetime.datetime.now(datetime.timezone.utc), fraction=False))
 
 
 def _examples(items, limit=WARNING_EXAMPLES):

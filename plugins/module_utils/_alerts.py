@@ -28,7 +28,7 @@ from urllib.parse import quote
 from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
     AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
-from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, parse_instant
+from ansible_collections.defender.atp.plugins.module_utils._time import parse_api_time
 
 ALERTS_PATH = '/api/alerts'
 MACHINE_ALERTS_PATH = '/api/machines/%s/alerts'
@@ -80,10 +80,7 @@ def matcher(status=None, severity=None, since=None):
         if severities and alert.get('severity') not in severities:
             return False
         if since is not None:
-            try:
-                updated = parse_instant(alert.get(SINCE_FIELD))
-            except TimeSpanError:
-                updated = None
+            updated = parse_api_time(alert.get(SINCE_FIELD))
             if updated is None or updated < since:  # like "lastUpdateTime ge ...": a null or unreadable time never matches
                 return False
         return True

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
     AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
+from ansible_collections.defender.atp.plugins.module_utils._time import format_time, parse_api_time
 
 INDICATORS_PATH = '/api/indicators'
 IMPORT_PATH = '/api/indicators/import'
@@ -160,36 +161,6 @@ def api_key(indicator):
         return (indicator_type, value.strip().lower() if lowered else value.strip())
 
 
-# -- expiration times -------------------------------------------------------------------------------------------------------
-
-_DATE_RE = re.compile(r'^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?)?'
-                      r'(Z|[+-]\d{2}:?\d{2})?$')
-
-
-def parse_time(text):
-    """An aware UTC datetime from ISO 8601 text (no offset means UTC), or None when it is not one."""
-    if not isinstance(text, str):
-        return None
-    match = _DATE_RE.match(text.strip())
-    if not match:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = match.groups()
-    try:
-        value = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                                  int((fraction or '0').ljust(6, '0')[:6]), tzinfo=datetime.timezone.utc)
-    except ValueError:
-        return None
-    if zone and zone != 'Z':
-        sign = 1 if zone[0] == '+' else -1
-        digits = zone[1:].replace(':', '')
-        value -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return value
-
-
-def format_time(value):
-    return value.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
 # -- desired indicators ---------------------------------------------------------------------------------------------------
 
 class Desired(object):
@@ -248,12 +219,12 @@ def validate_entries(entries, state, application, now=None):
         if state == 'present':
             body, entry_problems = _present_body(where, entry, body, application)
             problems.extend(entry_problems)
-            expires = parse_time(body.get('expirationTime'))
+            expires = parse_api_time(body.get('expirationTime'))
             if expires is not None and expires <= now:
                 expired = expires
                 warnings.append('%s (%s) expired at %s: Defender lists active indicators only, so it is not sent (it '
                                 'would be sent again on every run); remove it from the list'
-                                % (where, label(key), format_time(expires)))
+                                % (where, label(key), format_time(expires, fraction=False)))
         desired.append(Desired(position, key, body, expired))
     if problems:
         shown = problems[:25]
@@ -293,12 +264,12 @@ def _present_body(where, entry, body, application):
     expiration = entry.get('expiration')
     expiration_text = None
     if expiration is not None:
-        parsed = parse_time(expiration) if isinstance(expiration, str) else None
+        parsed = parse_api_time(expiration) if isinstance(expiration, str) else None
         if parsed is None:
             problems.append('%s.expiration %r is not an ISO 8601 time such as 2026-12-31 or 2026-12-31T23:59:59Z'
                             % (where, expiration))
         else:
-            expiration_text = format_time(parsed)
+            expiration_text = format_time(parsed, fraction=False)  # whole seconds, as the API writes them
     recommended = entry.get('recommended_actions')
     if recommended is not None and not isinstance(recommended, str):
         problems.append('%s.recommended_actions must be a string' % where)
@@ -336,8 +307,8 @@ def differences(body, existing):
             continue
         wanted, current = body[field], existing.get(field)
         if field == 'expirationTime':
-            current_time = parse_time(current) if current else None
-            same = current_time is not None and format_time(current_time) == wanted
+            current_time = parse_api_time(current) if current else None
+            same = current_time is not None and format_time(current_time, fraction=False) == wanted
         elif field == 'rbacGroupNames':
             if isinstance(current, str):
                 current = current.split(',')  # the doc calls it a comma-separated string

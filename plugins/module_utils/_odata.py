@@ -33,6 +33,7 @@ import threading
 from urllib.parse import quote_plus
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError, AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._time import format_time
 
 _FIELD_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
 COMPARISONS = ('eq', 'ne', 'gt', 'ge', 'lt', 'le')
@@ -58,16 +59,6 @@ def quote(value):
     return "'%s'" % str(value).replace("'", "''")
 
 
-def format_datetime(value):
-    """ISO 8601 UTC literal (unquoted, as OData date-time literals are written)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    text = value.strftime('%Y-%m-%dT%H:%M:%S')
-    if value.microsecond:
-        text += '.%06d' % value.microsecond
-    return text + 'Z'
-
-
 def literal(value):
     """Render a Python value as an OData literal."""
     if value is None:
@@ -75,7 +66,7 @@ def literal(value):
     if isinstance(value, bool):
         return 'true' if value else 'false'
     if isinstance(value, datetime.datetime):
-        return format_datetime(value)
+        return format_time(value)  # ISO 8601 in UTC, unquoted, as OData date-time literals are written
     if isinstance(value, int) or isinstance(value, float):
         return repr(value)
     if isinstance(value, str):

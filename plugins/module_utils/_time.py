@@ -2,10 +2,13 @@
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
-"""Parsing the times users write: ISO 8601 instants and durations, and short spans such as ``24h``.
+"""The one reader and writer of times: the ISO 8601 instants and durations users and the API write, short spans
+such as ``24h``, and times as the API writes them.
 
-Everything is validated here, before any request, so a typo costs no API quota and the message says
-which forms are accepted.
+What users write is validated here, before any request, so a typo costs no API quota and the message says
+which forms are accepted (``parse_instant``, ``resolve_since``, ``normalize_timespan``). What the API writes is
+untrusted, so its reader never fails (``parse_api_time``: None for anything unreadable). ``format_time`` writes
+every time the collection sends or stores (OData literals, indicator expirations, the EDA state).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -115,6 +118,19 @@ def parse_api_time(value):
         return parse_instant(value)
     except (TimeSpanError, OverflowError):
         return None
+
+
+def format_time(value, fraction=True):
+    """A ``datetime`` as the API writes times: ISO 8601 in UTC with a ``Z`` (a naive one is taken as UTC).
+
+    Microseconds are written when there are any and ``fraction`` is true; ``fraction=False`` writes whole seconds.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    text = value.strftime('%Y-%m-%dT%H:%M:%S')
+    if fraction and value.microsecond:
+        text += '.%06d' % value.microsecond
+    return text + 'Z'
 
 
 def _offset(text):

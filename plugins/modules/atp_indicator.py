@@ -279,6 +279,7 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils import _indicators as iocs
 from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._time import format_time
 
 
 def _item(entry, indicator_id=None, **extra):
@@ -325,7 +326,7 @@ def run(module):
     updated = [_item(entry, current.get('id'), fields=changed) for entry, current, changed in plan.update]
     deleted = [_existing_item(indicator) for indicator in plan.delete]
     unchanged = [_item(entry, current.get('id') if current else None) for entry, current in plan.unchanged]
-    expired = [_item(entry, current.get('id') if current else None, expiration=iocs.format_time(entry.expired))
+    expired = [_item(entry, current.get('id') if current else None, expiration=format_time(entry.expired, fraction=False))
                for entry, current in plan.expired]
     failed = []
     writes = list(plan.create) + [entry for entry, _current, _changed in plan.update]

@@ -11,6 +11,7 @@ claims first turns that into "the token has roles [..]; this needs [..]" before 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import datetime
 import time
 
 try:
@@ -24,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - reported by the module with mis
 
 from ansible_collections.defender.atp.plugins.module_utils._auth.clouds import NOT_DEFENDER_AUDIENCES
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpAuthError
+from ansible_collections.defender.atp.plugins.module_utils._time import format_time
 
 # Claims worth showing to a user; the token's other claims (oid, aio, uti...) add nothing to a check.
 REPORTED_CLAIMS = ('aud', 'iss', 'tid', 'appid', 'azp', 'app_displayname', 'appidacr', 'idtyp', 'upn', 'unique_name',
@@ -135,7 +137,8 @@ def check_claims(claims, expected_audiences=None, tenant_id=None, required=None,
     if tenant_id and _looks_like_guid(tenant_id) and claims.get('tid') and claims['tid'].lower() != tenant_id.lower():
         problems.append('tenant: the token belongs to tenant %s, not %s' % (claims.get('tid'), tenant_id))
     if is_expired(claims, now=now):
-        problems.append('expiry: the token expired at %s' % time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires_on(claims))))
+        expired = datetime.datetime.fromtimestamp(expires_on(claims), datetime.timezone.utc)
+        problems.append('expiry: the token expired at %s' % format_time(expired, fraction=False))
     missing = missing_permissions(claims, required)
     if missing:
         problems.append('permissions: missing %s (the token grants %s)'

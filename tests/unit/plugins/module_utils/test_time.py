@@ -11,7 +11,8 @@ import pytest
 
 from ansible_collections.defender.atp.plugins.module_utils import _time as time_spans
 from ansible_collections.defender.atp.plugins.module_utils._time import (
-    TimeSpanError, normalize_timespan, parse_api_time, parse_instant, parse_span, resolve_since, span_to_iso_duration)
+    TimeSpanError, format_time, normalize_timespan, parse_api_time, parse_instant, parse_span, resolve_since,
+    span_to_iso_duration)
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
@@ -152,3 +153,30 @@ def test_parse_api_time_keeps_datetimes():
     aware = datetime.datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
     assert parse_api_time(aware) is aware
     assert parse_api_time(datetime.datetime(2026, 1, 5, 8, 0)) == aware
+
+
+@pytest.mark.parametrize('value, fraction, expected', [
+    (datetime.datetime(2026, 1, 5, 10, 0, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=2))), True,
+     '2026-01-05T08:00:01Z'),
+    (datetime.datetime(2026, 1, 5, 8, 0, 1, 5000, tzinfo=UTC), True, '2026-01-05T08:00:01.005000Z'),
+    (datetime.datetime(2026, 1, 5, 8, 0, 1, 5000, tzinfo=UTC), False, '2026-01-05T08:00:01Z'),
+    (datetime.datetime(2026, 1, 5, 8, 0, 1), True, '2026-01-05T08:00:01Z'),  # naive: taken as UTC
+])
+def test_format_time_writes_utc_as_the_api_does(value, fraction, expected):
+    assert format_time(value, fraction=fraction) == expected
+    assert parse_api_time(expected) == (value if value.tzinfo else value.replace(tzinfo=UTC)).replace(
+        microsecond=value.microsecond if fraction else 0)
+
+
+@pytest.mark.parametrize('text', ['2027-01-01T10:00:00+02', '2027-01-01t08:00:00z', '2027-01-01T08:00:00.12345678Z',
+                                  '2027-01-01T10:00:00 +02:00'])
+def test_every_reader_of_times_reads_what_the_one_parser_reads(text):
+    """Indicator expirations, the alert matcher and the EDA tracker read times with parse_api_time, so an ISO 8601
+    form it reads is read everywhere (before, the indicators had a parser of their own that refused these)."""
+    from ansible_collections.defender.atp.plugins.module_utils import _alerts, _indicators
+    desired, _warnings = _indicators.validate_entries([dict(value='a' * 40, type='FileSha1', action='Block', title='t',
+                                                            expiration=text)], 'present', 'defender.atp',
+                                                      now=datetime.datetime(2026, 1, 1, tzinfo=UTC))
+    assert desired[0].body['expirationTime'] == '2027-01-01T08:00:00Z'
+    keep = _alerts.matcher(since=datetime.datetime(2027, 1, 1, 8, 0, tzinfo=UTC))
+    assert keep({'lastUpdateTime': text}) and not keep({'lastUpdateTime': text.replace('2027', '2026')})
