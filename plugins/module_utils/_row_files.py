@@ -33,12 +33,13 @@ import stat
 import tempfile
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpError, AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._files import PRIVATE_MODE, O_NOFOLLOW, AtomicFile
 
 FORMATS = ('json', 'jsonl', 'csv')
 EXTENSION_FORMATS = {'.json': 'json', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.csv': 'csv'}
 
 # The mode of the file without the mode option: readable by its owner only, whatever the umask.
-DEFAULT_MODE = 0o600
+DEFAULT_MODE = PRIVATE_MODE
 _READ_CHUNK = 1024 * 1024
 
 
@@ -172,7 +173,7 @@ def file_matches(dest, digest, size, mode):
         return False
     if current.st_uid != os.geteuid() or stat.S_IMODE(current.st_mode) != mode or current.st_size != size:
         return False
-    flags = os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_NONBLOCK', 0)
+    flags = os.O_RDONLY | O_NOFOLLOW | getattr(os, 'O_NONBLOCK', 0)
     try:
         fd = os.open(dest, flags)
     except OSError:
@@ -397,12 +398,12 @@ class RowFileDigest(object):
 
 
 class AtomicRowFile(object):
-    """A row writer on a temporary file beside ``dest``; ``commit()`` puts it in place, ``discard()`` removes it.
+    """A row writer on a ``_files.AtomicFile`` beside ``dest``; ``commit()`` puts it in place, ``discard()`` removes it.
 
-    The temporary file is created with ``mode`` (0600 unless asked otherwise) before anything is written, and
-    is renamed over ``dest`` (``os.replace``): the owner, mode and link-ness of a file that was there are never
-    carried over. When ``dest`` already holds exactly these bytes with this mode and owner, it is left as it is
-    and ``changed`` is false.
+    The temporary file has ``mode`` (0600 unless asked otherwise) before anything is written, so the rows are never
+    readable more widely than asked, not even briefly, and it is renamed over ``dest``: the owner, mode and link-ness
+    of a file that was there are never carried over. When ``dest`` already holds exactly these bytes with this mode
+    and owner, it is left as it is and ``changed`` is false.
     """
 
     def __init__(self, dest, file_format, mode=DEFAULT_MODE, escape_formulas=True):
@@ -410,19 +411,13 @@ class AtomicRowFile(object):
         self.format = file_format
         self.mode = mode
         self.changed = None
-        directory = os.path.dirname(os.path.abspath(dest))
-        # mkstemp creates the file 0600 with O_EXCL (and O_NOFOLLOW where there is one); the requested mode is set
-        # on the still empty file at once, so the rows are never readable more widely than asked, not even briefly.
-        fd, self.temp_path = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(dest), suffix='.part')
-        try:
-            os.fchmod(fd, mode)
-            raw = os.fdopen(fd, 'wb')
-        except Exception:
-            os.close(fd)
-            os.unlink(self.temp_path)
-            raise
-        self.stream = HashingStream(raw)
-        self.writer = _writer(file_format, self.stream, directory, escape_formulas)
+        self.file = AtomicFile(dest, mode)
+        self.stream = HashingStream(self.file.handle)
+        self.writer = _writer(file_format, self.stream, os.path.dirname(os.path.abspath(dest)), escape_formulas)
+
+    @property
+    def temp_path(self):
+        return self.file.temp_path
 
     def __enter__(self):
         return self
@@ -435,23 +430,18 @@ class AtomicRowFile(object):
     def commit(self):
         """Finish the file; replace ``dest`` with it unless ``dest`` already holds the same. Returns ``changed``."""
         self.writer.finish()
-        self.stream.close()
         if file_matches(self.dest, self.stream.digest, self.stream.size, self.mode):
             self.changed = False
             self.discard()
             return False
         try:
-            os.replace(self.temp_path, self.dest)
+            self.file.commit()
         except OSError as exc:
-            self.discard()
             raise AtpError('dest %s cannot be replaced: %s. Remove it, or choose a file in a directory this user may '
                            'change.' % (self.dest, exc.strerror or exc))
-        self.temp_path = None
         self.changed = True
         return True
 
     def discard(self):
         self.stream.close()
-        if self.temp_path and os.path.exists(self.temp_path):
-            os.unlink(self.temp_path)
-        self.temp_path = None
+        self.file.discard()

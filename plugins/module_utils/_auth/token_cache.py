@@ -33,7 +33,6 @@ import hmac
 import json
 import os
 import stat
-import tempfile
 import time
 
 try:
@@ -42,31 +41,16 @@ try:
 except ImportError:  # pragma: no cover - the cache is simply off
     HAS_FERNET = False
 
+from ansible_collections.defender.atp.plugins.module_utils._files import (
+    O_BINARY, O_NOFOLLOW, NotPrivate, open_private, private_problem, write_private)
+
 KEY_FILE = 'cache.key'
 KEY_BYTES = 32
 ENTRY_SUFFIX = '.token'
-# O_NOFOLLOW makes open() fail on a symlink instead of following it (POSIX; 0 elsewhere, where lstat checks remain).
-O_NOFOLLOW = getattr(os, 'O_NOFOLLOW', 0)
-O_BINARY = getattr(os, 'O_BINARY', 0)
 
 
 def default_directory():
     return os.environ.get('DEFENDER_ATP_TOKEN_CACHE_DIR') or os.path.join(os.path.expanduser('~'), '.cache', 'defender.atp', 'tokens')
-
-
-def _my_uid():
-    return os.getuid() if hasattr(os, 'getuid') else None
-
-
-def _private_problem(info, kind):
-    """Why a file or directory (its ``lstat``/``fstat``) cannot be trusted with tokens, or None."""
-    uid = _my_uid()
-    if uid is not None and info.st_uid != uid:
-        return '%s is owned by another user (uid %d)' % (kind, info.st_uid)
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return '%s is accessible to group or others (mode %04o; it must be %s)' % (
-            kind, stat.S_IMODE(info.st_mode), '0700' if kind == 'the directory' else '0600')
-    return None
 
 
 def identity_label(**fields):
@@ -114,30 +98,25 @@ class TokenCache(object):
         if not stat.S_ISDIR(info.st_mode):
             self.warn('it is not a directory')
             return False
-        problem = _private_problem(info, 'the directory')
+        problem = private_problem(info, 'the directory')
         if problem:
             self.warn(problem)
             return False
         return True
 
     def _open_private(self, path, flags, kind):
-        """Open ``path`` without following a symlink; return the descriptor if it is a private regular file."""
+        """Open ``path`` without following a symlink; return the descriptor if it is a private regular file (else
+        warn, naming why, and raise OSError)."""
+        name = os.path.basename(path)
         try:
-            fd = os.open(path, flags | O_NOFOLLOW | O_BINARY)
+            return open_private(path, flags, kind)
+        except NotPrivate as exc:
+            self.warn(('%s %s %s' if exc.symlink else '%s %s: %s') % (kind, name, exc.problem))
+            raise OSError(errno.EPERM, exc.problem)
         except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                self.warn('%s %s is a symbolic link, which is never followed' % (kind, os.path.basename(path)))
-            elif exc.errno != errno.ENOENT:
-                self.warn('%s %s cannot be opened (%s)' % (kind, os.path.basename(path), exc.strerror or exc))
+            if exc.errno != errno.ENOENT:
+                self.warn('%s %s cannot be opened (%s)' % (kind, name, exc.strerror or exc))
             raise
-        info = os.fstat(fd)
-        problem = None if stat.S_ISREG(info.st_mode) else 'it is not a regular file'
-        problem = problem or _private_problem(info, kind)
-        if problem:
-            os.close(fd)
-            self.warn('%s %s: %s' % (kind, os.path.basename(path), problem))
-            raise OSError(errno.EPERM, problem)
-        return fd
 
     # -- the per-user secret -------------------------------------------------------------------
 
@@ -252,14 +231,7 @@ class TokenCache(object):
         path, fernet = self._entry(key, identity, credential)
         data = fernet.encrypt(json.dumps({'access_token': token, 'expires_on': expires_on}).encode('utf-8'))
         try:
-            # mkstemp opens with O_CREAT|O_EXCL and mode 0600; rename replaces a name (even a symlink) without following it.
-            handle, temp = tempfile.mkstemp(dir=self.directory, prefix='.tmp')
-            try:
-                os.write(handle, data)
-            finally:
-                os.close(handle)
-            os.chmod(temp, 0o600)
-            os.rename(temp, path)
+            write_private(path, data)  # 0600, atomic, never through a symlink (a symlink at path is replaced)
         except OSError:
             return
 

@@ -17,8 +17,8 @@
   our bearer token never reaches the download host;
 * the download stops at ``max_package_mb`` (counted on the decoded bytes, whatever Content-Length
   says) and at an overall deadline (``download_timeout``); every read waits at most what is left of it;
-* the file is written to a new 0600 temporary file in ``dest`` (``mkstemp``: created exclusively, never
-  through a symlink), then renamed over the final name (a symlink there is replaced, not followed).
+* the file is written with ``_files.AtomicFile``: a new 0600 file in ``dest``, created exclusively (never through
+  a symlink), renamed over the final name when complete (a symlink there is replaced, not followed).
 
 The content itself is untrusted (a package is built on the endpoint under investigation): it is stored as it
 came, never unpacked or read.
@@ -29,12 +29,12 @@ __metaclass__ = type
 
 import os
 import re
-import tempfile
 import time
 
 from urllib.parse import urljoin, urlparse
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpError
+from ansible_collections.defender.atp.plugins.module_utils._files import AtomicFile
 from ansible_collections.defender.atp.plugins.module_utils._http.ids import shown
 
 try:
@@ -177,41 +177,32 @@ def download_to(session, url, directory, file_name, timeout, api_base, limits, c
         return left
 
     cap = '%d MiB' % (limits.max_bytes // MIB) if limits.max_bytes >= MIB else '%d bytes' % limits.max_bytes
-    fd, partial = tempfile.mkstemp(prefix='.%s.' % file_name, suffix='.part', dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, 'wb') as handle:
-            response, host = _open_download(session, url, timeout, api_base, time_left)
+    # A new 0600 file beside the final name, renamed over it only when complete (a symlink there is replaced, never
+    # followed); removed on any error, so nothing is left behind.
+    with AtomicFile(os.path.join(directory, file_name)) as handle:
+        response, host = _open_download(session, url, timeout, api_base, time_left)
+        try:
+            if response.status_code != 200:
+                expired = ' (the link may have expired)' if response.status_code in (403, 404) else ''
+                raise AtpError('the download of the package from %s answered HTTP %d%s'
+                               % (host, response.status_code, expired))
+            announced = str((getattr(response, 'headers', None) or {}).get('Content-Length') or '')
+            if announced.isdigit() and int(announced) > limits.max_bytes:
+                raise AtpError('the package from %s is larger than max_package_mb (%s): %s bytes announced'
+                               % (host, cap, announced))
+            written = 0
             try:
-                if response.status_code != 200:
-                    expired = ' (the link may have expired)' if response.status_code in (403, 404) else ''
-                    raise AtpError('the download of the package from %s answered HTTP %d%s'
-                                   % (host, response.status_code, expired))
-                announced = str((getattr(response, 'headers', None) or {}).get('Content-Length') or '')
-                if announced.isdigit() and int(announced) > limits.max_bytes:
-                    raise AtpError('the package from %s is larger than max_package_mb (%s): %s bytes announced'
-                                   % (host, cap, announced))
-                written = 0
-                try:
-                    for chunk in response.iter_content(DOWNLOAD_CHUNK):
-                        time_left()
-                        if not chunk:
-                            continue
-                        written += len(chunk)
-                        if written > limits.max_bytes:
-                            raise AtpError('the package from %s is larger than max_package_mb (%s); the download was '
-                                           'stopped' % (host, cap))
-                        handle.write(chunk)
-                except requests.exceptions.RequestException as error:
-                    raise AtpError('the download of the package from %s broke off: %s' % (host, type(error).__name__))
-            finally:
-                response.close()
-            handle.flush()
-            os.fsync(handle.fileno())
-        final = os.path.join(directory, file_name)
-        os.replace(partial, final)  # replaces a symlink at ``final`` itself, never what it points to
-        return final
-    except BaseException:
-        if os.path.exists(partial):
-            os.unlink(partial)
-        raise
+                for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                    time_left()
+                    if not chunk:
+                        continue
+                    written += len(chunk)
+                    if written > limits.max_bytes:
+                        raise AtpError('the package from %s is larger than max_package_mb (%s); the download was '
+                                       'stopped' % (host, cap))
+                    handle.write(chunk)
+            except requests.exceptions.RequestException as error:
+                raise AtpError('the download of the package from %s broke off: %s' % (host, type(error).__name__))
+        finally:
+            response.close()
+    return handle.path

@@ -12,14 +12,11 @@ from __future__ import absolute_import, division, print_function
 import asyncio
 import concurrent.futures
 import datetime
-import errno
 import json
 import logging
 import os
 import re
-import stat
 import sys
-import tempfile
 import threading
 import time
 
@@ -57,8 +54,8 @@ try:
     from ansible_collections.defender.atp.plugins.module_utils._redaction import Redactor
     from ansible_collections.defender.atp.plugins.module_utils._time import (
         TimeSpanError, format_time, parse_api_time, resolve_since)
-    # The token cache's check of who owns a file and who else may touch it, reused for the state file.
-    from ansible_collections.defender.atp.plugins.module_utils._auth.token_cache import O_NOFOLLOW, _private_problem
+    # The one private, atomic file write and the check of who owns a file and who else may touch it.
+    from ansible_collections.defender.atp.plugins.module_utils._files import NotPrivate, open_private, write_private
 except ImportError as _exc:  # pragma: no cover - depends on how the source is installed
     IMPORT_ERROR = _exc
 else:
@@ -474,22 +471,8 @@ class AlertTracker(object):
 
 
 def write_state(path, state):
-    """Write ``state`` as JSON to ``path`` atomically (temporary file in the same directory, renamed), mode 0600."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(handle, 'w') as stream:
-            json.dump(state, stream, separators=(',', ':'))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    """Write ``state`` as JSON to ``path``: atomically, mode 0600, never through a symlink (``_files.write_private``)."""
+    write_private(path, json.dumps(state, separators=(',', ':')).encode('utf-8'))
 
 
 class UntrustedState(ValueError):
@@ -499,26 +482,19 @@ class UntrustedState(ValueError):
 def read_state(path):
     """The JSON document in ``path``; None when the file does not exist. Raises ValueError when it is unreadable, and
     UntrustedState when it is not a regular file of this user that nobody else may read or change (a symbolic link is
-    never followed): the token cache's check of its own files (token_cache._private_problem)."""
+    never followed): the check the token cache makes of its own files (``_files.open_private``)."""
     try:
-        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+        fd = open_private(path)
     except FileNotFoundError:
         return None
+    except NotPrivate as exc:
+        raise UntrustedState(('it ' if exc.symlink else '') + exc.problem)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UntrustedState('it is a symbolic link, which is never followed')
         raise ValueError(exc.strerror or str(exc))
     try:
-        info = os.fstat(fd)
-        problem = None if stat.S_ISREG(info.st_mode) else 'it is not a regular file'
-        problem = problem or _private_problem(info, 'it')
-        if problem:
-            raise UntrustedState(problem)
         with os.fdopen(fd, 'r') as stream:
             fd = None
             return json.load(stream)
-    except UntrustedState:
-        raise
     except (OSError, ValueError) as exc:
         raise ValueError(str(exc))
     finally:

@@ -19,6 +19,7 @@ import stat
 
 import pytest
 
+from ansible_collections.defender.atp.plugins.module_utils import _files
 from ansible_collections.defender.atp.plugins.module_utils._auth import token_cache as token_cache_module
 from ansible_collections.defender.atp.plugins.module_utils._auth.token_cache import KEY_FILE, TokenCache, identity_label
 
@@ -64,6 +65,22 @@ def test_key_file_is_32_random_bytes_0600_and_made_once(tmp_path):
     assert (tmp_path / 'other' / KEY_FILE).read_bytes() != key
     # No temporary file is left behind.
     assert sorted(os.listdir(str(directory))) == sorted([KEY_FILE] + entries(directory))
+
+
+def test_an_entry_that_cannot_be_put_in_place_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """The cache is an optimisation: a failed write is ignored, but it must not leave a temporary file behind
+    (it did before the one atomic write of _files.py: the token was left in a .tmp file beside the entries)."""
+    directory = tmp_path / 'c'
+    make(directory).put(IDENTITY, CREDENTIAL, 'tok', 5000)
+    before = sorted(os.listdir(str(directory)))
+
+    def refuse(*_args):
+        raise OSError(13, 'Permission denied')
+
+    monkeypatch.setattr(os, 'replace', refuse)
+    monkeypatch.setattr(os, 'rename', refuse)
+    make(directory).put(IDENTITY, b'another credential', 'tok2', 5000)
+    assert sorted(os.listdir(str(directory))) == before
 
 
 def test_key_file_is_created_with_o_excl_and_o_nofollow(tmp_path, monkeypatch):
@@ -239,7 +256,7 @@ def test_key_file_open_to_others_is_refused(tmp_path, mode):
 def test_owner_is_checked(tmp_path, monkeypatch):
     directory = tmp_path / 'c'
     make(directory).put(IDENTITY, CREDENTIAL, 'tok', 5000)
-    monkeypatch.setattr(token_cache_module, '_my_uid', lambda: os.getuid() + 1)
+    monkeypatch.setattr(_files, 'my_uid', lambda: os.getuid() + 1)
     warnings = []
     assert make(directory, warnings=warnings).get(IDENTITY, CREDENTIAL) is None
     assert 'owned by another user' in warnings[0]
