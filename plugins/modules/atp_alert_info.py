@@ -213,7 +213,7 @@ import datetime
 from ansible_collections.defender.atp.plugins.module_utils import _alerts as alerts_util
 from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils._machines.directory import is_machine_id
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import is_machine_id
 from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, resolve_since
 
 
@@ -233,7 +233,7 @@ def alert_criteria(module):
                         % (params['since'], since.strftime('%Y-%m-%d %H:%M:%S')))
     if params['machine_id'] is not None and not params['machine_id'].strip():
         raise AtpOptionError('machine_id is empty; give a machine id or leave it out.')
-    if params['machine_id'] is not None and not is_machine_id(params['machine_id']):
+    if params['machine_id'] is not None and not is_machine_id(params['machine_id'].strip()):
         raise AtpOptionError('machine_id %r is not a machine id (40 hexadecimal characters, as in an alert\'s machineId); '
                              'to read the alerts of a machine known by name, look its id up with '
                              'defender.atp.atp_machine_info.' % params['machine_id'])

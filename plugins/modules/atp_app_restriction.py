@@ -241,8 +241,8 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
     machine_argument_spec, run_action_module)
 from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils._machines.restriction import (
-    RESTRICTED, UNRESTRICTED, RestrictionSpec)
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import RestrictionSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import RESTRICTED, UNRESTRICTED
 
 
 def run_module(module):

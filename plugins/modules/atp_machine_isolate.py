@@ -424,10 +424,9 @@ http_stats:
 from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
     machine_argument_spec, run_action_module)
 from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils._machines.states import ISOLATION_TYPES
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import (
-    DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec)
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import ISOLATION_TYPES
 
 
 def run_module(module):

@@ -20,8 +20,9 @@ from urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError
 
-# A machine (device) id: the SHA-1-like 40 hexadecimal characters of the API's ``id`` (not ``aadDeviceId``).
-MACHINE_ID_RE = re.compile(r'^[0-9a-fA-F]{40}$')
+# 40 hexadecimal characters: a machine (device) id, the SHA-1-like ``id`` of the API (not ``aadDeviceId``); a SHA-1.
+HEX40_RE = re.compile(r'^[0-9a-fA-F]{40}$')
+MACHINE_ID_RE = HEX40_RE
 # A machine action id is a GUID (the API answers 400 "should be format of type 'Edm.Guid'" otherwise).
 ACTION_ID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 # Collections whose key segment must be an id of a known shape, and the sub-resources that take only that id.

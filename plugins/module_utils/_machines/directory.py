@@ -25,40 +25,32 @@ syntax), so a module fails on them before any request. Every value still reaches
 batched (``id eq 'a' or id eq 'b' ...``) by ``batched_reads.FilterBatcher``: each filter stays well under ASP.NET
 OData's default limit of 100 nodes (12 comparisons at most) and 1,800 encoded characters, and a batch the API
 still refuses for its size is split and read again. Lookups are paged; above ``listing_threshold`` entries one
-paged listing of all machines (and of all Isolate/Unisolate actions) replaces the batches; the history of more
+paged listing of all machines (and of all actions of the types asked for) replaces the batches; the history of more
 than 30 machines (``HISTORY_LISTING_BATCHES`` filtered requests) is read with that listing too.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import re
-
 from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 from ansible_collections.defender.atp.plugins.module_utils._odata import (
     MAX_FILTER_CHARS, MAX_FILTER_NODES, FilterBatcher)
-from ansible_collections.defender.atp.plugins.module_utils._machines.states import ACTION_TYPES
-from ansible_collections.defender.atp.plugins.module_utils._http import ids as resource_ids
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import is_machine_id, shown
 
-MACHINE_ID_RE = re.compile(r'^[0-9a-fA-F]{40}$')
 MACHINES_PATH = '/api/machines'
 ACTIONS_PATH = '/api/machineactions'
 # Above this many entries (or machines), one paged listing is cheaper than batches of filters.
 LISTING_THRESHOLD = 200
 # A history read that needs more filtered requests than this (more than 30 machines at 10 a request) reads every
-# Isolate/Unisolate action in one paged listing instead: it is polled while waiting, and the machineactions quota is
-# 100 requests a minute (get-machineactions-collection.md).
+# action of the types asked for in one paged listing instead: it is polled while waiting, and the machineactions
+# quota is 100 requests a minute (get-machineactions-collection.md).
 HISTORY_LISTING_BATCHES = 3
-# Characters of URL-encoded $filter per request (see batched_reads for why, and for the node budget).
+# Characters of URL-encoded $filter per request (see _odata's filter batcher for why, and for the node budget).
 FILTER_BUDGET = MAX_FILTER_CHARS
 MAX_NAME_LENGTH = 255
 # Besides letters and digits, what a computer DNS name (or a NetBIOS-style short name) holds. Quotes, spaces,
 # parentheses and OData syntax cannot be part of a machine name, so such an entry is an input error, not a lookup.
 NAME_PUNCTUATION = '-_.'
-
-
-def is_machine_id(value):
-    return isinstance(value, str) and bool(MACHINE_ID_RE.match(value.strip()))
 
 
 def name_key(name):
@@ -127,13 +119,6 @@ def clean_entries(entries):
     return valid, invalid
 
 
-def batched_filters(field, values, budget=FILTER_BUDGET, prefix=None, max_nodes=MAX_FILTER_NODES):
-    """``any_of(field, chunk)`` filters over ``values``, each (with ``prefix`` ANDed) within ``budget`` encoded characters
-    and ``max_nodes`` OData nodes."""
-    batcher = FilterBatcher(None, max_nodes=max_nodes, max_chars=budget)
-    return batcher.plan([odata.eq(field, value) for value in values], prefix)
-
-
 def machine_summary(machine):
     """The identifying facts of a machine entity, with snake_case keys."""
     machine = machine or {}
@@ -142,29 +127,8 @@ def machine_summary(machine):
                 os_platform=machine.get('osPlatform'))
 
 
-def name_matches(entry_key, machines):
-    """Machines whose name matches ``entry_key`` exactly, or as a short name of their FQDN.
-
-    Returns ``(candidates, matched_by)``; ``matched_by`` is ``name`` when every candidate matched
-    exactly, ``short_name`` otherwise.
-    """
-    exact = []
-    short = []
-    short_allowed = '.' not in entry_key
-    for machine in machines:
-        name = name_key(machine.get('computerDnsName'))
-        if not name:
-            continue
-        if name == entry_key:
-            exact.append(machine)
-        elif short_allowed and name.startswith(entry_key + '.'):
-            short.append(machine)
-    candidates = _unique(exact + short)
-    return candidates, ('short_name' if short and not exact else 'name')
-
-
 class NameIndex(object):
-    """``name_matches`` over a fixed pool of machines, indexed once: a list of 10,000 names against a fleet of 10,000
+    """Name matching over a fixed pool of machines, indexed once: a list of 10,000 names against a fleet of 10,000
     machines costs 20,000 dictionary operations instead of 100 million name comparisons."""
 
     def __init__(self, machines):
@@ -179,7 +143,11 @@ class NameIndex(object):
                 self.by_first_label.setdefault(name.split('.', 1)[0], []).append(machine)
 
     def matches(self, entry_key):
-        """Same answer as ``name_matches(entry_key, machines)``."""
+        """Machines whose name matches ``entry_key`` exactly, or as a short name of their FQDN (a key without a dot).
+
+        Returns ``(candidates, matched_by)``; ``matched_by`` is ``name`` when every candidate matched exactly,
+        ``short_name`` otherwise.
+        """
         exact = list(self.exact.get(entry_key, ()))
         short = [] if '.' in entry_key else list(self.by_first_label.get(entry_key, ()))
         candidates = _unique(exact + short)
@@ -237,10 +205,6 @@ class MachineDirectory(object):
         self.batcher = FilterBatcher(client, max_nodes=max_nodes, max_chars=filter_budget)
         self._all_machines = None
 
-    @property
-    def filter_budget(self):
-        return self.batcher.max_chars
-
     # -- machines -----------------------------------------------------------------------------
 
     def _list(self, path, filter_text):
@@ -263,7 +227,7 @@ class MachineDirectory(object):
 
     def machines_by_names(self, names):
         """Machines whose name is one of ``names`` in the given or lowercase spelling, or starts with ``name.``
-        for names without a dot. Matching is left to ``name_matches``."""
+        for names without a dot. Matching is left to ``NameIndex``."""
         spellings = _spellings(names, lambda v: v.strip().rstrip('.').lower())
         found = self.batcher.read(MACHINES_PATH, [odata.eq('computerDnsName', value) for value in spellings])
         short = [s for s in spellings if '.' not in s]
@@ -274,9 +238,6 @@ class MachineDirectory(object):
     @staticmethod
     def _startswith_clauses(names):
         return [odata.startswith('computerDnsName', name + '.') for name in names]
-
-    def _startswith_filters(self, names):
-        return self.batcher.plan(self._startswith_clauses(names))
 
     def resolve(self, entries):
         """Resolve Entry objects to machines; return one Resolution per distinct machine or failed entry, in order."""
@@ -313,11 +274,11 @@ class MachineDirectory(object):
                     resolution = Resolution(entry, candidates=candidates, matched_by=matched_by, error=(
                         '%d machines match the name %s, so none was chosen: %s. Give the machine id of the one to act on.'
                         % (len(candidates), entry.input, describe_candidates(candidates))))
-                elif not resource_ids.is_machine_id(candidates[0].get('id')):
+                elif not is_machine_id(candidates[0].get('id')):
                     # API data goes into URL paths (/api/machines/{id}/isolate): an id of another shape is never used.
                     resolution = Resolution(entry, error='the API returned the machine named %s with an id that is not 40 '
                                                          'hexadecimal characters (%s), so it is not acted on'
-                                                         % (entry.input, resource_ids.shown(candidates[0].get('id'))))
+                                                         % (entry.input, shown(candidates[0].get('id'))))
                 else:
                     resolution = Resolution(entry, machine=candidates[0], matched_by=matched_by)
             key = str(resolution.machine_id or '').lower()
@@ -330,10 +291,6 @@ class MachineDirectory(object):
         return resolutions
 
     # -- machine actions ----------------------------------------------------------------------
-
-    def isolation_actions(self, machine_ids):
-        """``{lowercase machine id: [Isolate/Unisolate actions]}`` for every id (an empty list when it has none)."""
-        return self.machine_actions(machine_ids, ACTION_TYPES)
 
     def machine_actions(self, machine_ids, action_types):
         """``{lowercase machine id: [actions of action_types]}`` for every id (an empty list when it has none)."""

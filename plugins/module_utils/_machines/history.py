@@ -19,12 +19,6 @@ import time
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpError
 from ansible_collections.defender.atp.plugins.module_utils._time import parse_api_time
 
-# What a machine needs, decided from its history (see action_orchestrator).
-NOOP = 'none'
-SEND = 'send'
-CONFLICT = 'conflict'
-ERROR = 'error'
-
 PENDING = 'Pending'
 IN_PROGRESS = 'InProgress'
 SUCCEEDED = 'Succeeded'
@@ -121,6 +115,11 @@ def summarize(action, kind=None):
         creation_date_time_utc=action.get('creationDateTimeUtc'),
         last_update_date_time_utc=action.get('lastUpdateDateTimeUtc') or action.get('lastUpdateTimeUtc'),
     )
+
+
+def with_article(words):
+    """``words`` after "a" or "an", by their first letter: "an Isolate action ...", "a RunAntiVirusScan action ..."."""
+    return ('an ' if words[:1].lower() in 'aeiou' else 'a ') + words
 
 
 def describe(action, kind=None):

@@ -20,14 +20,14 @@ __metaclass__ = type
 import os
 import re
 
-from urllib.parse import quote
-
-from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
-from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import ActionSpec, Decision
-from ansible_collections.defender.atp.plugins.module_utils._machines.history import ERROR, NOOP, SEND, SUCCEEDED
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpError, AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils._http.download import (
     DownloadLimits, check_package_url, download_to, package_session, unwrap_link)
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import HEX40_RE, action_path, machine_path
+from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
+from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import ERROR, NOOP, SEND, Decision
+from ansible_collections.defender.atp.plugins.module_utils._machines.history import SUCCEEDED
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import ActionSpec
 
 AV_SCAN = 'av_scan'
 COLLECT_PACKAGE = 'collect_investigation_package'
@@ -44,7 +44,7 @@ ACTIONS = {
 WINDOWS_ONLY = {AV_SCAN: 'run-av-scan.md', STOP_AND_QUARANTINE: 'stop-and-quarantine-file.md'}
 SCAN_TYPES = ('Quick', 'Full')
 DEFAULT_SCAN_TYPE = 'Quick'
-SHA1_RE = re.compile(r'^[0-9a-fA-F]{40}$')
+SHA1_RE = HEX40_RE  # a SHA-1 is 40 hexadecimal characters, as a machine id
 
 # A file name part taken from API data must be one plain name: letters, digits, '-', '_' and '.', not starting with a
 # dot, no '..' (computerDnsName and ids come from the API, which is untrusted).
@@ -116,7 +116,7 @@ def package_file_name(machine, action_id):
 def package_link(client, action_id):
     """The short-lived https link of a collected package (GetPackageUri), unwrapped from the quotes its page shows and
     checked against the allowed hosts; AtpError when there is none or it names another host."""
-    answer = client.get('/api/machineactions/%s/GetPackageUri' % quote(str(action_id), safe=''),
+    answer = client.get(action_path(action_id, 'GetPackageUri'),
                         what='GetPackageUri of machine action %s' % action_id)
     value = answer.get('value') if isinstance(answer, dict) else None
     link = unwrap_link(value) if isinstance(value, str) else None
@@ -166,8 +166,8 @@ class OneShotSpec(ActionSpec):
             return Decision(NOOP, action=running[0], track=running[0].get('id'),
                             reason='a %s is already under way' % actions_mod.describe(running[0]))
         if self.action in WINDOWS_ONLY:
-            refusal = actions_mod.windows_only_refusal(machine, 'an ' + self.verb if self.verb[0] in 'aeiou'
-                                                       else 'a ' + self.verb, WINDOWS_ONLY[self.action])
+            refusal = actions_mod.windows_only_refusal(machine, actions_mod.with_article(self.verb),
+                                                       WINDOWS_ONLY[self.action])
             if refusal:
                 return Decision(ERROR, reason=refusal)
         return Decision(SEND)
@@ -178,7 +178,7 @@ class OneShotSpec(ActionSpec):
             body['ScanType'] = self.scan_type
         elif self.action == STOP_AND_QUARANTINE:
             body['Sha1'] = self.sha1
-        return '/api/machines/%s/%s' % (result.machine['id'], self.path_segment), body, self.action_type
+        return machine_path(result.machine['id'], self.path_segment), body, self.action_type
 
     # -- after waiting --------------------------------------------------------------------------
 

@@ -12,49 +12,26 @@ action lives in an ``ActionSpec``, whose deciding methods are pure (machine and 
 ``Decision`` out) so they are unit-tested without HTTP. A result changes in one place only:
 ``MachineResult.apply(decision)``.
 
-A desired-state action (``atp_app_restriction``: RestrictCodeExecution / UnrestrictCodeExecution)
-plugs in as isolation does (``isolation_action.IsolationSpec``)::
+The specs (each ``read_actions``, ``decide`` and ``request``, and what differs from the defaults):
 
-    class RestrictionSpec(ActionSpec):
-        verb = 'restrict'
-        def read_actions(self, directory, machine_ids):      # the newest Restrict/Unrestrict action decides
-            return directory.machine_actions(machine_ids, ('RestrictCodeExecution', 'UnrestrictCodeExecution'))
-        def decide(self, machine, actions):                  # NOOP, SEND or CONFLICT from the newest action
-            ...                                              # (the same state model as isolation, other names)
-        def request(self, result):
-            return ('/api/machines/%s/restrictCodeExecution' % result.machine_id, {'Comment': self.comment},
-                    'RestrictCodeExecution')
-
-A one-shot action (``atp_machine_action`` with ``av_scan``) only keeps the base class's defaults
-for ``planned``/``after_write``/``after_wait`` (no state names; the action's status is the result)::
-
-    class ScanSpec(ActionSpec):
-        verb = 'antivirus scan'
-        def read_actions(self, directory, machine_ids):
-            return directory.machine_actions(machine_ids, ('RunAntiVirusScan',))
-        def decide(self, machine, actions):
-            running = [a for a in actions if actions_mod.is_active(a)]   # one still under way: no new request
-            if running:
-                return Decision(NOOP, action=running[0], track=running[0].get('id'))
-            return Decision(SEND)
-        def request(self, result):
-            return ('/api/machines/%s/runAntiVirusScan' % result.machine_id,
-                    {'Comment': self.comment, 'ScanType': self.scan_type}, 'RunAntiVirusScan')
-
-(``directory.machine_actions`` stands for the batched history read of those types; isolation reads
-through ``MachineDirectory.isolation_actions``.) A tag module, whose state is the machine entity's
-``machineTags`` rather than an action history, returns ``{machine_id: machine}`` from
-``read_actions`` and decides from it the same way.
+* ``desired_state.IsolationSpec`` and ``RestrictionSpec`` (``DesiredStateSpec``): the state is read from the newest
+  action of two types (``states.ISOLATION``, ``states.RESTRICTION``), and the result carries the state before and
+  after;
+* ``one_shot.OneShotSpec``: an action of the same type still under way means no new request; the action's status is
+  the state; ``complete`` downloads collected packages;
+* ``tags.TagSpec``: the state is the machine entity's ``machineTags``, already read when the machines were resolved
+  (``read_actions`` reads nothing); ``tags.TagOrchestrator`` replaces the writes (bulk requests).
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
-from ansible_collections.defender.atp.plugins.module_utils._machines.history import CONFLICT, ERROR, NOOP, SEND
+from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import (
+    CONFLICT, ERROR, NOOP, SEND, Decision)
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.module_utils._machines.sender import (
-    ADOPT, DEFAULT_WORKERS, ERROR as RECONCILE_ERROR, RESEND, ActionSender, Job)
+    ADOPT, DEFAULT_WORKERS, FAIL, RESEND, ActionSender, Job)
 from ansible_collections.defender.atp.plugins.module_utils._machines.directory import (
     MachineDirectory, clean_entries, machine_summary)
 from ansible_collections.defender.atp.plugins.module_utils._http.pacing import Pacer
@@ -102,32 +79,6 @@ def validate_options(params):
     if params.get('poll_interval', 1) <= 0:
         raise AtpOptionError('poll_interval must be more than 0 seconds, got %s.' % params['poll_interval'])
     return entries
-
-
-_UNSET = object()
-
-
-class Decision(object):
-    """What one step concluded for one machine.
-
-    ``op`` (NOOP, SEND, CONFLICT, ERROR) matters for the first decision only. Every other field left
-    unset keeps the result's current value: ``state``, ``action`` (the machine action the result
-    rests on), ``track`` (the id of an action to wait for), ``error``, ``changed``; ``warnings`` are
-    added; ``fields`` are extra result keys (``isolation_type``, ``state_source``...).
-    """
-
-    def __init__(self, op=NOOP, state=_UNSET, action=_UNSET, track=_UNSET, error=_UNSET, changed=_UNSET,
-                 warnings=(), fields=None, reason=None):
-        self.op = op
-        self.reason = reason
-        self.updates = dict((name, value) for name, value in (
-            ('state', state), ('action', action), ('track', track), ('error', error), ('changed', changed))
-            if value is not _UNSET)
-        self.warnings = list(warnings)
-        self.fields = dict(fields or {})
-
-    def __repr__(self):
-        return 'Decision(%r, %r)' % (self.op, self.updates)
 
 
 class MachineResult(object):
@@ -327,7 +278,7 @@ class Orchestrator(object):
             if decision.op == NOOP:
                 return ADOPT, decision.updates.get('action')
             if decision.op in (CONFLICT, ERROR):
-                return RECONCILE_ERROR, decision.reason
+                return FAIL, decision.reason
             return RESEND, None
 
         pacer = self.pacer or Pacer(max_wait=self.client.settings.max_retry_wait)

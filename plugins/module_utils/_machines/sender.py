@@ -47,9 +47,10 @@ NOT_FOUND_RETRY_DELAY = 2.0
 # reading the machine's actions again (a 5xx was a complete answer, so it needs no pause).
 UNKNOWN_OUTCOME_SETTLE = 1.0
 
+# What ``reconcile`` decides after ActiveRequestAlreadyExists: take the action found, send again, or fail the machine.
 ADOPT = 'adopt'
 RESEND = 'resend'
-ERROR = 'error'
+FAIL = 'fail'
 
 
 def is_active_request_error(error):
@@ -109,7 +110,7 @@ class ActionSender(object):
 
     ``read_actions(machine_id)`` returns the machine's current actions (any order).
     ``reconcile(job, actions)`` decides after ``ActiveRequestAlreadyExists``: ``(ADOPT, action)``,
-    ``(RESEND, None)`` or ``(ERROR, message)``.
+    ``(RESEND, None)`` or ``(FAIL, message)``.
     """
 
     def __init__(self, client, read_actions, reconcile, workers=DEFAULT_WORKERS, max_resends=None,
@@ -223,7 +224,7 @@ class ActionSender(object):
                         outcome.notes.append('the API answered %s; the machine\'s actions were read again and the '
                                              'existing action was taken' % (error.code or 'that an action is already in progress'))
                         return
-                    if decision == ERROR:
+                    if decision == FAIL:
                         outcome.error = value
                         return
                     continue
@@ -262,7 +263,7 @@ class ActionSender(object):
             outcome.notes.append('the API answered %s; collect-investigation-package.md answers a running collection '
                                  'so, and the running one was taken' % (error.code or 'HTTP 400'))
             return
-        outcome.error = error.message if decision != ERROR else value
+        outcome.error = error.message if decision != FAIL else value
 
     def _look_for_applied(self, job, error):
         """Read the machine's actions after a write of unknown outcome; return ``(actions, the new action or None)``.

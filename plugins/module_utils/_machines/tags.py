@@ -25,12 +25,11 @@ answer does not show is an error for that machine; one a read-back does not show
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
-    ActionSpec, Decision, Orchestrator)
-from ansible_collections.defender.atp.plugins.module_utils._machines.history import NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
     AtpApiError, AtpError, AtpOptionError, stops_the_rest)
-from ansible_collections.defender.atp.plugins.module_utils._http.ids import shown
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import machine_path, shown
+from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import NOOP, SEND, Decision
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import ActionSpec, Orchestrator
 
 PRESENT = 'present'
 ABSENT = 'absent'
@@ -201,7 +200,7 @@ class TagOrchestrator(Orchestrator):
                     self._fail(result, 'not sent: an earlier request of this task was refused (%s)' % refused)
                     continue
                 try:
-                    machine = self.client.post('/api/machines/%s/tags' % result.machine['id'],
+                    machine = self.client.post(machine_path(result.machine['id'], 'tags'),
                                                {'Value': value, 'Action': action}, expected=(200, 201, 204),
                                                idempotent=True, what='%s of tag %r on machine %s' % (
                                                    action, value, result.label))

@@ -18,7 +18,11 @@ import pytest
 from urllib.parse import quote_plus
 
 from ansible_collections.defender.atp.plugins.module_utils._machines import directory as m
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 from ansible_collections.defender.atp.plugins.module_utils._machines.directory import MachineDirectory, clean_entries
+from ansible_collections.defender.atp.plugins.module_utils._odata import MAX_FILTER_CHARS, FilterBatcher
+
+ISOLATE_TYPES = ('Isolate', 'Unisolate')
 
 _EQ = re.compile(r"(\w+) eq '((?:[^']|'')*)'")
 _STARTS = re.compile(r"startswith\((\w+),'((?:[^']|'')*)'\)")
@@ -201,15 +205,20 @@ def test_batches_stay_under_the_url_and_node_budgets():
     assert all(node_count(text) <= 60 for _path, text in client.calls)
 
 
+def planned_filters(field, values, budget=MAX_FILTER_CHARS, prefix=None):
+    """The filters the directory's batcher plans for ``field eq value`` over ``values``."""
+    return FilterBatcher(None, max_chars=budget).plan([odata.eq(field, value) for value in values], prefix)
+
+
 def test_batched_filters_budget_and_prefix():
     values = ['v%03d' % n for n in range(100)]
-    filters = m.batched_filters('machineId', values, budget=500, prefix="(type eq 'Isolate' or type eq 'Unisolate')")
+    filters = planned_filters('machineId', values, budget=500, prefix="(type eq 'Isolate' or type eq 'Unisolate')")
     assert len(filters) > 1
     assert all(len(quote_plus(f)) <= 500 for f in filters)
     assert all(f.startswith("(type eq 'Isolate' or type eq 'Unisolate') and ") for f in filters)
     found = [v for f in filters for v in re.findall(r"machineId eq '(v\d+)'", f)]
     assert found == values
-    assert m.batched_filters('id', ['a']) == ["id eq 'a'"]
+    assert planned_filters('id', ['a']) == ["id eq 'a'"]
 
 
 # -- actions ----------------------------------------------------------------------------------------------------------
@@ -222,7 +231,7 @@ def test_isolation_actions_are_read_in_batches_and_grouped():
         {'id': 'a4', 'type': 'Isolate', 'machineId': '%040x' % 3, 'status': 'Pending'},
     ]
     client = FakeClient(actions=actions)
-    result = MachineDirectory(client).isolation_actions(['%040X' % 1, '%040x' % 2, '%040x' % 9])
+    result = MachineDirectory(client).machine_actions(['%040X' % 1, '%040x' % 2, '%040x' % 9], ISOLATE_TYPES)
     assert sorted(result) == ['%040x' % 1, '%040x' % 2, '%040x' % 9]
     assert [a['id'] for a in result['%040x' % 1]] == ['a1']
     assert [a['id'] for a in result['%040x' % 2]] == ['a3']
@@ -236,7 +245,7 @@ def test_isolation_actions_for_a_large_fleet_use_one_listing():
     actions = [{'id': 'a%d' % n, 'type': 'Isolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 300, 3)]
     actions.append({'id': 'other', 'type': 'Isolate', 'machineId': 'f' * 40, 'status': 'Succeeded'})
     client = FakeClient(actions=actions)
-    result = MachineDirectory(client).isolation_actions(ids)
+    result = MachineDirectory(client).machine_actions(ids, ISOLATE_TYPES)
     assert client.calls == [(m.ACTIONS_PATH, "type eq 'Isolate' or type eq 'Unisolate'")] or \
         client.calls == [(m.ACTIONS_PATH, "(type eq 'Isolate' or type eq 'Unisolate')")]
     assert sum(len(v) for v in result.values()) == 100 and 'f' * 40 not in result
@@ -244,7 +253,7 @@ def test_isolation_actions_for_a_large_fleet_use_one_listing():
 
 def test_no_machines_no_request():
     client = FakeClient()
-    assert MachineDirectory(client).isolation_actions([]) == {}
+    assert MachineDirectory(client).machine_actions([], ISOLATE_TYPES) == {}
     assert client.calls == []
 
 
@@ -255,7 +264,7 @@ def test_no_machines_no_request():
     ('ws', [machine(1, None)], 0),
 ])
 def test_name_matches(key, machines, expected):
-    assert len(m.name_matches(key, machines)[0]) == expected
+    assert len(m.NameIndex(machines).matches(key)[0]) == expected
 
 
 def test_machine_summary_of_microsoft_examples():
@@ -274,12 +283,27 @@ def test_machine_summary_of_microsoft_examples():
     assert len(resolutions) == 1 and resolutions[0].inputs == ['MyMachine1', '1E5BC9D7E413DDD7902C2932E418702B84D0CC07']
 
 
+def name_matches(entry_key, machines):
+    """The rule NameIndex implements, written the slow way (every machine compared): the test's reference."""
+    exact = []
+    short = []
+    for machine in machines:
+        name = m.name_key(machine.get('computerDnsName'))
+        if not name:
+            continue
+        if name == entry_key:
+            exact.append(machine)
+        elif '.' not in entry_key and name.startswith(entry_key + '.'):
+            short.append(machine)
+    return m._unique(exact + short), ('short_name' if short and not exact else 'name')
+
+
 def test_the_name_index_answers_like_name_matches():
     machines = [{'id': '%040x' % i, 'computerDnsName': name} for i, name in enumerate([
         'ws-1.contoso.com', 'WS-1.fabrikam.com', 'ws-1', 'ws-10.contoso.com', 'srv.a.b', 'SRV', None, '', 'ws-1.contoso.com.'])]
     index = m.NameIndex(machines)
     for key in ('ws-1', 'ws-1.contoso.com', 'srv', 'srv.a', 'srv.a.b', 'ws-10', 'nope', 'contoso.com'):
-        assert index.matches(key) == m.name_matches(key, machines), key
+        assert index.matches(key) == name_matches(key, machines), key
 
 
 def test_resolving_thousands_of_names_is_not_quadratic():
@@ -338,7 +362,7 @@ def test_isolation_history_of_30_machines_stays_under_the_default_node_limit():
     ids = ['%040x' % n for n in range(1, 31)]
     actions = [{'id': 'a%d' % n, 'type': 'Isolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 30, 7)]
     client = NodeLimitedClient(actions=actions)
-    result = MachineDirectory(client).isolation_actions(ids)
+    result = MachineDirectory(client).machine_actions(ids, ISOLATE_TYPES)
     assert client.refused == 0 and max(client.accepted_nodes) <= 60
     assert len(client.calls) == 3  # 10 machines a request under the type prefix
     assert sorted(a['id'] for v in result.values() for a in v) == sorted(a['id'] for a in actions)
@@ -349,7 +373,7 @@ def test_isolation_history_of_more_than_30_machines_is_one_listing():
     actions = [{'id': 'a%d' % n, 'type': 'Unisolate', 'machineId': ids[n], 'status': 'Succeeded'} for n in range(0, 31, 5)]
     actions.append({'id': 'other', 'type': 'Isolate', 'machineId': 'f' * 40, 'status': 'Succeeded'})
     client = NodeLimitedClient(actions=actions)
-    result = MachineDirectory(client).isolation_actions(ids)
+    result = MachineDirectory(client).machine_actions(ids, ISOLATE_TYPES)
     assert client.calls == [(m.ACTIONS_PATH, "(type eq 'Isolate' or type eq 'Unisolate')")]
     assert sorted(a['id'] for v in result.values() for a in v) == sorted(a['id'] for a in actions[:-1])
 
@@ -362,6 +386,6 @@ def test_a_smaller_server_limit_splits_batches_and_is_remembered():
     # The first refusal teaches the size: batches of 12 comparisons (59 nodes) are split to 6 (29) and 3 (14).
     assert 1 <= client.refused <= 3
     assert max(client.accepted_nodes) <= 20
-    history = directory.isolation_actions(['%040x' % n for n in range(1, 101)])
+    history = directory.machine_actions(['%040x' % n for n in range(1, 101)], ISOLATE_TYPES)
     assert len(history) == 100
     assert client.refused <= 5  # the history's prefix needs a smaller size once more, then never again

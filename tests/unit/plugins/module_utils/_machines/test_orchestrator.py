@@ -11,8 +11,8 @@ import threading
 import types
 
 from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
-from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
-    NOOP, SEND, ActionSpec, Decision, Orchestrator)
+from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import NOOP, SEND, Decision
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import ActionSpec, Orchestrator
 from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import IsolationSpec
 from ansible_collections.defender.atp.plugins.module_utils._machines.directory import Entry, Resolution
 from ansible_collections.defender.atp.plugins.module_utils._machines.sender import Outcome
@@ -52,11 +52,9 @@ class FakeDirectory(object):
                          Resolution(entry, error='no machine is named %s' % entry.input))
         return found
 
-    def isolation_actions(self, machine_ids):
+    def machine_actions(self, machine_ids, action_types=None):
         self.reads.append(list(machine_ids))
         return dict((i, list(self.history.get(i, []))) for i in machine_ids)
-
-    machine_actions = isolation_actions
 
 
 class Client(object):

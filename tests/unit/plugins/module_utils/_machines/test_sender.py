@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError, AtpWriteOutcomeUnknown
 from ansible_collections.defender.atp.plugins.module_utils._machines.sender import (
-    ADOPT, ERROR, RESEND, ActionSender, Job, is_active_request_error)
+    ADOPT, FAIL, RESEND, ActionSender, Job, is_active_request_error)
 from ansible_collections.defender.atp.plugins.module_utils._http.pacing import Pacer
 
 
@@ -109,7 +109,7 @@ def test_unknown_outcome_resends_are_bounded_by_max_retries():
 def test_active_request_already_exists_is_reconciled():
     pending = new_action('p1')
     client = ScriptedClient({'m1': [active_request()], 'm2': [active_request()], 'm3': [active_request(), new_action('a3')]})
-    decisions = {'m1': (ADOPT, pending), 'm2': (ERROR, 'an Unisolate is pending'), 'm3': (RESEND, None)}
+    decisions = {'m1': (ADOPT, pending), 'm2': (FAIL, 'an Unisolate is pending'), 'm3': (RESEND, None)}
     seen = []
 
     def reconcile(job, actions):

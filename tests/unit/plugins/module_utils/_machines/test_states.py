@@ -16,10 +16,11 @@ import random
 import pytest
 
 from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions
-from ansible_collections.defender.atp.plugins.module_utils._machines import states as isolation
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import ISOLATION as isolation
 from ansible_collections.defender.atp.plugins.module_utils._time import parse_api_time
+from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import CONFLICT, NOOP, SEND
 from ansible_collections.defender.atp.plugins.module_utils._machines.states import (
-    CONFLICT, ISOLATED, ISOLATING, NOOP, SEND, UNISOLATED, UNISOLATING)
+    ISOLATED, ISOLATING, RESTRICTED, RESTRICTING, RESTRICTION, UNISOLATED, UNISOLATING, UNRESTRICTED, UNRESTRICTING)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))), 'emulator', 'fixtures')
 MACHINE = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
@@ -110,6 +111,29 @@ def test_state_table(newest_type, newest_status, earlier, update_key):
         info = isolation.evaluate(order)
         assert info.state == want, (order, info.state)
         assert info.newest['creationDateTimeUtc'].startswith('2026-01-05T08:30')
+
+
+RESTRICTION_NAMES = {'Isolate': 'RestrictCodeExecution', 'Unisolate': 'UnrestrictCodeExecution', ISOLATED: RESTRICTED,
+                     UNISOLATED: UNRESTRICTED, ISOLATING: RESTRICTING, UNISOLATING: UNRESTRICTING}
+
+
+@pytest.mark.parametrize('earlier', [None, 'Isolate', 'Unisolate'])
+@pytest.mark.parametrize('newest_status', STATUSES)
+@pytest.mark.parametrize('newest_type', ['Isolate', 'Unisolate'])
+def test_restriction_follows_the_same_table_under_its_own_names(newest_type, newest_status, earlier):
+    """One two-state model for both: app restriction's state comes from its two action types exactly as isolation's."""
+    def rename(kind):
+        return RESTRICTION_NAMES.get(kind, kind)
+    history = [action(rename('Isolate'), 'Failed', 1)]
+    if earlier:
+        history.append(action(rename(earlier), 'Succeeded', 10))
+        history.append(action(rename('Unisolate' if earlier == 'Isolate' else 'Isolate'), 'TimeOut', 20))
+    history.append(action(rename(newest_type), newest_status, 30))
+    history.append(action('Isolate', 'Pending', 40))  # newer, but an action of the other model
+    want = RESTRICTION_NAMES[expected_state(newest_type, newest_status, earlier)]
+    for order in (history, list(reversed(history))):
+        info = RESTRICTION.evaluate(order)
+        assert info.state == want and info.newest['creationDateTimeUtc'].startswith('2026-01-05T08:30')
 
 
 def test_no_history_is_unisolated():
