@@ -23,15 +23,14 @@ __metaclass__ = type
 
 import re
 
-from urllib.parse import quote
-
 from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
-    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
+    BULK, STOPPED, AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, bulk_or_each, not_sent,
+    stops_the_rest)
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import alert_path, machine_path
 from ansible_collections.defender.atp.plugins.module_utils._time import parse_api_time
 
 ALERTS_PATH = '/api/alerts'
-MACHINE_ALERTS_PATH = '/api/machines/%s/alerts'
 # Values of the alert entity's status and severity (alerts.md).
 STATUSES = ('Unknown', 'New', 'InProgress', 'Resolved')
 SEVERITIES = ('UnSpecified', 'Informational', 'Low', 'Medium', 'High')
@@ -94,9 +93,8 @@ def get_alert(client, alert_id):
     if not ALERT_ID_RE.match(alert_id.strip()):
         raise AtpOptionError('alert_id %r is not an alert id: alert ids hold letters, digits, _ and - (such as '
                              'da637472900382838869_1364969609).' % alert_id)
-    path = '%s/%s' % (ALERTS_PATH, quote(alert_id.strip(), safe=''))
     try:
-        return client.get(path, what='Reading alert %s' % alert_id.strip())
+        return client.get(alert_path(alert_id), what='Reading alert %s' % alert_id.strip())
     except AtpApiError as error:
         if error.status == 404:
             return None
@@ -110,12 +108,8 @@ def list_alerts(client, filter_text=None, limit=None, expand_evidence=False):
         params['$filter'] = filter_text
     if expand_evidence:
         params['$expand'] = 'evidence'
-    try:
+    with odata.naming_the_filter('alert', filter_text):
         alerts, truncated = client.list_all(ALERTS_PATH, params=params, limit=limit)
-    except AtpApiError as error:
-        if error.status == 400 and filter_text:
-            raise AtpApiError('The API rejected the alert filter [%s]: %s' % (filter_text, error.message), **error.details)
-        raise
     return _drop_repeats(alerts), truncated
 
 
@@ -137,20 +131,19 @@ def list_machine_alerts(client, machine_id, status=None, severity=None, since=No
         params['$filter'] = filter_text
     if expand_evidence:
         params['$expand'] = 'evidence'
-    path = MACHINE_ALERTS_PATH % quote(machine_id.strip(), safe='')
+    path = machine_path(machine_id.strip(), 'alerts')
     kept = []
     truncated = False
     try:
-        for page in client.iter_pages(path, params=params):
-            kept.extend(alert for alert in page if check(alert))
-            if limit is not None and len(kept) > limit:
-                truncated = True
-                break
+        with odata.naming_the_filter('alert', filter_text):
+            for page in client.iter_pages(path, params=params):
+                kept.extend(alert for alert in page if check(alert))
+                if limit is not None and len(kept) > limit:
+                    truncated = True
+                    break
     except AtpApiError as error:
         if error.status == 404:
             return None
-        if error.status == 400 and filter_text:
-            raise AtpApiError('The API rejected the alert filter [%s]: %s' % (filter_text, error.message), **error.details)
         raise
     alerts = _drop_repeats(kept)
     if limit is not None and len(alerts) > limit:
@@ -196,10 +189,6 @@ _SYNONYMS = {'confirmeduseractivity': 'confirmedactivity', 'clean': 'notmaliciou
 # Option name -> API field, in the order the documentation lists them.
 FIELDS = (('status', 'status'), ('assigned_to', 'assignedTo'), ('classification', 'classification'),
           ('determination', 'determination'))
-# How many alert ids go into one "id eq .. or id eq .." filter: ASP.NET OData allows 100 nodes by default and each
-# comparison costs 4 plus 1 for its "or", so 12 (59 nodes) leaves room for nodes a server may add (mde-api.md, facts
-# added on review). A filter refused anyway (400) falls back to reading the alerts one by one.
-READ_BATCH = 12
 # batch-update-alerts.md documents no size limit for alertIds; 100 ids keeps a request small and, at 10 calls a
 # minute, still covers 1,000 alerts a minute.
 BATCH_SIZE = 100
@@ -282,16 +271,25 @@ def predicted(before, change):
 
 
 def read_alerts(client, alert_ids):
-    """``{id: alert}`` for the ids that exist, read with ``id eq`` filters (a documented filter property)."""
+    """``{id: alert}`` for the ids that exist, read with ``id eq`` filters (a documented filter property).
+
+    The filter batcher plans how many ids go into one filter (ASP.NET OData's node limit, the URL length) and splits
+    a filter the API refuses for its size. A batch refused otherwise (a 400: a tenant that refuses the id filter) is
+    read one alert at a time instead.
+    """
+    batcher = odata.FilterBatcher(client)
     found = {}
-    for start in range(0, len(alert_ids), READ_BATCH):
-        chunk = alert_ids[start:start + READ_BATCH]
+    pending = list(alert_ids)
+    clauses = [odata.eq('id', alert_id) for alert_id in pending]
+    while pending:
+        size = batcher.take(clauses)
+        chunk, batch = pending[:size], clauses[:size]
+        pending, clauses = pending[size:], clauses[size:]
         try:
-            alerts, _truncated = client.list_all(ALERTS_PATH, params={'$filter': odata.any_of('id', chunk)})
+            alerts = batcher.read(ALERTS_PATH, batch)
         except AtpApiError as error:
             if error.status != 400:
                 raise
-            # A tenant that refuses the id filter: read the alerts one by one instead.
             alerts = [a for a in (_read_visible(client, alert_id) for alert_id in chunk) if a is not None]
         for alert in alerts:
             if isinstance(alert, dict) and alert.get('id') in chunk:
@@ -332,6 +330,14 @@ def group_changes(planned):
     return batches, singles
 
 
+GONE = 'no alert with this id (it may have been removed after it was read)'
+
+
+def remaining_change(current, change):
+    """What of ``change`` the alert as read now (``current``) does not hold yet."""
+    return plan_change(current, dict((k, v) for k, v in change.items() if k != 'comment'), change.get('comment'))
+
+
 class AlertUpdater(object):
     """Sends the planned changes; returns per-alert outcomes ``{id: (after_alert_or_None, error_or_None, sent)}``."""
 
@@ -345,17 +351,16 @@ class AlertUpdater(object):
             self.outcomes[alert_id] = (None, self.stopped, False)
             return
         try:
-            alert = self.client.json('PATCH', '%s/%s' % (ALERTS_PATH, quote(alert_id, safe='')), json_body=change,
-                                     what='Updating alert %s' % alert_id)
+            alert = self.client.json('PATCH', alert_path(alert_id), json_body=change, what='Updating alert %s' % alert_id)
         except AtpWriteOutcomeUnknown as error:
             self.outcomes[alert_id] = self._reread(alert_id, change, error)
             return
         except AtpError as error:
             if isinstance(error, AtpApiError) and error.status == 404:
-                self.outcomes[alert_id] = (None, 'no alert with this id (it may have been removed after it was read)', False)
+                self.outcomes[alert_id] = (None, GONE, False)
                 return
             if stops_the_rest(error):
-                self.stopped = 'not sent: an earlier update was refused (%s)' % error.message
+                self.stopped = not_sent('update', error.message)
             self.outcomes[alert_id] = (None, error.message, False)
             return
         self.outcomes[alert_id] = (alert if isinstance(alert, dict) else None, None, True)
@@ -367,28 +372,22 @@ class AlertUpdater(object):
             return
         body = dict(change)
         body['alertIds'] = list(alert_ids)
-        try:
+        how, value = bulk_or_each(
+            lambda: self.client.request('POST', BATCH_UPDATE_PATH, json_body=body, expected=(200, 204),
+                                        what='Updating %d alerts in one batch' % len(alert_ids)),
+            # One bad alert must not fail the others (a 400, a 404, or a 403 for one alert's device group): one PATCH
+            # each names the culprit.
+            each=lambda: [self.patch(alert_id, change) for alert_id in alert_ids],
+            # No answer: some, all or none may be updated; read them again and PATCH those that still differ.
+            unknown=lambda: [self.patch_if_needed(alert_id, change) for alert_id in alert_ids])
+        if how == STOPPED:
+            self.stopped = not_sent('update', value.message)
+            for alert_id in alert_ids:
+                self.outcomes[alert_id] = (None, value.message, False)
+        elif how == BULK:
             # 200 with an empty body (batch-update-alerts.md): no per-alert answer, so success is for all of them.
-            self.client.request('POST', BATCH_UPDATE_PATH, json_body=body, expected=(200, 204),
-                                what='Updating %d alerts in one batch' % len(alert_ids))
-        except AtpWriteOutcomeUnknown:
-            # Some, all or none may be updated: read them again and PATCH those that still differ.
             for alert_id in alert_ids:
-                self.patch_if_needed(alert_id, change)
-            return
-        except AtpError as error:
-            if stops_the_rest(error):
-                self.stopped = 'not sent: an earlier update was refused (%s)' % error.message
-                for alert_id in alert_ids:
-                    self.outcomes[alert_id] = (None, error.message, False)
-                return
-            # One bad alert must not fail the others (a 400, a 404, or a 403 for one alert's device group): fall back to
-            # one PATCH each, which names the culprit.
-            for alert_id in alert_ids:
-                self.patch(alert_id, change)
-            return
-        for alert_id in alert_ids:
-            self.outcomes[alert_id] = (None, None, True)
+                self.outcomes[alert_id] = (None, None, True)
 
     def patch_if_needed(self, alert_id, change):
         try:
@@ -398,9 +397,9 @@ class AlertUpdater(object):
                                        % error.message, False)
             return
         if current is None:
-            self.outcomes[alert_id] = (None, 'no alert with this id (it may have been removed after it was read)', False)
+            self.outcomes[alert_id] = (None, GONE, False)
             return
-        remaining = plan_change(current, dict((k, v) for k, v in change.items() if k != 'comment'), change.get('comment'))
+        remaining = remaining_change(current, change)
         if not remaining:
             self.outcomes[alert_id] = (current, None, True)
             return
@@ -411,7 +410,6 @@ class AlertUpdater(object):
             current = get_alert(self.client, alert_id)
         except AtpError:
             current = None
-        if current is not None and not plan_change(current, dict((k, v) for k, v in change.items() if k != 'comment'),
-                                                   change.get('comment')):
+        if current is not None and not remaining_change(current, change):
             return (current, None, True)
         return (current, error.message, False)

@@ -76,3 +76,44 @@ def stops_the_rest(error):
     if error.status == 401:
         return True
     return error.status == 403 and bool(error.details.get('missing_permissions'))
+
+
+def not_sent(earlier, reason):
+    """The error of an object whose request was not sent because an ``earlier`` one of the task was refused for every
+    object (``stops_the_rest``): "not sent: an earlier update was refused (<why>)"."""
+    return 'not sent: an earlier %s was refused (%s)' % (earlier, reason)
+
+
+# How bulk_or_each went: the bulk request was answered; it was refused and each object got its own request; it got no
+# answer and what it may have missed was sent again; it was refused for every object.
+BULK = 'bulk'
+EACH = 'each'
+UNKNOWN = 'unknown'
+STOPPED = 'stopped'
+
+
+def bulk_or_each(bulk, each, unknown=None, fall_back_on=AtpError):
+    """Send one bulk request for many objects, or one request each when the API refuses the bulk one.
+
+    ``bulk()`` sends the bulk request and returns its answer: ``(BULK, answer)``. When it raises:
+
+    * an error that ``stops_the_rest`` (a 401, a missing permission): nothing more is sent; ``(STOPPED, error)``;
+    * any other error of ``fall_back_on``: one bad object may refuse the whole call (a 400, a 404, a 403 for one
+      object's device group), so ``each()`` sends one request per object, which fails the bad one alone and names
+      it; ``(EACH, what each() returned)``;
+    * ``AtpWriteOutcomeUnknown`` (a write without an answer: some, all or none of it may be applied), when ``unknown``
+      is given: ``unknown()`` reads the objects again and sends what is missing; ``(UNKNOWN, what it returned)``.
+
+    Any other error is raised. The three bulk writes use it: alerts' batchUpdate, tags' bulk call, indicators'
+    BatchDelete.
+    """
+    try:
+        return BULK, bulk()
+    except AtpWriteOutcomeUnknown:
+        if unknown is None:
+            raise
+        return UNKNOWN, unknown()
+    except fall_back_on as error:  # pylint: disable=broad-except  # AtpError or a subclass, never anything else
+        if stops_the_rest(error):
+            return STOPPED, error
+        return EACH, each()

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import functools
 import ipaddress
 import re
 
@@ -23,7 +24,8 @@ from urllib.parse import quote
 
 from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
-    AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, stops_the_rest)
+    BULK, STOPPED, AtpApiError, AtpError, AtpOptionError, AtpWriteOutcomeUnknown, bulk_or_each, not_sent,
+    stops_the_rest)
 from ansible_collections.defender.atp.plugins.module_utils._time import format_time, parse_api_time
 
 INDICATORS_PATH = '/api/indicators'
@@ -450,13 +452,8 @@ def build_filter(types=None, actions=None, application=None, value=None):
 def list_indicators(client, filter_text=None, limit=None):
     """``(indicators, truncated)``, paged with $top/$skip (10,000 a page) past any number of indicators."""
     params = {'$filter': filter_text} if filter_text else {}
-    try:
+    with odata.naming_the_filter('indicator', filter_text):
         return client.list_all(INDICATORS_PATH, params=params, limit=limit)
-    except AtpApiError as error:
-        if error.status == 400 and filter_text:
-            raise AtpApiError('The API rejected the indicator filter [%s]: %s' % (filter_text, error.message),
-                              **error.details)
-        raise
 
 
 def import_indicators(client, bodies, split_calls=None):
@@ -488,7 +485,7 @@ def import_indicators(client, bodies, split_calls=None):
                     results[start + offset] = (None, error.message)
             if stops_the_rest(error):
                 for offset in range(start + len(chunk), len(bodies)):
-                    results[offset] = (None, 'not sent: an earlier import was refused (%s)' % error.message)
+                    results[offset] = (None, not_sent('import', error.message))
                 return results, calls
     return results, calls
 
@@ -536,7 +533,7 @@ def _split(client, chunk, start, refusal, results, budget):
         stopped = budget.get('stopped')
         if stopped is not None:
             for offset in range(len(half)):
-                results[half_start + offset] = (None, 'not sent: an earlier import was refused (%s)' % stopped.message)
+                results[half_start + offset] = (None, not_sent('import', stopped.message))
             continue
         if second_known_refused:
             calls += _split(client, half, half_start, refusal, results, budget)
@@ -618,28 +615,29 @@ def delete_indicators(client, ids):
     for start in range(0, len(ids), DELETE_BATCH):
         chunk = [str(i) for i in ids[start:start + DELETE_BATCH]]
         calls += 1
-        try:
-            client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': chunk}, expected=(200, 204),
-                           what='Deleting %d indicators' % len(chunk))
-        except AtpWriteOutcomeUnknown:
-            sent, refused = _delete_one_by_one(client, chunk, errors)
-        except AtpError as error:
-            if stops_the_rest(error):
-                for indicator_id in [str(i) for i in ids[start:]]:
-                    errors[indicator_id] = error.message
-                return errors, calls
-            # 404 when any id is gone already, 400 for an invalid one, 403 when one indicator's device groups are not
-            # the user's (batch-delete-ti-indicators.md): one DELETE each tells which, and a 404 there means the
-            # indicator is gone, which is what was wanted.
-            sent, refused = _delete_one_by_one(client, chunk, errors)
-        else:
+        # 404 when any id is gone already, 400 for an invalid one, 403 when one indicator's device groups are not the
+        # user's (batch-delete-ti-indicators.md): one DELETE each tells which, and a 404 there means the indicator is
+        # gone, which is what was wanted. Without an answer, the same: each DELETE is safe to repeat.
+        one_by_one = functools.partial(_delete_one_by_one, client, chunk, errors)
+        how, value = bulk_or_each(functools.partial(_batch_delete, client, chunk), each=one_by_one, unknown=one_by_one)
+        if how == BULK:
             continue
+        if how == STOPPED:
+            for indicator_id in [str(i) for i in ids[start:]]:
+                errors[indicator_id] = value.message
+            return errors, calls
+        sent, refused = value
         calls += sent
         if refused is not None:
             for indicator_id in [str(i) for i in ids[start + len(chunk):]]:
-                errors[indicator_id] = 'not sent: an earlier delete was refused (%s)' % refused
+                errors[indicator_id] = not_sent('delete', refused)
             return errors, calls
     return errors, calls
+
+
+def _batch_delete(client, ids):
+    client.request('POST', BATCH_DELETE_PATH, json_body={'IndicatorIds': ids}, expected=(200, 204),
+                   what='Deleting %d indicators' % len(ids))
 
 
 def _delete_one_by_one(client, ids, errors):
@@ -648,7 +646,7 @@ def _delete_one_by_one(client, ids, errors):
     refused = None
     for indicator_id in ids:
         if refused is not None:
-            errors[indicator_id] = 'not sent: an earlier delete was refused (%s)' % refused
+            errors[indicator_id] = not_sent('delete', refused)
             continue
         calls += 1
         try:

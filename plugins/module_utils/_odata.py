@@ -26,6 +26,7 @@ review"), so:
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import datetime
 import re
 import threading
@@ -72,6 +73,19 @@ def literal(value):
     if isinstance(value, str):
         return quote(value)
     raise TypeError('cannot use %r of type %s in an OData filter' % (value, type(value).__name__))
+
+
+@contextlib.contextmanager
+def naming_the_filter(kind, filter_text):
+    """Re-raise a 400 the API answers to a request with ``filter_text`` as one that names the filter: "The API
+    rejected the alert filter [...]" (the API's own message may not say which part it refused)."""
+    try:
+        yield
+    except AtpApiError as error:
+        if error.status == 400 and filter_text:
+            raise AtpApiError('The API rejected the %s filter [%s]: %s' % (kind, filter_text, error.message),
+                              **error.details)
+        raise
 
 
 def field_name(name):

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
-    AtpApiError, AtpError, AtpWriteOutcomeUnknown, stops_the_rest)
+    AtpApiError, AtpError, AtpWriteOutcomeUnknown, not_sent, stops_the_rest)
 from ansible_collections.defender.atp.plugins.module_utils._machines.history import EPOCH, created as created_at
 
 ACTIVE_REQUEST_CODE = 'ActiveRequestAlreadyExists'
@@ -182,7 +182,7 @@ class ActionSender(object):
         reconciled = 0
         while True:
             if self._abort:
-                outcome.error = 'not sent: an earlier request of this task was refused (%s)' % self._abort
+                outcome.error = not_sent('request of this task', self._abort)
                 return
             if self.pacer is not None:
                 self.pacer.acquire()

@@ -25,8 +25,10 @@ answer does not show is an error for that machine; one a read-back does not show
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import functools
+
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
-    AtpApiError, AtpError, AtpOptionError, stops_the_rest)
+    BULK, STOPPED, AtpApiError, AtpError, AtpOptionError, bulk_or_each, not_sent, stops_the_rest)
 from ansible_collections.defender.atp.plugins.module_utils._http.ids import machine_path, shown
 from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import NOOP, SEND, Decision
 from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import ActionSpec, Orchestrator
@@ -166,7 +168,7 @@ class TagOrchestrator(Orchestrator):
         for action, value, results in groups:
             if refused:
                 for result in results:
-                    self._fail(result, 'not sent: an earlier request of this task was refused (%s)' % refused)
+                    self._fail(result, not_sent('request of this task', refused))
                 continue
             singles = results
             if len(results) >= BULK_MIN_MACHINES:
@@ -174,30 +176,27 @@ class TagOrchestrator(Orchestrator):
                 for start in range(0, len(results), BULK_MAX_MACHINES):
                     chunk = results[start:start + BULK_MAX_MACHINES]
                     try:
-                        answer = self.client.post(BULK_PATH, {'Value': value, 'Action': action,
-                                                              'MachineIds': [r.machine['id'] for r in chunk]},
-                                                  expected=(200, 201, 204), idempotent=True,
-                                                  what='%s of tag %r on %d machines' % (action, value, len(chunk)))
-                    except AtpApiError as error:
-                        if stops_the_rest(error):
-                            refused = error.message
-                            for result in chunk:
-                                self._fail(result, error.message)
-                            break
-                        # One bad machine may refuse the whole call (a 404, or a 403 for its device group): try each
-                        # machine on its own, so the others still get the tag and the bad one is named.
-                        singles.extend(chunk)
-                        continue
+                        # One bad machine may refuse the whole call (a 404, or a 403 for its device group): each
+                        # machine is then tried on its own, so the others still get the tag and the bad one is named.
+                        how, answer = bulk_or_each(functools.partial(self._bulk, action, value, chunk),
+                                                   each=functools.partial(singles.extend, chunk),
+                                                   fall_back_on=AtpApiError)
                     except AtpError as error:
                         for result in chunk:
                             self._fail(result, error.message)
                         continue
-                    answered = answered_machines(answer)
-                    for result in chunk:
-                        self._applied(result, action, value, answered.get(result.machine_id))
+                    if how == STOPPED:
+                        refused = answer.message
+                        for result in chunk:
+                            self._fail(result, answer.message)
+                        break
+                    if how == BULK:
+                        answered = answered_machines(answer)
+                        for result in chunk:
+                            self._applied(result, action, value, answered.get(result.machine_id))
             for result in singles:
                 if refused:
-                    self._fail(result, 'not sent: an earlier request of this task was refused (%s)' % refused)
+                    self._fail(result, not_sent('request of this task', refused))
                     continue
                 try:
                     machine = self.client.post(machine_path(result.machine['id'], 'tags'),
@@ -253,6 +252,11 @@ class TagOrchestrator(Orchestrator):
             else:
                 result.warnings.append('the machine, %s, %s (a change can take a while to show in the device list)'
                                        % (source, text))
+
+    def _bulk(self, action, value, chunk):
+        body = {'Value': value, 'Action': action, 'MachineIds': [r.machine['id'] for r in chunk]}
+        return self.client.post(BULK_PATH, body, expected=(200, 201, 204), idempotent=True,
+                                what='%s of tag %r on %d machines' % (action, value, len(chunk)))
 
     @staticmethod
     def _applied(result, action, value, machine):
