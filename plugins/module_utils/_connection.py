@@ -324,12 +324,14 @@ def resolve_connection_options(given):
 class ApiConnection(object):
     """Settings, authenticator and HTTP client for one set of connection params, each built on first use.
 
-    ``warn`` receives warnings meant for the user (the caller adds its own prefix or channel).
+    ``warn`` receives warnings meant for the user (the caller adds its own prefix or channel); ``client_options`` go
+    to the ``HttpClient`` (the EDA source's ``sleep``, which a stopping source interrupts).
     """
 
-    def __init__(self, params, warn=None):
+    def __init__(self, params, warn=None, **client_options):
         self.params = params
         self._warn = warn
+        self._client_options = client_options
         self._settings = None
         self._authenticator = None
         self._client = None
@@ -359,7 +361,7 @@ class ApiConnection(object):
         """The authenticated ``HttpClient``; every connection and auth option is validated on first use."""
         if self._client is None:
             authenticator = self.authenticator
-            self._client = HttpClient(self.settings, token_source=authenticator)
+            self._client = HttpClient(self.settings, token_source=authenticator, **self._client_options)
             authenticator.attach(self._client)
         return self._client
 

@@ -260,7 +260,7 @@ class AlertResult(object):
                     method=self.method, error=self.error)
 
 
-def run(module):
+def run_module(module):
     params = module.params
     desired = dict((api, params[option]) for option, api in updates.FIELDS)
     alert_ids = updates.validate_options(params['alert_ids'], desired, params['comment'])
@@ -364,7 +364,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

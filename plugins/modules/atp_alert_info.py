@@ -245,7 +245,7 @@ def alert_criteria(module):
     return (params['machine_id'] or '').strip() or None, criteria
 
 
-def run(module):
+def run_module(module):
     params = module.params
     if params['limit'] is not None and params['limit'] < 1:
         raise AtpOptionError('limit must be 1 or more, got %d; leave it out to get every matching alert.' % params['limit'])
@@ -290,7 +290,7 @@ def main():
         mutually_exclusive=[('alert_id', name) for name in ('status', 'severity', 'machine_id', 'since', 'filter', 'limit')],
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -294,7 +294,7 @@ def _existing_item(indicator, **extra):
     return item
 
 
-def run(module):
+def run_module(module):
     params = module.params
     application = (params['application'] or '').strip()
     if not application:
@@ -428,7 +428,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -132,7 +132,7 @@ from ansible_collections.defender.atp.plugins.module_utils._module import AtpMod
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 
 
-def run(module):
+def run_module(module):
     params = module.params
     if params['limit'] is not None and params['limit'] < 1:
         raise AtpOptionError('limit must be 1 or more, got %d; leave it out to get every matching indicator.'
@@ -166,7 +166,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -267,7 +267,7 @@ def by_entries(directory, names, limit):
     return found, truncated, not_found, ambiguous
 
 
-def run(module):
+def run_module(module):
     params = module.params
     limit = params['limit']
     if limit < 0:
@@ -321,7 +321,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

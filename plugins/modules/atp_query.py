@@ -288,7 +288,7 @@ def checked_mode(dest, requested):
         raise AtpOptionError('mode %r cannot be read: %s.' % (requested, exc))
 
 
-def run(module):
+def run_module(module):
     params = module.params
     api = params['api']
     query = params['query']
@@ -333,7 +333,7 @@ def main():
         required_by=dict(format='dest', mode='dest'),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -281,7 +281,7 @@ GRAPH_SIGNATURE_MESSAGE = ('verify_signature cannot be used with api=graph: Micr
                            'use it with api=defender.')
 
 
-def run(module):
+def run_module(module):
     api = module.params['api']
     if module.params['verify_signature'] and api == 'graph':
         raise AtpOptionError(GRAPH_SIGNATURE_MESSAGE)
@@ -338,7 +338,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

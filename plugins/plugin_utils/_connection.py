@@ -29,17 +29,9 @@ from ansible_collections.defender.atp.plugins.module_utils._errors import AtpErr
 from ansible_collections.defender.atp.plugins.module_utils._http.client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
 from ansible_collections.defender.atp.plugins.module_utils._redaction import Redactor
 
-# Options that hold secrets: never logged, never in a cache key, never in host variables.
-SECRET_OPTIONS = tuple(sorted(name for name, spec in CONNECTION_ARGSPEC.items() if spec.get('no_log')))
 # Options whose value names who is calling (part of an inventory cache key; none of them is secret).
 IDENTITY_OPTIONS = ('tenant_id', 'client_id', 'username', 'certificate_path', 'auth_method', 'cloud', 'region',
                     'api_url', 'login_url', 'api_audience')
-
-
-def env_names(option):
-    """The environment variables an option falls back to, in order (as in ``CONNECTION_ARGSPEC``)."""
-    fallback = CONNECTION_ARGSPEC[option].get('fallback')
-    return list(fallback[1]) if fallback else []
 
 
 def _template(plugin, value):

@@ -45,12 +45,10 @@ try:
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
     from ansible_collections.defender.atp.plugins.module_utils._alerts import (
         ALERTS_PATH, SEVERITIES, STATUSES, build_filter)
-    from ansible_collections.defender.atp.plugins.module_utils._auth.authenticator import Authenticator
-    from ansible_collections.defender.atp.plugins.module_utils._connection import ConnectionSettings, connection_argspec
+    from ansible_collections.defender.atp.plugins.module_utils._connection import ApiConnection, connection_argspec
     from ansible_collections.defender.atp.plugins.module_utils._errors import (
         AtpApiError, AtpAuthError, AtpError, AtpOptionError)
-    from ansible_collections.defender.atp.plugins.module_utils._http.client import (
-        MAX_PAGE_SIZE, HttpClient, requests as _requests)
+    from ansible_collections.defender.atp.plugins.module_utils._http.client import MAX_PAGE_SIZE, requests as _requests
     from ansible_collections.defender.atp.plugins.module_utils._redaction import Redactor
     from ansible_collections.defender.atp.plugins.module_utils._time import (
         TimeSpanError, format_time, parse_api_time, resolve_since)
@@ -571,17 +569,17 @@ class AlertSource(object):
         logger.addFilter(self.log_filter)
         self.warned_withheld = set()
         try:
-            self.settings = ConnectionSettings(self.params)
-            self.authenticator = Authenticator(self.settings)
-            # The client's waits between retries end at once when the source stops (see _sleep).
-            self.client = HttpClient(self.settings, token_source=self.authenticator, sleep=self._sleep)
+            # The one connection setup of modules and plugins; its warnings (validate_certs false, plain http to a
+            # loopback host, a token cache that looks tampered with) go to the log. The client's waits between retries
+            # end at once when the source stops (see _sleep).
+            self.connection = ApiConnection(self.params, warn=logger.warning, sleep=self._sleep)
+            self.client = self.connection.client  # every connection and auth option is validated here
         except AtpError as exc:
             logger.removeFilter(self.log_filter)
             raise self.error(exc.message) from None
+        self.settings = self.connection.settings
+        self.authenticator = self.connection.authenticator
         self.redact.authenticator = self.authenticator
-        self.authenticator.attach(self.client)
-        if not self.settings.validate_certs:
-            logger.warning('validate_certs is false: TLS certificates of the login and API servers are not verified.')
         try:
             self.tracker = self._initial_tracker()
             self.save()  # fails now, not after the first poll, when the state file cannot be written

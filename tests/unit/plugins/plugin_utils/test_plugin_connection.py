@@ -16,7 +16,7 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible_collections.defender.atp.plugins.doc_fragments.connection import ModuleDocFragment
 from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
 from ansible_collections.defender.atp.plugins.module_utils._connection import ApiConnection
-from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC
+from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC, option_env_names
 from ansible_collections.defender.atp.plugins.plugin_utils import _connection as plugin_connection
 
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
@@ -176,9 +176,10 @@ def test_plain_http_is_refused_for_plugins_and_warned_for_loopback():
 
 
 def test_secret_options():
-    assert plugin_connection.SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
-    assert not set(plugin_connection.SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
-    assert plugin_connection.env_names('login_url') == ['DEFENDER_ATP_LOGIN_URL', 'AZURE_AUTHORITY_HOST']
+    from ansible_collections.defender.atp.plugins.module_utils._redaction import SECRET_OPTIONS
+    assert SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
+    assert not set(SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
+    assert option_env_names('login_url') == ['DEFENDER_ATP_LOGIN_URL', 'AZURE_AUTHORITY_HOST']
     assert os.environ.get('AZURE_CLIENT_SECRET') is None  # the autouse fixture keeps the developer's variables out
 
 
