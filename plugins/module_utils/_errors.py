@@ -78,6 +78,16 @@ def stops_the_rest(error):
     return error.status == 403 and bool(error.details.get('missing_permissions'))
 
 
+def summary_counts(results, **extra):
+    """The ``summary`` of a task over many objects: ``total``, and how many ``failed`` (they have an ``error``),
+    ``changed`` and ``unchanged`` (each object counted once, its error first), then the ``extra`` counts."""
+    summary = dict(total=len(results), changed=0, unchanged=0, failed=0)
+    for result in results:
+        summary['failed' if result.error else 'changed' if result.changed else 'unchanged'] += 1
+    summary.update(extra)
+    return summary
+
+
 def not_sent(earlier, reason):
     """The error of an object whose request was not sent because an ``earlier`` one of the task was refused for every
     object (``stops_the_rest``): "not sent: an earlier update was refused (<why>)"."""

@@ -240,6 +240,7 @@ http_stats:
 '''
 
 from ansible_collections.defender.atp.plugins.module_utils import _alerts as updates
+from ansible_collections.defender.atp.plugins.module_utils._errors import summary_counts
 from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
 
 
@@ -315,21 +316,8 @@ def run_module(module):
     finish(module, results, batches, singles)
 
 
-def summarize(results, batches, singles):
-    summary = dict(total=len(results), changed=0, unchanged=0, failed=0, batch_requests=len(batches),
-                   patch_requests=len(singles))
-    for entry in results:
-        if entry.error:
-            summary['failed'] += 1
-        elif entry.changed:
-            summary['changed'] += 1
-        else:
-            summary['unchanged'] += 1
-    return summary
-
-
 def finish(module, results, batches, singles):
-    summary = summarize(results, batches, singles)
+    summary = summary_counts(results, batch_requests=len(batches), patch_requests=len(singles))
     failed = [r for r in results if r.error]
     result = dict(changed=any(r.changed for r in results), alerts=[r.as_dict() for r in results], summary=summary)
     if module.diff_mode:

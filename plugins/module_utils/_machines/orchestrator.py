@@ -29,7 +29,7 @@ __metaclass__ = type
 from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
 from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import (
     CONFLICT, ERROR, NOOP, SEND, Decision)
-from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError, summary_counts
 from ansible_collections.defender.atp.plugins.module_utils._machines.sender import (
     ADOPT, DEFAULT_WORKERS, FAIL, RESEND, ActionSender, Job)
 from ansible_collections.defender.atp.plugins.module_utils._machines.directory import (
@@ -317,17 +317,7 @@ class Orchestrator(object):
     # -- the report -----------------------------------------------------------------------------
 
     def summarize(self, results):
-        summary = dict(total=len(results), changed=0, unchanged=0, failed=0, pending=0)
-        for result in results:
-            if result.error:
-                summary['failed'] += 1
-            elif result.changed:
-                summary['changed'] += 1
-            else:
-                summary['unchanged'] += 1
-            if self.spec.is_pending(result):
-                summary['pending'] += 1
-        return summary
+        return summary_counts(results, pending=sum(1 for result in results if self.spec.is_pending(result)))
 
     def _report(self, results, refused=None):
         warnings = []

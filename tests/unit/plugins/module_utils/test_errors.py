@@ -87,3 +87,12 @@ def test_bulk_or_each_answers_how_the_objects_were_sent():
     with pytest.raises(AtpTransportError):
         bulk_or_each(refused(AtpTransportError('down')), each=lambda: 'each', fall_back_on=AtpApiError)
     assert not_sent('update', 'HTTP 401') == 'not sent: an earlier update was refused (HTTP 401)'
+
+
+def test_summary_counts_each_object_once_its_error_first():
+    import types
+    from ansible_collections.defender.atp.plugins.module_utils._errors import summary_counts
+    results = [types.SimpleNamespace(error='x', changed=True), types.SimpleNamespace(error=None, changed=True),
+               types.SimpleNamespace(error=None, changed=False), types.SimpleNamespace(error='', changed=False)]
+    assert summary_counts(results, pending=1) == dict(total=4, changed=1, unchanged=2, failed=1, pending=1)
+    assert list(summary_counts([], batch_requests=0)) == ['total', 'changed', 'unchanged', 'failed', 'batch_requests']
