@@ -20,18 +20,8 @@ __metaclass__ = type
 import base64
 import os
 import time
+import types
 import uuid
-
-try:
-    import jwt
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    HAS_CRYPTO = True
-    CRYPTO_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the module with missing_required_lib
-    HAS_CRYPTO = False
-    CRYPTO_IMPORT_ERROR = exc
 
 from ansible_collections.defender.atp.plugins.module_utils._auth.method import AuthMethod
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
@@ -47,6 +37,19 @@ def _b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
 
 
+def _crypto():
+    """PyJWT and the parts of cryptography this method uses, imported when it is used (no other method needs them):
+    a namespace with ``jwt``, ``x509``, ``hashes``, ``serialization``, ``rsa``. AtpOptionError when they are missing."""
+    try:
+        import jwt
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+    except ImportError as exc:  # pragma: no cover - reported by the module with missing_required_lib
+        raise AtpOptionError('Certificate authentication needs the Python libraries cryptography and PyJWT: %s' % exc)
+    return types.SimpleNamespace(jwt=jwt, x509=x509, hashes=hashes, serialization=serialization, rsa=rsa)
+
+
 class CertificateAuth(AuthMethod):
     NAME = 'certificate'
     REQUIRED = ('tenant_id', 'client_id', 'certificate_path')
@@ -57,6 +60,7 @@ class CertificateAuth(AuthMethod):
         self.certificate = None
         self.private_key = None
         self._pem = None
+        self._crypto = None
         self.algorithm = algorithm
 
     def _choose_algorithm(self):
@@ -69,8 +73,7 @@ class CertificateAuth(AuthMethod):
 
     def validate(self):
         """Load the PEM now, so a wrong file or password fails before any request."""
-        if not HAS_CRYPTO:
-            raise AtpOptionError('Certificate authentication needs the Python libraries cryptography and PyJWT: %s' % CRYPTO_IMPORT_ERROR)
+        crypto = self._crypto = _crypto()
         self.algorithm = self._choose_algorithm()
         path = self.params['certificate_path']
         try:
@@ -86,12 +89,12 @@ class CertificateAuth(AuthMethod):
             raise AtpOptionError('certificate_path %r holds a certificate but no private key; append the PEM private key '
                                  'to the same file.' % path)
         try:
-            self.certificate = x509.load_pem_x509_certificate(pem)
+            self.certificate = crypto.x509.load_pem_x509_certificate(pem)
         except ValueError as exc:
             raise AtpOptionError('The certificate in certificate_path %r cannot be parsed: %s' % (path, exc))
         password = self.params.get('certificate_password')
         try:
-            self.private_key = serialization.load_pem_private_key(
+            self.private_key = crypto.serialization.load_pem_private_key(
                 pem, password=password.encode('utf-8') if password else None)
         except TypeError:
             if password:
@@ -104,7 +107,7 @@ class CertificateAuth(AuthMethod):
                                      '(wrong password, or a damaged key).')
             raise AtpOptionError('The private key in certificate_path cannot be loaded (not a PEM private key, or encrypted '
                                  'without certificate_password).')
-        if not isinstance(self.private_key, rsa.RSAPrivateKey):
+        if not isinstance(self.private_key, crypto.rsa.RSAPrivateKey):
             raise AtpOptionError('The private key in certificate_path must be an RSA key (Entra ID signs assertions with RSA).')
         public = self.certificate.public_key()
         if public.public_numbers() != self.private_key.public_key().public_numbers():
@@ -112,6 +115,7 @@ class CertificateAuth(AuthMethod):
         self._pem = pem
 
     def thumbprints(self):
+        hashes = (self._crypto or _crypto()).hashes
         return {'x5t': _b64url(self.certificate.fingerprint(hashes.SHA1())),  # a thumbprint, not a signature
                 'x5t#S256': _b64url(self.certificate.fingerprint(hashes.SHA256()))}
 
@@ -133,7 +137,7 @@ class CertificateAuth(AuthMethod):
             'nbf': now,
             'exp': now + ASSERTION_LIFETIME,
         }
-        return jwt.encode(claims, self.private_key, algorithm=algorithm, headers=headers)
+        return (self._crypto or _crypto()).jwt.encode(claims, self.private_key, algorithm=algorithm, headers=headers)
 
     def token_form(self, scope, token_url):
         return {

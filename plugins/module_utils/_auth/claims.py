@@ -6,22 +6,27 @@
 
 Defender answers a token with the wrong audience or too few roles with a bare 401/403; reading the
 claims first turns that into "the token has roles [..]; this needs [..]" before anything runs.
+
+A token is read without verifying it (the API verifies it; we only read): its three base64url parts are decoded
+here, with the standard library, the header and the payload as JSON objects. PyJWT is imported only to verify a
+signature (``verify_signature``, atp_token's option), so a task that reads its cached token never pays for it.
 """
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
+import binascii
 import datetime
+import importlib.util
+import json
+import re
 import time
 
-try:
-    import jwt
-    HAS_JWT = True
-    JWT_IMPORT_ERROR = None
-except ImportError as exc:  # pragma: no cover - reported by the module with missing_required_lib
-    jwt = None
-    HAS_JWT = False
-    JWT_IMPORT_ERROR = exc
+# PyJWT is a requirement of the modules (certificate assertions, signature checks); whether it is installed is
+# checked without importing it.
+HAS_JWT = importlib.util.find_spec('jwt') is not None
+JWT_IMPORT_ERROR = None if HAS_JWT else ImportError('No module named jwt')
 
 from ansible_collections.defender.atp.plugins.module_utils._auth.clouds import NOT_DEFENDER_AUDIENCES
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpAuthError
@@ -32,24 +37,59 @@ REPORTED_CLAIMS = ('aud', 'iss', 'tid', 'appid', 'azp', 'app_displayname', 'appi
                    'name', 'roles', 'scp', 'iat', 'nbf', 'exp', 'ver')
 
 
-def decode_claims(token):
-    """Decode a JWT's payload without verifying it (the API verifies; we only read)."""
-    if not HAS_JWT:
-        raise AtpAuthError('PyJWT is required to read access tokens: %s' % JWT_IMPORT_ERROR)
-    if not token or token.count('.') != 2:
+_BASE64URL_RE = re.compile(r'^[A-Za-z0-9_-]*={0,2}$')
+
+
+def _segment(text, part):
+    """One base64url part of a JWT (padding optional), decoded; ValueError naming the ``part`` otherwise."""
+    if not _BASE64URL_RE.match(text):
+        raise ValueError('its %s is not base64url' % part)
+    text = text.rstrip('=')
+    try:
+        return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError('its %s is not base64url' % part)
+
+
+def _json_object(data, part):
+    try:
+        value = json.loads(data.decode('utf-8'))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise ValueError('its %s is not JSON' % part)
+    if not isinstance(value, dict):
+        raise ValueError('its %s is not a JSON object' % part)
+    return value
+
+
+def _decode(token):
+    """``(header, claims)`` of a JWT, neither verified; ValueError when it is not a well-formed one."""
+    header, payload, signature = token.split('.')
+    header = _json_object(_segment(header, 'header'), 'header')
+    claims = _json_object(_segment(payload, 'payload'), 'payload')
+    _segment(signature, 'signature')
+    return header, claims
+
+
+def _check_form(token):
+    if not isinstance(token, str) or token.count('.') != 2:
         raise AtpAuthError('The access token is not a JWT (expected three dot-separated parts). '
                            'Pass the raw token, without a "Bearer " prefix.')
+
+
+def decode_claims(token):
+    """Decode a JWT's payload without verifying it (the API verifies; we only read)."""
+    _check_form(token)
     try:
-        return jwt.decode(token, options={'verify_signature': False, 'verify_exp': False, 'verify_aud': False,
-                                          'verify_iat': False, 'verify_nbf': False})
-    except jwt.PyJWTError as exc:
+        return _decode(token)[1]
+    except ValueError as exc:
         raise AtpAuthError('The access token cannot be decoded: %s' % exc)
 
 
 def token_header(token):
+    _check_form(token)
     try:
-        return jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
+        return _decode(token)[0]
+    except ValueError as exc:
         raise AtpAuthError('The access token header cannot be decoded: %s' % exc)
 
 
@@ -182,6 +222,10 @@ def verify_signature(token, jwks, audiences=None, issuer=None):
     keys = [k for k in jwks.get('keys', []) if k.get('kid') == kid or k.get('x5t') == kid]
     if not keys:
         raise AtpAuthError('signature: no signing key %r in the authority\'s JWKS; the token was not issued by this authority' % kid)
+    try:
+        import jwt  # only a signature check needs PyJWT (and its cryptography)
+    except ImportError as exc:
+        raise AtpAuthError('signature: PyJWT with cryptography (pyjwt[crypto]) is required to verify a signature: %s' % exc)
     try:
         key = jwt.PyJWK.from_dict(keys[0]).key
         jwt.decode(token, key=key, algorithms=list(SIGNATURE_ALGORITHMS),

@@ -30,7 +30,6 @@ from urllib.parse import urlparse
 from ansible_collections.defender.atp.plugins.module_utils._version import COLLECTION_VERSION
 from ansible_collections.defender.atp.plugins.module_utils._errors import (
     AtpApiError, AtpTransportError, AtpWriteOutcomeUnknown)
-from ansible_collections.defender.atp.plugins.module_utils._http.messages import describe_http_error
 from ansible_collections.defender.atp.plugins.module_utils._http.ids import check_request_path
 from ansible_collections.defender.atp.plugins.module_utils._http.retry import (
     RETRYABLE_STATUSES, RetryPolicy, parse_retry_after)
@@ -266,6 +265,8 @@ class HttpClient(object):
         granted = None
         if response.status_code == 403 and self.token_source is not None:
             granted = self.token_source.granted(api)
+        # Imported here: only an error answer needs the messages (hints for every AADSTS code, status and shape).
+        from ansible_collections.defender.atp.plugins.module_utils._http.messages import describe_http_error
         message, details = describe_http_error(what, response, granted_permissions=granted, **extra)
         return AtpApiError(message, **details)
 
