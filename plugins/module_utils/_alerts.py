@@ -5,12 +5,12 @@
 """Reading Defender alerts: one by id, every alert matching a filter, or the alerts of one machine, paged with
 ``$top``/``$skip``.
 
-Filters are built with ``odata`` so every value is quoted safely, on properties get-alerts.md lists as filterable
+Filters are built with ``_odata`` so every value is quoted safely, on properties get-alerts.md lists as filterable
 only; a raw filter from the user is checked for balanced quotes and parentheses, then ANDed in parenthesised so its
 ``or`` stays inside. ``machineId`` is not filterable (get-alerts.md; mde-api.md, "Facts added on review"): a
 machine's alerts come from ``GET /api/machines/{id}/alerts`` (get-machine-related-alerts.md).
 
-Updating Defender alerts idempotently: read, compare, then PATCH one alert or batchUpdate many.
+Updating them idempotently: read, compare, then PATCH one alert or batchUpdate many.
 
 The documented bodies (update-alert.md, batch-update-alerts.md) take ``status``, ``assignedTo``,
 ``classification``, ``determination`` and ``comment`` in camelCase; batchUpdate adds ``alertIds``.

@@ -74,8 +74,6 @@ CONNECTION_ARGSPEC = dict(
     token_cache=dict(type='bool', default=True, fallback=(env_fallback, ['DEFENDER_ATP_TOKEN_CACHE'])),
 )
 
-CONNECTION_OPTION_NAMES = tuple(CONNECTION_ARGSPEC)
-
 
 def connection_argspec(**module_options):
     """Return the connection argument spec merged with a module's own options."""
@@ -302,7 +300,7 @@ def resolve_connection_options(given):
     """The connection ``params`` for the options in ``given``, resolved as ``AnsibleModule`` resolves them.
 
     An option that is absent from ``given`` (or None) falls back to its environment variables (an empty variable
-    counts as unset, see ``connection_options.env_fallback``), then to its default. Values are converted to the
+    counts as unset, see ``env_fallback``), then to its default. Values are converted to the
     option's type and checked against its choices; an error names the option and where the value came from.
     """
     params = {}

@@ -18,7 +18,6 @@ import json
 import re
 
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError, AtpOptionError, AtpTransportError
-from ansible_collections.defender.atp.plugins.module_utils._row_files import RowSink
 
 DEFENDER_PATH = '/api/advancedqueries/run'
 GRAPH_PATH = '/v1.0/security/runHuntingQuery'
@@ -246,6 +245,3 @@ class RowCollector(object):
     def row(self, row):
         self.rows.append(row)
 
-
-# Counts rows and keeps none (check mode with ``dest``: the query runs, nothing is written).
-RowCounter = RowSink

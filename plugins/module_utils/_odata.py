@@ -40,8 +40,8 @@ _FIELD_RE = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*$')
 COMPARISONS = ('eq', 'ne', 'gt', 'ge', 'lt', 'le')
 
 # The Defender API is ASP.NET OData: its validator refuses a $filter of more than ODataValidationSettings.MaxNodeCount
-# nodes, 100 by default (mde-api.md, "Facts added on review"; whether Defender raised it is not documented).
-DEFAULT_MAX_NODE_COUNT = 100
+# nodes, 100 by default (mde-api.md, "Facts added on review"; whether Defender raised it is not documented): see
+# node_count and MAX_FILTER_NODES.
 _BINARY_OPERATORS = frozenset(('eq', 'ne', 'gt', 'ge', 'lt', 'le', 'and', 'or', 'has', 'add', 'sub', 'mul', 'div', 'mod'))
 _CONSTANTS = frozenset(('true', 'false', 'null'))
 _NODE_TOKEN_RE = re.compile(r"""
@@ -119,11 +119,6 @@ def any_of(field, values):
 
 def startswith(field, prefix):
     return 'startswith(%s,%s)' % (field_name(field), quote(prefix))
-
-
-def any_tag(field, value):
-    """Collection membership, e.g. ``machineTags/any(t: t eq 'x')``."""
-    return '%s/any(t: t eq %s)' % (field_name(field), quote(value))
 
 
 def and_(*clauses):
@@ -279,10 +274,6 @@ class FilterBatcher(object):
         self._lock = threading.Lock()
 
     # -- planning ------------------------------------------------------------------------------------------------
-
-    def fits(self, clauses, prefix=None):
-        text = join(clauses, prefix)
-        return node_count(text) <= self.max_nodes and len(quote_plus(text)) <= self.max_chars
 
     def take(self, clauses, prefix=None):
         """How many of ``clauses`` (at least one) the next batch holds."""

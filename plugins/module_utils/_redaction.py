@@ -12,7 +12,7 @@ options marked ``no_log`` (``client_secret``, ``password``, ``certificate_passwo
 options or through their environment variables) and every token the authenticator holds or held. Each secret is
 also looked for in the forms a reflected request carries it in: form-encoded and JSON-escaped.
 
-``connection_options.redact_url`` is the other half: it takes a ``user:password@`` or a query out of a URL that an
+``_connection.redact_url`` is the other half: it takes a ``user:password@`` or a query out of a URL that an
 option holds, before we ever know which part is secret.
 """
 

@@ -4,7 +4,7 @@
 # Internal to defender.atp, not a public API: other collections must not import it; it may change in any release.
 """Writing result rows to a file as JSON, JSON Lines or CSV, one row at a time, replacing the file atomically.
 
-A writer is a sink for ``hunting.parse_response``: ``schema(columns)``, then ``row(row)`` per row, then
+A writer is a sink for ``_hunting.parse_response``: ``schema(columns)``, then ``row(row)`` per row, then
 ``finish()``. Rows are written as they arrive, so memory stays flat whatever their number. The file
 appears under its name only when complete (temporary file in the same directory, then a rename), so a
 failed query never leaves half a file or clobbers the previous one.

@@ -185,17 +185,6 @@ class TokenCache(object):
                           hashlib.sha256).digest()
         return os.path.join(self.directory, name + ENTRY_SUFFIX), Fernet(base64.urlsafe_b64encode(secret))
 
-    def keyed_hash(self, purpose, data):
-        """HMAC-SHA256 (hex) of ``data`` (bytes) under the per-user key, for ``purpose``; None when the cache is unusable.
-
-        For other caches that must bind an entry to a credential without storing anything a guess could be tested
-        against (the inventory cache, for instance): without ``cache.key`` the value reveals nothing.
-        """
-        key = self._secret(create=True)
-        if key is None:
-            return None
-        return hmac.new(key, b'defender.atp ' + purpose.encode('utf-8') + b'\x00' + data, hashlib.sha256).hexdigest()
-
     # -- the cache ----------------------------------------------------------------------------
 
     def get(self, identity, credential, min_valid=60):

@@ -114,7 +114,7 @@ class HttpClient(object):
                 pacer=None):
         """Send one request with retries; return the ``requests.Response`` of an expected status.
 
-        ``pacer`` (machine_actions.Pacer), for requests of a rate-limited family sent by several workers: it
+        ``pacer`` (``_http/pacing.Pacer``), for requests of a rate-limited family sent by several workers: it
         sees every answer (``observe``, to learn the quota) and every retry wait goes through it (``sleep``: all
         workers pause together). Only this request is paced: token requests and other reads keep the client's own
         waits, so they never count against the family's quota.

@@ -21,8 +21,8 @@ Resolution rules (shared by every module that takes a ``machines`` list):
 
 ``clean_entries`` refuses entries that cannot be a machine id or DNS name (quotes, spaces, OData
 syntax), so a module fails on them before any request. Every value still reaches ``$filter`` through
-``odata`` (quotes doubled), so even a name containing a quote or OData syntax could only match itself. Lookups are
-batched (``id eq 'a' or id eq 'b' ...``) by ``batched_reads.FilterBatcher``: each filter stays well under ASP.NET
+``_odata`` (quotes doubled), so even a name containing a quote or OData syntax could only match itself. Lookups are
+batched (``id eq 'a' or id eq 'b' ...``) by ``_odata.FilterBatcher``: each filter stays well under ASP.NET
 OData's default limit of 100 nodes (12 comparisons at most) and 1,800 encoded characters, and a batch the API
 still refuses for its size is split and read again. Lookups are paged; above ``listing_threshold`` entries one
 paged listing of all machines (and of all actions of the types asked for) replaces the batches; the history of more

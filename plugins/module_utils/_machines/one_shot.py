@@ -24,7 +24,7 @@ from ansible_collections.defender.atp.plugins.module_utils._errors import AtpErr
 from ansible_collections.defender.atp.plugins.module_utils._http.download import (
     DownloadLimits, check_package_url, download_to, package_session, unwrap_link)
 from ansible_collections.defender.atp.plugins.module_utils._http.ids import HEX40_RE, action_path, machine_path
-from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
+from ansible_collections.defender.atp.plugins.module_utils._machines import history
 from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import ERROR, NOOP, SEND, Decision
 from ansible_collections.defender.atp.plugins.module_utils._machines.history import SUCCEEDED
 from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import ActionSpec
@@ -153,7 +153,7 @@ class OneShotSpec(ActionSpec):
             return False
         if self.sha1 is not None:
             # An action naming no file (the docs do not promise relatedFileInfo) is not taken for ours: a request is
-            # sent, and a duplicate refused by the API is read again and adopted (machine_actions.ActionSender).
+            # sent, and a duplicate refused by the API is read again and adopted (``sender.ActionSender``).
             return related_sha1(action) == self.sha1
         return True
 
@@ -161,12 +161,12 @@ class OneShotSpec(ActionSpec):
         return directory.machine_actions(machine_ids, (self.action_type,))
 
     def decide(self, machine, actions):
-        running = [a for a in actions_mod.newest_first(actions) if self.matches(a) and actions_mod.is_active(a)]
+        running = [a for a in history.newest_first(actions) if self.matches(a) and history.is_active(a)]
         if running:
             return Decision(NOOP, action=running[0], track=running[0].get('id'),
-                            reason='a %s is already under way' % actions_mod.describe(running[0]))
+                            reason='a %s is already under way' % history.describe(running[0]))
         if self.action in WINDOWS_ONLY:
-            refusal = actions_mod.windows_only_refusal(machine, actions_mod.with_article(self.verb),
+            refusal = history.windows_only_refusal(machine, history.with_article(self.verb),
                                                        WINDOWS_ONLY[self.action])
             if refusal:
                 return Decision(ERROR, reason=refusal)
@@ -189,10 +189,10 @@ class OneShotSpec(ActionSpec):
         try:
             for result in results:
                 action = result.action
-                if not action or actions_mod.status_of(action) != SUCCEEDED:
-                    if action is not None and actions_mod.is_active(action):
+                if not action or history.status_of(action) != SUCCEEDED:
+                    if action is not None and history.is_active(action):
                         result.warnings.append('the package was not downloaded: its collection is still %s'
-                                               % actions_mod.status_of(action))
+                                               % history.status_of(action))
                     continue
                 try:
                     file_name = package_file_name(result.machine, action.get('id'))
@@ -220,12 +220,12 @@ class OneShotSpec(ActionSpec):
     def result_fields(self, result):
         # previous_state/state of a one-shot action: the status of the action found under way before the task
         # (None without one), and of the action the result rests on at the end.
-        before = result.actions and [a for a in result.actions if self.matches(a) and actions_mod.is_active(a)]
-        previous = actions_mod.status_of(actions_mod.newest_first(before)[0]) if before else None
+        before = result.actions and [a for a in result.actions if self.matches(a) and history.is_active(a)]
+        previous = history.status_of(history.newest_first(before)[0]) if before else None
         if result.action is not None:
-            state = actions_mod.status_of(result.action)
+            state = history.status_of(result.action)
         elif result.changed and not result.error:
-            state = actions_mod.PENDING  # check mode, or before the answer: a new action starts Pending
+            state = history.PENDING  # check mode, or before the answer: a new action starts Pending
         else:
             state = previous
         fields = dict(previous_state=previous, state=state)
@@ -237,7 +237,7 @@ class OneShotSpec(ActionSpec):
         return self.result_fields(result)['previous_state' if when == 'before' else 'state']
 
     def summarize(self, action):
-        summary = actions_mod.summarize(action)
+        summary = history.summarize(action)
         if summary is not None:
             summary['sha1'] = related_sha1(action)
         return summary

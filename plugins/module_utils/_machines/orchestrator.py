@@ -26,7 +26,7 @@ The specs (each ``read_actions``, ``decide`` and ``request``, and what differs f
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.defender.atp.plugins.module_utils._machines import history as actions_mod
+from ansible_collections.defender.atp.plugins.module_utils._machines import history
 from ansible_collections.defender.atp.plugins.module_utils._machines.decisions import (
     CONFLICT, ERROR, NOOP, SEND, Decision)
 from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError, summary_counts
@@ -154,24 +154,24 @@ class ActionSpec(object):
         return Decision(SEND, action=None)
 
     def after_write(self, result, outcome):
-        """Pure: the result once the write was answered (``outcome``: a machine_actions.Outcome)."""
+        """Pure: the result once the write was answered (``outcome``: a ``sender.Outcome``)."""
         if outcome.error:
             return Decision(error=outcome.error, changed=outcome.sent and outcome.action is not None)
         action = outcome.action
-        status = actions_mod.status_of(action)
-        if status in actions_mod.UNSUCCESSFUL_STATUSES:
+        status = history.status_of(action)
+        if status in history.UNSUCCESSFUL_STATUSES:
             return Decision(action=action, changed=outcome.created,
-                            error='the %s was answered with status %s' % (actions_mod.describe(action), status))
+                            error='the %s was answered with status %s' % (history.describe(action), status))
         return Decision(action=action, changed=outcome.created, warnings=_unknown_status(action),
-                        track=action.get('id') if status in actions_mod.ACTIVE_STATUSES else None)
+                        track=action.get('id') if status in history.ACTIVE_STATUSES else None)
 
     def after_wait(self, result, actions, action):
         """Pure: the result after waiting; ``action`` is the tracked action as last read (None if not found)."""
         if action is None:
             return Decision()
-        status = actions_mod.status_of(action)
-        if status in actions_mod.UNSUCCESSFUL_STATUSES:
-            return Decision(action=action, error='the %s ended with status %s' % (actions_mod.describe(action), status))
+        status = history.status_of(action)
+        if status in history.UNSUCCESSFUL_STATUSES:
+            return Decision(action=action, error='the %s ended with status %s' % (history.describe(action), status))
         return Decision(action=action, warnings=_unknown_status(action))
 
     def is_pending(self, result):
@@ -180,14 +180,14 @@ class ActionSpec(object):
             return False
         if result.action is None:
             return result.changed
-        return actions_mod.is_active(result.action)
+        return history.is_active(result.action)
 
     def complete(self, client, results):
         """After the writes (and the wait): work left per machine, such as downloading what an action produced
         (never in check mode). Sets ``result.error`` for a machine it failed for; by default nothing to do."""
 
     def summarize(self, action):
-        return actions_mod.summarize(action)
+        return history.summarize(action)
 
     def result_fields(self, result):
         """Extra keys of each returned machine (always present, so every entry has the same keys)."""
@@ -200,10 +200,10 @@ class ActionSpec(object):
 def _unknown_status(action):
     """A warning for an action whose status this code does not know (the API may add values): it is neither reported
     as done nor as failed."""
-    status = actions_mod.status_of(action)
-    if action and status not in actions_mod.ACTIVE_STATUSES | actions_mod.FINAL_STATUSES:
+    status = history.status_of(action)
+    if action and status not in history.ACTIVE_STATUSES | history.FINAL_STATUSES:
         return ['the %s has a status this module does not know (%s): it is not reported as done'
-                % (actions_mod.describe(action), status)]
+                % (history.describe(action), status)]
     return []
 
 
@@ -240,9 +240,9 @@ class Orchestrator(object):
     def run(self, entries):
         results = [MachineResult(r) for r in self.directory.resolve(entries)]
         resolved = [r for r in results if r.machine_id]
-        history = self.spec.read_actions(self.directory, [r.machine_id for r in resolved])
+        histories = self.spec.read_actions(self.directory, [r.machine_id for r in resolved])
         for result in resolved:
-            result.actions = history.get(result.machine_id, [])
+            result.actions = histories.get(result.machine_id, [])
             decision = self.spec.decide(result.machine, result.actions)
             result.op = decision.op
             result.apply(decision)
@@ -304,7 +304,7 @@ class Orchestrator(object):
         def read(machine_ids):
             return self.spec.read_actions(self.directory, machine_ids)
 
-        latest, error = actions_mod.wait_for_actions(read, tracked, self.wait_timeout, self.poll_interval)
+        latest, error = history.wait_for_actions(read, tracked, self.wait_timeout, self.poll_interval)
         self.wait_error = error
         by_id = dict((r.machine_id, r) for r in resolved)
         for machine_id, action_id in tracked.items():
@@ -312,7 +312,7 @@ class Orchestrator(object):
             if actions is None:
                 continue
             result = by_id[machine_id]
-            result.apply(self.spec.after_wait(result, actions, actions_mod.find_action(actions, action_id)))
+            result.apply(self.spec.after_wait(result, actions, history.find_action(actions, action_id)))
 
     # -- the report -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@
 * A 404 ``ResourceNotFound`` for a machine that was just found is retried once after a short wait
   (the API is known to answer 404 intermittently).
 * A 401, or a 403 that names a missing permission, means every other request would be refused too
-  (``errors.stops_the_rest``): the remaining machines are not sent, and each one says why. Any other
+  (``_errors.stops_the_rest``): the remaining machines are not sent, and each one says why. Any other
   403 (a user's device groups, ``DisallowedOperation``, ``DisabledFeature``) fails that machine alone.
 """
 

@@ -62,4 +62,3 @@ def test_and_parenthesises_compound_clauses():
 
 def test_helpers_for_functions():
     assert odata.startswith('computerDnsName', "ws'") == "startswith(computerDnsName,'ws''')"
-    assert odata.any_tag('machineTags', 'compromised') == "machineTags/any(t: t eq 'compromised')"

@@ -293,17 +293,3 @@ def test_the_authenticator_keys_the_cache_with_authority_and_api_base(tmp_path):
     assert identity(api_audience='https://other.example') != base
     assert identity(client_secret='another') == base  # the credential binds the entry's encryption, not its name
     assert 's' not in json.loads(base).values()
-
-
-def test_keyed_hash_depends_on_the_per_user_key(tmp_path):
-    """For other caches (the inventory's) that bind entries to a credential: a keyed hash, not a fast one."""
-    first = make(tmp_path / 'a')
-    value = first.keyed_hash('inventory', b'credential digest')
-    assert value == make(tmp_path / 'a').keyed_hash('inventory', b'credential digest')
-    assert value != first.keyed_hash('inventory', b'other credential')
-    assert value != first.keyed_hash('other purpose', b'credential digest')
-    assert value != make(tmp_path / 'b').keyed_hash('inventory', b'credential digest')
-    assert value != hashlib.sha256(b'credential digest').hexdigest()
-    link = tmp_path / 'link'
-    os.symlink(str(tmp_path / 'a'), str(link))
-    assert make(link, warnings=[]).keyed_hash('inventory', b'credential digest') is None
