@@ -244,4 +244,3 @@ class RowCollector(object):
 
     def row(self, row):
         self.rows.append(row)
-
