@@ -64,7 +64,6 @@ PACKAGE_HOST_SUFFIXES = (
 _AMBIGUOUS_URL_CHARS = re.compile(r'[\x00-\x20\x7f\\]')
 
 
-
 class DownloadLimits(object):
     """``max_bytes``: the largest package accepted; ``deadline``: seconds one package's download may take in all."""
 

@@ -166,8 +166,7 @@ class OneShotSpec(ActionSpec):
             return Decision(NOOP, action=running[0], track=running[0].get('id'),
                             reason='a %s is already under way' % history.describe(running[0]))
         if self.action in WINDOWS_ONLY:
-            refusal = history.windows_only_refusal(machine, history.with_article(self.verb),
-                                                       WINDOWS_ONLY[self.action])
+            refusal = history.windows_only_refusal(machine, history.with_article(self.verb), WINDOWS_ONLY[self.action])
             if refusal:
                 return Decision(ERROR, reason=refusal)
         return Decision(SEND)

@@ -270,7 +270,7 @@ def test_name_matches(key, machines, expected):
 def test_machine_summary_of_microsoft_examples():
     import json
     import os
-    fixtures = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))), 'emulator', 'fixtures')
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'emulator', 'fixtures')
     with open(os.path.join(fixtures, 'machine_get.json')) as handle:
         single = json.load(handle)
     with open(os.path.join(fixtures, 'machines_list.json')) as handle:

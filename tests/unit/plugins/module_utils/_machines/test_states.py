@@ -22,7 +22,7 @@ from ansible_collections.defender.atp.plugins.module_utils._machines.decisions i
 from ansible_collections.defender.atp.plugins.module_utils._machines.states import (
     ISOLATED, ISOLATING, RESTRICTED, RESTRICTING, RESTRICTION, UNISOLATED, UNISOLATING, UNRESTRICTED, UNRESTRICTING)
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))), 'emulator', 'fixtures')
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', '..', 'emulator', 'fixtures')
 MACHINE = '1e5bc9d7e413ddd7902c2932e418702b84d0cc07'
 _ids = itertools.count(1)
 
