@@ -36,7 +36,10 @@ def test_transient_faults_on_pages_are_retried_and_no_machine_is_lost(runner, em
     assert sorted(set(skip for skip, _status in pages), key=str) == sorted([None, '10', '20', '30', '40'], key=str), pages
     for skip in ('10', '20', '30', '40'):
         assert len([1 for page_skip, _status in pages if page_skip == skip]) == 2, pages
-    assert '[WARNING]' not in output
+    # The one warning the default data earns: its re-imaged device's two records share a name, so neither takes it.
+    warnings = [line for line in output.splitlines() if '[WARNING]' in line]
+    assert all('held by more than one machine record' in line and 'ws-reimaged' in line for line in warnings), warnings
+    assert len(warnings) <= 1, warnings
 
 
 def test_a_token_expiring_while_the_pages_are_read_is_renewed(runner, emu):
