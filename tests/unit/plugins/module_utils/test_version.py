@@ -30,12 +30,19 @@ def test_user_agent_names_the_collection_version():
 
 
 def test_every_module_utils_file_says_it_is_internal():
-    """Every file under module_utils and plugin_utils, in the private packages too, and every name private (``_``)."""
+    """Every file under module_utils and plugin_utils, in the private packages too, and every name private (``_``).
+
+    A package's ``__init__.py`` is empty (ansible-test's empty-init sanity test requires it): the package's name and
+    the header of every file in it say it is internal."""
     names = []
     for top in (MODULE_UTILS, PLUGIN_UTILS):
         for directory, _dirs, files in os.walk(top):
-            names.extend(os.path.relpath(os.path.join(directory, name), COLLECTION_ROOT) for name in files
-                         if name.endswith('.py'))
+            for name in files:
+                path = os.path.join(directory, name)
+                if name == '__init__.py':
+                    assert os.path.getsize(path) == 0, path
+                elif name.endswith('.py'):
+                    names.append(os.path.relpath(path, COLLECTION_ROOT))
     assert len(names) > 30, names
     unmarked = []
     for name in sorted(names):
