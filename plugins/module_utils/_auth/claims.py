@@ -70,27 +70,24 @@ def _decode(token):
     return header, claims
 
 
-def _check_form(token):
+def _unverified(token, failure):
+    """``(header, claims)`` of ``token``, not verified; AtpAuthError (``failure``: why) when it is not a JWT."""
     if not isinstance(token, str) or token.count('.') != 2:
         raise AtpAuthError('The access token is not a JWT (expected three dot-separated parts). '
                            'Pass the raw token, without a "Bearer " prefix.')
+    try:
+        return _decode(token)
+    except ValueError as exc:
+        raise AtpAuthError('%s: %s' % (failure, exc))
 
 
 def decode_claims(token):
     """Decode a JWT's payload without verifying it (the API verifies; we only read)."""
-    _check_form(token)
-    try:
-        return _decode(token)[1]
-    except ValueError as exc:
-        raise AtpAuthError('The access token cannot be decoded: %s' % exc)
+    return _unverified(token, 'The access token cannot be decoded')[1]
 
 
 def token_header(token):
-    _check_form(token)
-    try:
-        return _decode(token)[0]
-    except ValueError as exc:
-        raise AtpAuthError('The access token header cannot be decoded: %s' % exc)
+    return _unverified(token, 'The access token header cannot be decoded')[0]
 
 
 def summarize(claims):

@@ -5,6 +5,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import base64
 import time
 
 import jwt
@@ -200,3 +201,28 @@ def test_a_graph_token_with_a_header_nonce_is_not_called_forged():
     message = str(caught.value)
     assert message.startswith('signature: the token has a nonce in its header, as Microsoft Graph access tokens do')
     assert 'this does not mean it is forged' in message and 'invalid' not in message
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
+
+
+def test_a_token_reads_as_pyjwt_reads_it_unverified():
+    """Claims are read with the standard library now: the same claims and header as PyJWT's unverified decode."""
+    token = make_token(roles=['Machine.Isolate', 'Alert.Read.All'], name=u'R\u00e9sum\u00e9 app', nested={'a': [1, None]})
+    assert claims_util.decode_claims(token) == jwt.decode(token, options={'verify_signature': False})
+    assert claims_util.token_header(token) == jwt.get_unverified_header(token)
+    header, payload, signature = token.split('.')
+    padded = '.'.join((header + '=' * (-len(header) % 4), payload, signature))
+    assert claims_util.decode_claims(padded) == claims_util.decode_claims(token)  # padding is optional
+
+
+@pytest.mark.parametrize('part, value', [
+    (0, '!!!'), (0, _b64(b'[1, 2]')), (1, _b64(b'not json')), (1, _b64(b'"a string"')), (1, _b64(b'\xff\xfe')),
+    (2, 'a$b'), (1, 'a'),
+])
+def test_a_malformed_part_is_refused(part, value):
+    parts = make_token().split('.')
+    parts[part] = value
+    with pytest.raises(AtpAuthError, match='cannot be decoded'):
+        claims_util.decode_claims('.'.join(parts))
