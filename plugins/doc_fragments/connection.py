@@ -180,6 +180,23 @@ notes:
   - Secrets (O(client_secret), O(certificate_password), O(password), O(access_token)) are never logged or returned.
 '''
 
+    # The canonical text of the return keys every module shares (AtpModule adds them to every result). ansible-core
+    # merges RETURN fragments only from 2.20 on, so each module keeps a copy in its own RETURN;
+    # tests/unit/plugins/doc_fragments/test_shared_docs.py keeps every copy equal to this text.
+    RETURN = r'''
+auth_method:
+  description: The authentication method used (the choice of O(auth_method=auto)).
+  returned: when the options were valid
+  type: str
+  sample: client_secret
+http_stats:
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
+  returned: when a request was attempted
+  type: dict
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+'''
+
     # Added to DOCUMENTATION by controller-side plugins (the defender.atp.machines inventory plugin), which extend
     # both: defender.atp.connection documents the options once; plugin_utils/connection.py reads them with the
     # modules' environment fallbacks.
