@@ -169,7 +169,8 @@ options:
         (C(cache.key), 0600) names and encrypts the entries. A file name is a keyed hash of the tenant, client, user,
         auth method, login URL, API base and audience, never of the credential, and an entry opens only with that key
         and the credential it was obtained with. A cache directory or key file that is a symlink, owned by another
-        user or open to group or others is not used (warning); see the README section Security.
+        user or open to group or others is not used (warning); see
+        R(the security guide,ansible_collections.defender.atp.docsite.guide_security).
       - Set to V(false) to always request a fresh token, for example right after granting new permissions.
       - If not set, the environment variable E(DEFENDER_ATP_TOKEN_CACHE) is used.
     type: bool
