@@ -121,10 +121,11 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 2, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
 from ansible_collections.defender.atp.plugins.module_utils import _indicators as iocs

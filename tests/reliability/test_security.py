@@ -114,7 +114,8 @@ def test_no_secret_in_any_output_at_vvvv(runner, emu):
     registered = json.loads(haystacks['registered-success.json'])
     assert registered['alerts_given_token']['count'] > 0 and registered['token_secret']['permissions']
     assert 'access_token' not in registered['token_secret'] and len(json.loads(haystacks['registered-failure.json'])) == 9
-    assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' in success.output
+    # Where ansible-playbook shows module invocations (up to 2.20 at -vvvv; 2.21 prints none), they are censored.
+    assert 'VALUE_SPECIFIED_IN_NO_LOG_PARAMETER' in success.output or '"invocation"' not in success.output
 
     secrets = emu.secrets()
     tokens = [s for s in secrets if s.startswith('eyJ')]
