@@ -199,7 +199,7 @@ http_stats:
 '''
 
     # Added to DOCUMENTATION by controller-side plugins (the defender.atp.machines inventory plugin), which extend
-    # both: defender.atp.connection documents the options once; plugin_utils/connection.py reads them with the
+    # both: defender.atp.connection documents the options once; plugin_utils/_connection.py reads them with the
     # modules' environment fallbacks.
     PLUGINS = r'''
 options: {}

@@ -204,9 +204,11 @@ http_stats:
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.restriction import RESTRICTED, UNRESTRICTED, RestrictionSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import RestrictionSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import RESTRICTED, UNRESTRICTED
 
 
 def run_module(module):

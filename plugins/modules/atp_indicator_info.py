@@ -128,12 +128,12 @@ http_stats:
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import indicators as iocs
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _indicators as iocs
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 
 
-def run(module):
+def run_module(module):
     params = module.params
     if params['limit'] is not None and params['limit'] < 1:
         raise AtpOptionError('limit must be 1 or more, got %d; leave it out to get every matching indicator.'
@@ -167,7 +167,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

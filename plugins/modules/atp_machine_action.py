@@ -285,11 +285,13 @@ http_stats:
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.response_actions import (
-    ACTIONS, DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_PACKAGE_MB, SCAN_TYPES, DownloadLimits, OneShotSpec,
-    validate_action_options)
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.one_shot import (
+    ACTIONS, SCAN_TYPES, OneShotSpec, validate_action_options)
+from ansible_collections.defender.atp.plugins.module_utils._http.download import (
+    DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_PACKAGE_MB, DownloadLimits)
 
 
 def run_module(module):

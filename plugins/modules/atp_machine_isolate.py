@@ -332,11 +332,12 @@ http_stats:
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.isolation import ISOLATION_TYPES
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.isolation_action import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import ISOLATION_TYPES
 
 
 def run_module(module):

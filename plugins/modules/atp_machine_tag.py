@@ -225,9 +225,9 @@ http_stats:
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import DEFAULTS, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.machine_tags import (
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import DEFAULTS, run_action_module
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.tags import (
     ABSENT, PRESENT, TagOrchestrator, TagSpec, validate_tags)
 
 
