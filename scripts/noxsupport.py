@@ -295,8 +295,8 @@ def locked(path, log=None):
 
 
 # -- make test: lanes ---------------------------------------------------------------------------------------------------
-# Seconds per session on an idle 2-core machine with warm caches (the README's table), for a first run; later runs
-# plan with the durations of the last report. First match wins.
+# Seconds per session on an idle 2-core machine with warm caches (the testing guide's "Where the time goes"), for a
+# first run; later runs plan with the durations of the last report. First match wins.
 ESTIMATES = [
     (r'^ansible-test-integration-smoke-', 100),
     (r'^ansible-test-integration-', 420),

@@ -169,7 +169,8 @@ options:
         (C(cache.key), 0600) names and encrypts the entries. A file name is a keyed hash of the tenant, client, user,
         auth method, login URL, API base and audience, never of the credential, and an entry opens only with that key
         and the credential it was obtained with. A cache directory or key file that is a symlink, owned by another
-        user or open to group or others is not used (warning); see the README section Security.
+        user or open to group or others is not used (warning); see
+        R(the security guide,ansible_collections.defender.atp.docsite.guide_security).
       - Set to V(false) to always request a fresh token, for example right after granting new permissions.
       - If not set, the environment variable E(DEFENDER_ATP_TOKEN_CACHE) is used.
     type: bool
@@ -180,8 +181,25 @@ notes:
   - Secrets (O(client_secret), O(certificate_password), O(password), O(access_token)) are never logged or returned.
 '''
 
+    # The canonical text of the return keys every module shares (AtpModule adds them to every result). ansible-core
+    # merges RETURN fragments only from 2.20 on, so each module keeps a copy in its own RETURN;
+    # tests/unit/plugins/doc_fragments/test_shared_docs.py keeps every copy equal to this text.
+    RETURN = r'''
+auth_method:
+  description: The authentication method used (the choice of O(auth_method=auto)).
+  returned: when the options were valid
+  type: str
+  sample: client_secret
+http_stats:
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
+  returned: when a request was attempted
+  type: dict
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+'''
+
     # Added to DOCUMENTATION by controller-side plugins (the defender.atp.machines inventory plugin), which extend
-    # both: defender.atp.connection documents the options once; plugin_utils/connection.py reads them with the
+    # both: defender.atp.connection documents the options once; plugin_utils/_connection.py reads them with the
     # modules' environment fallbacks.
     PLUGINS = r'''
 options: {}

@@ -262,13 +262,13 @@ from ansible.utils.vars import combine_vars
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.utils.unsafe_proxy import wrap_var
 
-from ansible_collections.defender.atp.plugins.module_utils import batched_reads, odata
-from ansible_collections.defender.atp.plugins.module_utils.machines import carries_any_tag
-from ansible_collections.defender.atp.plugins.module_utils.resource_ids import shown  # repr of untrusted text, cut short
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.http_client import MAX_PAGE_SIZE
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
-from ansible_collections.defender.atp.plugins.plugin_utils.connection import (
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
+from ansible_collections.defender.atp.plugins.module_utils._machines.directory import carries_any_tag
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import shown  # repr of untrusted text, cut short
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._http.client import MAX_PAGE_SIZE
+from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, format_time, resolve_since
+from ansible_collections.defender.atp.plugins.plugin_utils._connection import (
     PluginConnection, ansible_errors, stable_digest)
 
 MACHINES_PATH = '/api/machines'
@@ -583,7 +583,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def build_filter(self, now=None):
         """The OData ``$filter`` for the filter options."""
         fixed, alternatives = self.filter_parts(now=now)
-        return odata.and_(*(fixed[:1] + [batched_reads.join(group) for group in alternatives] + fixed[1:]))
+        return odata.and_(*(fixed[:1] + [odata.join(group) for group in alternatives] + fixed[1:]))
 
     def _page_size(self):
         size = self.get_option('page_size')
@@ -617,7 +617,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         started = time.time()
         pages = 0
         with ansible_errors(self.NAME, connection.redact):
-            if parts is None or not odata_filter or odata.node_count(odata_filter) <= batched_reads.MAX_FILTER_NODES:
+            if parts is None or not odata_filter or odata.node_count(odata_filter) <= odata.MAX_FILTER_NODES:
                 params = {'$filter': odata_filter} if odata_filter else None
                 machines = []
                 for page in connection.client.iter_pages(MACHINES_PATH, params=params, page_size=page_size):
@@ -626,9 +626,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             else:
                 fixed, alternatives = parts
                 longest = max(alternatives, key=len)
-                others = [batched_reads.join(group) for group in alternatives if group is not longest]
+                others = [odata.join(group) for group in alternatives if group is not longest]
                 prefix = odata.and_(*(fixed[:1] + others + fixed[1:])) or None
-                batcher = batched_reads.FilterBatcher(connection.client)
+                batcher = odata.FilterBatcher(connection.client)
                 machines = []
                 seen = set()
                 for machine in batcher.read(MACHINES_PATH, longest, prefix=prefix):
@@ -879,7 +879,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         if update_cache:
             self._cache[cache_key] = dict(format=CACHE_FORMAT, machines=machines,
-                                          fetched_at=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
+                                          fetched_at=format_time(datetime.datetime.now(datetime.timezone.utc), fraction=False))
 
 
 def _examples(items, limit=WARNING_EXAMPLES):

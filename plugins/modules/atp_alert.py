@@ -233,14 +233,16 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 2, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import alert_updates as updates
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as updates
+from ansible_collections.defender.atp.plugins.module_utils._errors import summary_counts
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
 
 
 class AlertResult(object):
@@ -260,7 +262,7 @@ class AlertResult(object):
                     method=self.method, error=self.error)
 
 
-def run(module):
+def run_module(module):
     params = module.params
     desired = dict((api, params[option]) for option, api in updates.FIELDS)
     alert_ids = updates.validate_options(params['alert_ids'], desired, params['comment'])
@@ -315,21 +317,8 @@ def run(module):
     finish(module, results, batches, singles)
 
 
-def summarize(results, batches, singles):
-    summary = dict(total=len(results), changed=0, unchanged=0, failed=0, batch_requests=len(batches),
-                   patch_requests=len(singles))
-    for entry in results:
-        if entry.error:
-            summary['failed'] += 1
-        elif entry.changed:
-            summary['changed'] += 1
-        else:
-            summary['unchanged'] += 1
-    return summary
-
-
 def finish(module, results, batches, singles):
-    summary = summarize(results, batches, singles)
+    summary = summary_counts(results, batch_requests=len(batches), patch_requests=len(singles))
     failed = [r for r in results if r.error]
     result = dict(changed=any(r.changed for r in results), alerts=[r.as_dict() for r in results], summary=summary)
     if module.diff_mode:
@@ -364,7 +353,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -202,7 +202,8 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
@@ -210,11 +211,11 @@ http_stats:
 
 import datetime
 
-from ansible_collections.defender.atp.plugins.module_utils import alerts as alerts_util
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.machines import is_machine_id
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, resolve_since
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as alerts_util
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._http.ids import is_machine_id
+from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, resolve_since
 
 
 def alert_criteria(module):
@@ -233,7 +234,7 @@ def alert_criteria(module):
                         % (params['since'], since.strftime('%Y-%m-%d %H:%M:%S')))
     if params['machine_id'] is not None and not params['machine_id'].strip():
         raise AtpOptionError('machine_id is empty; give a machine id or leave it out.')
-    if params['machine_id'] is not None and not is_machine_id(params['machine_id']):
+    if params['machine_id'] is not None and not is_machine_id(params['machine_id'].strip()):
         raise AtpOptionError('machine_id %r is not a machine id (40 hexadecimal characters, as in an alert\'s machineId); '
                              'to read the alerts of a machine known by name, look its id up with '
                              'defender.atp.atp_machine_info.' % params['machine_id'])
@@ -245,7 +246,7 @@ def alert_criteria(module):
     return (params['machine_id'] or '').strip() or None, criteria
 
 
-def run(module):
+def run_module(module):
     params = module.params
     if params['limit'] is not None and params['limit'] < 1:
         raise AtpOptionError('limit must be 1 or more, got %d; leave it out to get every matching alert.' % params['limit'])
@@ -290,7 +291,7 @@ def main():
         mutually_exclusive=[('alert_id', name) for name in ('status', 'severity', 'machine_id', 'since', 'filter', 'limit')],
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

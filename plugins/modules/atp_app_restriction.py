@@ -13,12 +13,13 @@ version_added: 0.2.0
 description:
   - Puts a list of machines in a desired app execution state, O(state=restricted) (only Microsoft-signed files may run)
     or O(state=unrestricted), in one task. A containment step for when network isolation is too much.
-  - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does.
   - Idempotent. Each machine's state is read from its newest RestrictCodeExecution or UnrestrictCodeExecution machine
     action, exactly as isolation is read (see the notes). A machine already in the desired state, or with an action in
     that direction under way, gets no request; O(force=true) sends it anyway.
-  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
-    unless O(allow_partial=true).
+  - App restriction is a Windows-only action (Microsoft's pages). A machine whose C(osPlatform) is a known other
+    platform (C(Linux), C(macOS), C(iOS), C(Android), ...) gets no request and is an error in RV(machines) (in check
+    mode too, and it does not count against O(max_machines)); a machine whose C(osPlatform) is unknown or null gets
+    the request, and the service's C(400 OsPlatformNotSupported) is an error for that machine alone.
 author:
   - defender.atp contributors (@defender-atp)
 requirements:
@@ -30,6 +31,9 @@ requirements:
     Defender role with 'Active remediation actions' covering the machines' device groups."
 extends_documentation_fragment:
   - defender.atp.connection
+  - defender.atp.machine_action
+  - defender.atp.machine_action.actions
+  - defender.atp.machine_action.desired_state
   - defender.atp.attributes
   - defender.atp.attributes.action_group
 attributes:
@@ -43,62 +47,15 @@ attributes:
     details:
       - Returns the state of each machine before and after, keyed by machine id (two machines may share a computer DNS name).
 options:
-  machines:
-    description:
-      - Machines to act on, in one list - machine ids (40 hexadecimal characters) or computer DNS names.
-      - An empty list, or an entry that cannot be a machine id or DNS name, is an error before any request.
-    type: list
-    elements: str
-    required: true
   state:
     description: V(restricted) restricts app execution; V(unrestricted) lifts the restriction.
     type: str
     choices: [restricted, unrestricted]
     default: restricted
-  comment:
-    description: Why, sent as the API's C(Comment) and shown in the Defender portal's action center.
-    type: str
-    required: true
-  force:
-    description:
-      - Send the request even to machines whose history says they are already in the desired state (the history may
-        be wrong, for example after a change outside the API). Never to a machine with an action in the desired
-        direction under way (that one is taken).
-    type: bool
-    default: false
-  wait:
-    description:
-      - Wait until each action is final, for at most O(wait_timeout) seconds, reading the actions every
-        O(poll_interval) seconds. A machine still pending at the deadline is reported as V(restricting) or
-        V(unrestricting) and counted in RV(summary.pending).
-    type: bool
-    default: false
-  wait_timeout:
-    description: Seconds to wait with O(wait=true).
-    type: int
-    default: 300
-  poll_interval:
-    description: Seconds between two reads of the actions with O(wait=true).
-    type: float
-    default: 10
-  max_machines:
-    description:
-      - Refuse, before any write, a task that would act on more machines than this (machines already in the desired
-        state do not count). Applies in check mode too.
-    type: int
-    default: 25
-  allow_partial:
-    description:
-      - With V(false), the task fails when any machine failed, naming them; the other machines are still acted on and
-        reported. With V(true), check RV(summary.failed) and RV(machines[].error).
-    type: bool
-    default: false
 notes:
   - "State model: newest RestrictCodeExecution/UnrestrictCodeExecution action (by C(creationDateTimeUtc)) Succeeded:
     V(restricted) or V(unrestricted); Pending or InProgress: V(restricting) or V(unrestricting); Failed, TimeOut or
     Cancelled: the state of the newest Succeeded one before it. No history: V(unrestricted)."
-  - "A pending action in the opposite direction is an error for that machine (the two would race)."
-  - "Offline machines keep their action Pending until they connect; they are counted in RV(summary.pending)."
 seealso:
   - module: defender.atp.atp_machine_isolate
   - module: defender.atp.atp_machine_action
@@ -149,6 +106,7 @@ machines:
       description: Every entry of O(machines) that named this machine.
       type: list
       elements: str
+      sample: [WS-042, 1e5bc9d7e413ddd7902c2932e418702b84d0cc07]
     machine_id:
       description: The machine id, or null when the entry was not resolved.
       type: str
@@ -158,15 +116,17 @@ machines:
       type: str
       sample: ws-042.contoso.com
     health_status:
-      description: The machine's C(healthStatus).
+      description: The machine's C(healthStatus) (V(Active), V(Inactive), ...).
       type: str
       sample: Active
     last_seen:
       description: The machine's C(lastSeen).
       type: str
+      sample: "2026-01-05T08:12:44.1234567Z"
     matched_by:
       description: How the entry matched - V(id), V(name) or V(short_name).
       type: str
+      sample: name
     previous_state:
       description: The state before this task - V(restricted), V(unrestricted), V(restricting) or V(unrestricting).
       type: str
@@ -188,7 +148,8 @@ machines:
       description: Why this machine failed (unknown, ambiguous, conflicting action, API error, action Failed), else null.
       type: str
     candidates:
-      description: For a name matching several machines, every candidate, newest C(last_seen) first.
+      description: For a name matching several machines, every candidate (C(machine_id), C(computer_dns_name),
+        C(last_seen), C(health_status), C(os_platform)), newest C(last_seen) first.
       type: list
       elements: dict
       returned: when the name was ambiguous
@@ -197,11 +158,13 @@ machines:
       type: list
       elements: str
 summary:
-  description: Counts (RV(summary.total) = changed + unchanged + failed; RV(summary.pending) the machines whose action is
-    still Pending or InProgress at the end).
+  description:
+    - Counts. RV(summary.total) is RV(summary.changed) + RV(summary.unchanged) + RV(summary.failed).
+    - RV(summary.pending) counts the machines, changed or not, whose action is still Pending or InProgress at the end
+      (always 0 for M(defender.atp.atp_machine_tag), whose requests create no machine action).
   returned: always
   type: dict
-  sample: {"total": 2, "changed": 1, "unchanged": 1, "failed": 0, "pending": 1}
+  sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 0}
   contains:
     total:
       description: Distinct machines and unresolved entries.
@@ -210,13 +173,13 @@ summary:
       description: Machines a request was sent for (would be, in check mode).
       type: int
     unchanged:
-      description: Machines that needed no request.
+      description: Machines that needed no request (already as asked, or with the action asked for under way).
       type: int
     failed:
-      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      description: Entries that failed (unresolved, conflicting, refused by the API, action ended unsuccessfully).
       type: int
     pending:
-      description: Machines whose action is still Pending or InProgress at the end.
+      description: Machines (changed or not) whose action is still Pending or InProgress at the end.
       type: int
 diff:
   description: With C(--diff), each machine's state before and after, keyed by machine id (two machines may share a
@@ -229,18 +192,23 @@ msg:
   returned: always
   type: str
 auth_method:
-  description: The authentication method used.
+  description: The authentication method used (the choice of O(auth_method=auto)).
   returned: when the options were valid
   type: str
+  sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.restriction import RESTRICTED, UNRESTRICTED, RestrictionSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import RestrictionSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import RESTRICTED, UNRESTRICTED
 
 
 def run_module(module):

@@ -270,15 +270,17 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
   sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import indicators as iocs
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _indicators as iocs
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._time import format_time
 
 
 def _item(entry, indicator_id=None, **extra):
@@ -293,7 +295,7 @@ def _existing_item(indicator, **extra):
     return item
 
 
-def run(module):
+def run_module(module):
     params = module.params
     application = (params['application'] or '').strip()
     if not application:
@@ -325,7 +327,7 @@ def run(module):
     updated = [_item(entry, current.get('id'), fields=changed) for entry, current, changed in plan.update]
     deleted = [_existing_item(indicator) for indicator in plan.delete]
     unchanged = [_item(entry, current.get('id') if current else None) for entry, current in plan.unchanged]
-    expired = [_item(entry, current.get('id') if current else None, expiration=iocs.format_time(entry.expired))
+    expired = [_item(entry, current.get('id') if current else None, expiration=format_time(entry.expired, fraction=False))
                for entry, current in plan.expired]
     failed = []
     writes = list(plan.create) + [entry for entry, _current, _changed in plan.update]
@@ -427,7 +429,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -121,18 +121,19 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 2, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import indicators as iocs
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _indicators as iocs
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 
 
-def run(module):
+def run_module(module):
     params = module.params
     if params['limit'] is not None and params['limit'] < 1:
         raise AtpOptionError('limit must be 1 or more, got %d; leave it out to get every matching indicator.'
@@ -166,7 +167,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -13,9 +13,6 @@ version_added: 0.2.0
 description:
   - Runs one Microsoft Defender for Endpoint response action on a list of machines in one task - O(action=av_scan),
     O(action=collect_investigation_package) or O(action=stop_and_quarantine_file).
-  - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does
-    (case-insensitive names, a short name matches the FQDN starting with it, an ambiguous name is an error for that
-    entry listing the candidates, duplicates acted on once).
   - One-shot actions. A machine with an action of the same type still Pending or InProgress (for
     O(action=stop_and_quarantine_file), on the same O(sha1)) gets no new request; that action is returned and, with
     O(wait=true), waited for. A finished action does not count - a new task runs a new scan.
@@ -28,8 +25,6 @@ description:
     an error in RV(machines) (in check mode too, and it does not count against O(max_machines)); a machine whose
     C(osPlatform) is unknown or null gets the request, and the service's C(400 OsPlatformNotSupported) is an error for
     that machine alone.
-  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
-    unless O(allow_partial=true).
 author:
   - defender.atp contributors (@defender-atp)
 requirements:
@@ -43,6 +38,8 @@ requirements:
     machines' device groups."
 extends_documentation_fragment:
   - defender.atp.connection
+  - defender.atp.machine_action
+  - defender.atp.machine_action.actions
   - defender.atp.attributes
   - defender.atp.attributes.action_group
 attributes:
@@ -57,13 +54,6 @@ attributes:
       - Returns, per machine (keyed by machine id), the status of the action of this type under way before the task and
         after it.
 options:
-  machines:
-    description:
-      - Machines to act on, in one list - machine ids (40 hexadecimal characters) or computer DNS names.
-      - An empty list, or an entry that cannot be a machine id or DNS name, is an error before any request.
-    type: list
-    elements: str
-    required: true
   action:
     description:
       - V(av_scan) runs a Microsoft Defender Antivirus scan (C(runAntiVirusScan)).
@@ -82,10 +72,6 @@ options:
       - The SHA-1 of the file to stop and quarantine (40 hexadecimal characters, any case), sent as the API's C(Sha1).
       - Required with O(action=stop_and_quarantine_file) and refused with other actions.
     type: str
-  comment:
-    description: Why, sent as the API's C(Comment) and shown in the Defender portal's action center.
-    type: str
-    required: true
   dest:
     description:
       - A directory to download collected investigation packages to, with O(action=collect_investigation_package) and
@@ -110,41 +96,7 @@ options:
         A download still running then is stopped, removed, and an error for that machine.
     type: int
     default: 1800
-  wait:
-    description:
-      - Wait until each action is final (Succeeded, Failed, TimeOut or Cancelled), for at most O(wait_timeout)
-        seconds, reading the actions every O(poll_interval) seconds (one batched read for all machines).
-      - A machine whose action is still pending at the deadline is reported as pending (RV(summary.pending)); an
-        offline machine's action stays Pending until it connects. An action that ends Failed, TimeOut or Cancelled is a
-        failure for that machine.
-    type: bool
-    default: false
-  wait_timeout:
-    description: Seconds to wait with O(wait=true).
-    type: int
-    default: 300
-  poll_interval:
-    description: Seconds between two reads of the actions with O(wait=true).
-    type: float
-    default: 10
-  max_machines:
-    description:
-      - Refuse, before any write, a task that would send the action to more machines than this (machines with the
-        action already under way do not count). Applies in check mode too.
-    type: int
-    default: 25
-  allow_partial:
-    description:
-      - With V(false), the task fails when any machine failed, naming them; the other machines are still acted on and
-        reported. With V(true), check RV(summary.failed) and RV(machines[].error).
-    type: bool
-    default: false
 notes:
-  - "Offline machines: Defender keeps an action Pending until the machine connects. Such a machine is counted in
-    RV(summary.pending) and warned about, never reported as done."
-  - "Writes are never repeated blindly: after a request without a clear answer, the machine's actions are read again
-    and the request is sent again only when no new action appeared. When the API refuses a duplicate (an action of
-    the same type already running), the machine's actions are read again and the running action is taken."
   - "The package link is a credential: it is never returned or shown, and it is downloaded without the API's bearer
     token (the download host never sees it), with TLS verified as for the API (O(ca_path), O(validate_certs))."
   - "The link is untrusted (it comes from the API). It may come wrapped in literal quotes, as Microsoft's
@@ -154,8 +106,7 @@ notes:
     C(*.blob.core.usgovcloudapi.net), on port 443 - or to the configured API host (O(api_url)). Any other host is
     refused, named in the error, and never contacted. Redirects are followed only to those hosts, checked at every
     hop (at most 5)."
-  - "Rate limits: actions and reads share 100 requests a minute and 1,500 an hour per application; C(GetPackageUri)
-    allows 2 a minute and 120 an hour. C(429) answers are waited out up to O(max_retry_wait)."
+  - "C(GetPackageUri) has a quota of its own: 2 requests a minute and 120 an hour."
 seealso:
   - module: defender.atp.atp_machine_isolate
   - module: defender.atp.atp_app_restriction
@@ -224,6 +175,7 @@ machines:
       description: Every entry of O(machines) that named this machine.
       type: list
       elements: str
+      sample: [WS-042, 1e5bc9d7e413ddd7902c2932e418702b84d0cc07]
     machine_id:
       description: The machine id, or null when the entry was not resolved.
       type: str
@@ -233,15 +185,17 @@ machines:
       type: str
       sample: ws-042.contoso.com
     health_status:
-      description: The machine's C(healthStatus).
+      description: The machine's C(healthStatus) (V(Active), V(Inactive), ...).
       type: str
       sample: Active
     last_seen:
       description: The machine's C(lastSeen).
       type: str
+      sample: "2026-01-05T08:12:44.1234567Z"
     matched_by:
       description: How the entry matched - V(id), V(name) or V(short_name).
       type: str
+      sample: name
     previous_state:
       description: The status of the action of this type (same O(sha1)) already under way before the task, else null.
       type: str
@@ -273,7 +227,8 @@ machines:
         action Failed, TimeOut or Cancelled, download refused or failed), else null.
       type: str
     candidates:
-      description: For a name matching several machines, every candidate, newest C(last_seen) first.
+      description: For a name matching several machines, every candidate (C(machine_id), C(computer_dns_name),
+        C(last_seen), C(health_status), C(os_platform)), newest C(last_seen) first.
       type: list
       elements: dict
       returned: when the name was ambiguous
@@ -282,11 +237,13 @@ machines:
       type: list
       elements: str
 summary:
-  description: Counts. RV(summary.total) is RV(summary.changed) + RV(summary.unchanged) + RV(summary.failed);
-    RV(summary.pending) counts the machines whose action is still Pending or InProgress at the end.
+  description:
+    - Counts. RV(summary.total) is RV(summary.changed) + RV(summary.unchanged) + RV(summary.failed).
+    - RV(summary.pending) counts the machines, changed or not, whose action is still Pending or InProgress at the end
+      (always 0 for M(defender.atp.atp_machine_tag), whose requests create no machine action).
   returned: always
   type: dict
-  sample: {"total": 3, "changed": 2, "unchanged": 1, "failed": 0, "pending": 3}
+  sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 0}
   contains:
     total:
       description: Distinct machines and unresolved entries.
@@ -295,13 +252,13 @@ summary:
       description: Machines a request was sent for (would be, in check mode).
       type: int
     unchanged:
-      description: Machines that needed no request.
+      description: Machines that needed no request (already as asked, or with the action asked for under way).
       type: int
     failed:
-      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      description: Entries that failed (unresolved, conflicting, refused by the API, action ended unsuccessfully).
       type: int
     pending:
-      description: Machines whose action is still Pending or InProgress at the end.
+      description: Machines (changed or not) whose action is still Pending or InProgress at the end.
       type: int
 diff:
   description: With C(--diff), each machine's action status before and after, keyed by machine id (two machines may
@@ -316,20 +273,25 @@ msg:
   type: str
   sample: "sent antivirus scan requests for 2 machines, 1 already under way, 3 still pending."
 auth_method:
-  description: The authentication method used.
+  description: The authentication method used (the choice of O(auth_method=auto)).
   returned: when the options were valid
   type: str
+  sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.response_actions import (
-    ACTIONS, DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_PACKAGE_MB, SCAN_TYPES, DownloadLimits, OneShotSpec,
-    validate_action_options)
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.one_shot import (
+    ACTIONS, SCAN_TYPES, OneShotSpec, validate_action_options)
+from ansible_collections.defender.atp.plugins.module_utils._http.download import (
+    DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_PACKAGE_MB, DownloadLimits)
 
 
 def run_module(module):

@@ -194,16 +194,18 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 2, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import isolation, odata
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.machines import (
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import ISOLATION
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._machines.directory import (
     MACHINES_PATH, MachineDirectory, carries_any_tag, clean_entries)
 
 HEALTH_STATES = ['Active', 'Inactive', 'ImpairedCommunication', 'NoSensorData', 'NoSensorDataImpairedCommunication', 'Unknown']
@@ -266,7 +268,7 @@ def by_entries(directory, names, limit):
     return found, truncated, not_found, ambiguous
 
 
-def run(module):
+def run_module(module):
     params = module.params
     limit = params['limit']
     if limit < 0:
@@ -295,12 +297,12 @@ def run(module):
         machines, truncated = client.list_all(MACHINES_PATH, params={'$filter': filter_text} if filter_text else None,
                                               limit=limit or None)
     if params['isolation_state'] and machines:
-        history = directory.isolation_actions([m.get('id') for m in machines])
+        history = directory.machine_actions([m.get('id') for m in machines], ISOLATION.action_types)
         for machine in machines:
-            info = isolation.evaluate(history.get(str(machine.get('id') or '').lower(), []))
+            info = ISOLATION.evaluate(history.get(str(machine.get('id') or '').lower(), []))
             machine['isolation_state'] = info.state
             machine['isolation_type'] = info.isolation_type
-            machine['isolation_action'] = isolation.summarize_action(info.newest)
+            machine['isolation_action'] = ISOLATION.summarize_action(info.newest)
     for entry in not_found:
         module.warn('no machine matches %s' % entry)
     module.exit_json(changed=False, machines=machines, count=len(machines), truncated=truncated, not_found=not_found,
@@ -320,7 +322,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

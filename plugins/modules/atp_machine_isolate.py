@@ -11,13 +11,8 @@ module: atp_machine_isolate
 short_description: Isolate machines from the network with Microsoft Defender for Endpoint, or release them
 version_added: 0.1.0
 description:
-  - Puts a list of machines in a desired isolation state, O(state=isolated) or O(state=unisolated), in one task. Give
-    the whole list to one task; a C(loop) is never needed and would cost a login, a module start and separate reads per
-    machine.
-  - Machines are given by machine id or computer DNS name. Names match case-insensitively, and a name without a dot
-    also matches a fully qualified name that starts with it (V(ws-042) matches C(ws-042.contoso.com)). A name that
-    matches several machines (for example a re-imaged host that appears twice) is an error for that entry listing every
-    candidate with its C(lastSeen) and C(healthStatus); the module never picks one.
+  - Puts a list of machines (O(machines), ids or computer DNS names) in a desired isolation state,
+    O(state=isolated) or O(state=unisolated), in one task.
   - Idempotent. The current state of each machine is read from its newest Isolate or Unisolate machine action (see
     the notes). A machine already in the desired state, or with an action in the desired direction still under way,
     gets no request. A second run of the same task changes nothing. Each result says which action the state was read
@@ -26,8 +21,6 @@ description:
   - Reads are batched (one filtered request serves up to 12 machines, sized to stay under the API's C($filter) node
     limit and split if the API still refuses it; one paged listing serves large fleets); the
     isolate and unisolate requests run concurrently, bounded, and pause together when the API throttles them.
-  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
-    unless O(allow_partial=true).
 author:
   - defender.atp contributors (@defender-atp)
 requirements:
@@ -39,6 +32,9 @@ requirements:
     'Active remediation actions' that covers the machines' device groups."
 extends_documentation_fragment:
   - defender.atp.connection
+  - defender.atp.machine_action
+  - defender.atp.machine_action.actions
+  - defender.atp.machine_action.desired_state
   - defender.atp.attributes
   - defender.atp.attributes.action_group
 attributes:
@@ -55,18 +51,6 @@ attributes:
     details:
       - Returns the state of each machine before and after, keyed by machine id (two machines may share a computer DNS name).
 options:
-  machines:
-    description:
-      - Machines to act on, in one list. Each entry is a machine id (40 hexadecimal characters, any case) or a computer
-        DNS name (matched case-insensitively; a name without a dot also matches a fully qualified name starting with
-        it).
-      - Duplicates, including a name and the id of the same machine, are acted on once.
-      - An empty list, or an entry that is empty, not a string, or holds characters no machine name has (anything
-        but letters, digits, C(-), C(_) and C(.), such as quotes, spaces or OData syntax), is an error before any
-        request, naming the entry. Names are also sent as escaped OData literals, so no entry can widen a lookup.
-    type: list
-    elements: str
-    required: true
   state:
     description:
       - V(isolated) cuts the machines off the network (keeping their connection to Defender);
@@ -85,50 +69,6 @@ options:
     type: str
     choices: [Full, Selective, UnManagedDevice]
     default: Full
-  comment:
-    description:
-      - Why, sent as the API's C(Comment) and shown in the Defender portal's action center. Reference the incident or
-        ticket.
-    type: str
-    required: true
-  wait:
-    description:
-      - Wait until each action is final (Succeeded, Failed, TimeOut or Cancelled), for at most O(wait_timeout)
-        seconds, reading the actions every O(poll_interval) seconds (batched reads, or one listing above 30 machines).
-      - A machine whose action is still pending at the deadline is reported as pending (RV(summary.pending),
-        state V(isolating) or V(unisolating)), not as done. Offline machines can stay pending for days.
-      - An action that ends Failed, TimeOut or Cancelled is a failure for that machine.
-      - Also waits for actions in the desired direction that were already under way.
-    type: bool
-    default: false
-  wait_timeout:
-    description: Seconds to wait with O(wait=true).
-    type: int
-    default: 300
-  poll_interval:
-    description: Seconds between two reads of the actions with O(wait=true).
-    type: float
-    default: 10
-  max_machines:
-    description:
-      - Refuse, before any write, a task that would act on more machines than this. Only machines that need a request
-        count; machines already in the desired state do not.
-      - Applies in check mode too, so a check run shows the same refusal.
-    type: int
-    default: 25
-  force:
-    description:
-      - Send the request even to machines whose history says they are already in the desired state, for when the
-        history may be wrong (see the notes on isolation that ends outside the API). Those machines are reported with
-        RV(machines[].changed=true).
-      - Still one request per machine and run (a name and the id of the same machine count once), and never to a machine
-        whose action in the desired direction is still Pending or InProgress (the API would answer
-        C(ActiveRequestAlreadyExists); that action is taken, as without O(force)). A pending action in the opposite
-        direction is still a conflict.
-      - Counts against O(max_machines) like any other request.
-    type: bool
-    default: false
-    version_added: 0.2.0
   state_max_age_days:
     description:
       - A machine left as it is on the word of an action older than this many days gets a warning (and the task's
@@ -138,14 +78,6 @@ options:
     type: float
     default: 30
     version_added: 0.2.0
-  allow_partial:
-    description:
-      - With V(false), the task fails when any machine failed (unknown, ambiguous, conflicting action, API error), and
-        its message names them; the other machines are still acted on and reported.
-      - With V(true), the task succeeds as long as the run itself worked; check RV(summary.failed) and
-        RV(machines[].error).
-    type: bool
-    default: false
 notes:
   - "State model: no Defender API field says whether a machine is isolated, so each machine's state comes from its
     Isolate and Unisolate machine actions, sorted by C(creationDateTimeUtc) here because the API's order is not
@@ -153,30 +85,8 @@ notes:
     V(isolating) or V(unisolating). Newest action Failed, TimeOut or Cancelled: nothing changed, so the state is that
     of the newest Succeeded action before it. No history: V(unisolated). Statuses are read case-insensitively
     (C(Cancelled) and C(Canceled)), and both C(lastUpdateDateTimeUtc) and C(lastUpdateTimeUtc) are understood."
-  - "Idempotence: a machine already in the desired state, or with a Pending or InProgress action in the desired
-    direction, gets no request (RV(machines[].changed) false). A pending action in the opposite direction is an error
-    for that machine (isolating a machine while its release is pending would race, see the out-of-order completions
-    reported to Microsoft). When the API answers C(ActiveRequestAlreadyExists), the machine's actions are read again
-    and reported the same way; that answer never fails the run by itself."
-  - "Partial failure: every machine is attempted, and each one's outcome is in RV(machines) with RV(summary) counts.
-    A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the requests not yet sent, since
-    they would be refused too. Any other 403 is about one machine (for a user token, a machine outside the user's
-    device groups or role; C(DisallowedOperation); C(DisabledFeature)): an error for that machine alone."
-  - "Writes are never repeated blindly: when an isolate request gets no clear answer (5xx, timeout, dropped
-    connection), the machine's actions are read again and the request is sent again only when no new action
-    appeared."
-  - "Offline machines: Defender keeps an action Pending until the machine connects (it retries for up to three days).
-    Such a machine is reported as V(isolating) and counted in RV(summary.pending), never as isolated."
   - "VPN: a machine behind a full-tunnel VPN may lose its connection to Defender once isolated, and then cannot
     receive the release either. Prefer V(Selective) isolation or check the VPN before isolating remote machines."
-  - "Rate limits: isolate, unisolate and machine-action reads are limited to 100 requests a minute and 1,500 an hour
-    per application and tenant, shared by every run that uses the same app. The module honours C(429) and
-    C(Retry-After) (all workers pause together), then learns the quota from what the API does - how many requests it
-    accepted before the first 429, and when C(Retry-After) and later answers say the window frees up - and keeps its
-    own requests within it, so one task isolating a fleet runs at the pace the quota allows. The 429 message is only
-    a hint (Microsoft documents error messages as free text that can change); when it names the quota, that is used. A machine whose request
-    would have to wait longer than O(max_retry_wait) (the hourly quota used up) is not sent and fails with a message
-    saying so; raise O(max_retry_wait) to wait for the quota instead."
   - "Actions started from the Defender portal are assumed to show in the machine-actions API, as the API and the
     portal share isolation state."
   - "Limits of the history: Microsoft documents releases that create no Unisolate action - a Linux device is released
@@ -269,8 +179,7 @@ changed:
   returned: always
   type: bool
 machines:
-  description:
-    - One entry per distinct machine, and one per entry that could not be resolved, in the order given.
+  description: One entry per distinct machine, and one per entry that could not be resolved, in the order given.
   returned: always
   type: list
   elements: dict
@@ -377,10 +286,11 @@ machines:
 summary:
   description:
     - Counts. RV(summary.total) is RV(summary.changed) + RV(summary.unchanged) + RV(summary.failed).
-      RV(summary.pending) counts the machines, changed or not, whose action is still Pending or InProgress at the end.
+    - RV(summary.pending) counts the machines, changed or not, whose action is still Pending or InProgress at the end
+      (always 0 for M(defender.atp.atp_machine_tag), whose requests create no machine action).
   returned: always
   type: dict
-  sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 2}
+  sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 0}
   contains:
     total:
       description: Distinct machines and unresolved entries.
@@ -389,7 +299,7 @@ summary:
       description: Machines a request was sent for (would be, in check mode).
       type: int
     unchanged:
-      description: Machines already in the desired state or with an action in that direction under way.
+      description: Machines that needed no request (already as asked, or with the action asked for under way).
       type: int
     failed:
       description: Entries that failed (unresolved, conflicting, refused by the API, action ended unsuccessfully).
@@ -407,25 +317,27 @@ msg:
   description: A one-line account of what was done, naming the failed machines.
   returned: always
   type: str
-  sample: "sent isolate requests for 2 machines, 1 already isolated or under way, 2 still pending, 1 failed: ws-9 (no machine
-    is named ws-9)."
+  sample: "sent isolate requests for 2 machines, 1 already isolated or under way, 1 failed: ws-9 (no machine is named
+    ws-9)."
 auth_method:
   description: The authentication method used (the choice of O(auth_method=auto)).
   returned: when the options were valid
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 5, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.isolation import ISOLATION_TYPES
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.isolation_action import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+    machine_argument_spec, run_action_module)
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import DEFAULT_STATE_MAX_AGE_DAYS, IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.states import ISOLATION_TYPES
 
 
 def run_module(module):

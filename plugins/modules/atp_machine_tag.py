@@ -13,7 +13,6 @@ version_added: 0.2.0
 description:
   - Makes O(tags) present on (O(state=present)) or absent from (O(state=absent)) a list of machines in one task, so
     device groups and later plays can find them.
-  - Machines are given by machine id or computer DNS name and resolved as M(defender.atp.atp_machine_isolate) does.
   - Idempotent against each machine's C(machineTags), compared case-insensitively as the portal does - only missing
     tags are added (in the spelling given), only present ones removed. Microsoft's pages do not say the service
     compares tags case-insensitively, so a tag is removed in the exact spelling each machine holds (a machine holding
@@ -24,8 +23,6 @@ description:
   - RV(machines[].tags_after) is what the server holds after the writes - the machine as the API answered it, or read
     again (one batched read) when an answer did not list it. A change the answer does not show is an error for that
     machine; one that a read-back does not show yet is a warning (a change can take a while to show).
-  - Every machine is attempted and reported in RV(machines). The task fails when any machine failed, naming them,
-    unless O(allow_partial=true).
 author:
   - defender.atp contributors (@defender-atp)
 requirements:
@@ -36,6 +33,7 @@ requirements:
     machines' device groups."
 extends_documentation_fragment:
   - defender.atp.connection
+  - defender.atp.machine_action
   - defender.atp.attributes
   - defender.atp.attributes.action_group
 attributes:
@@ -49,13 +47,6 @@ attributes:
     details:
       - Returns each machine's tags before and after, keyed by machine id (two machines may share a computer DNS name).
 options:
-  machines:
-    description:
-      - Machines to tag, in one list - machine ids (40 hexadecimal characters) or computer DNS names.
-      - An empty list, or an entry that cannot be a machine id or DNS name, is an error before any request.
-    type: list
-    elements: str
-    required: true
   tags:
     description:
       - The tags, each 1 to 200 characters. Duplicates (case-insensitive) count once.
@@ -68,23 +59,10 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  max_machines:
-    description:
-      - Refuse, before any write, a task that would change the tags of more machines than this (machines already
-        tagged as asked do not count). Applies in check mode too.
-    type: int
-    default: 25
-  allow_partial:
-    description:
-      - With V(false), the task fails when any machine failed, naming them; the other machines are still tagged and
-        reported. With V(true), check RV(summary.failed) and RV(machines[].error).
-    type: bool
-    default: false
 notes:
   - "When a bulk request is refused (a 400, a 404, or a 403 for one machine, such as a user token's machine outside
     the user's device groups), each of its machines is sent on its own, so one bad machine does not keep the tag from
-    the others and is named. A rejected token (HTTP 401) or a missing permission (HTTP 403 naming it) stops the
-    requests not yet sent."
+    the others and is named."
   - "An endpoint's local administrator can set that machine's own tags (the C(DeviceTagging) registry value), so
     a tag is not proof of anything about a machine: never exempt machines from containment, or select them for a
     privileged step, on a tag alone."
@@ -140,6 +118,7 @@ machines:
       description: Every entry of O(machines) that named this machine.
       type: list
       elements: str
+      sample: [WS-042, 1e5bc9d7e413ddd7902c2932e418702b84d0cc07]
     machine_id:
       description: The machine id, or null when the entry was not resolved.
       type: str
@@ -149,15 +128,17 @@ machines:
       type: str
       sample: ws-042.contoso.com
     health_status:
-      description: The machine's C(healthStatus).
+      description: The machine's C(healthStatus) (V(Active), V(Inactive), ...).
       type: str
       sample: Active
     last_seen:
       description: The machine's C(lastSeen).
       type: str
+      sample: "2026-01-05T08:12:44.1234567Z"
     matched_by:
       description: How the entry matched - V(id), V(name) or V(short_name).
       type: str
+      sample: name
     previous_state:
       description: Always null (the state of this module is in RV(machines[].tags_before)).
       type: str
@@ -177,7 +158,7 @@ machines:
       elements: str
       sample: [finance, IR-1234]
     changed:
-      description: Whether a tag of this machine was changed (or would be, in check mode).
+      description: Whether a request was sent for this machine (or would be, in check mode).
       type: bool
     action:
       description: Always null (tag requests create no machine action).
@@ -187,7 +168,8 @@ machines:
         else null.
       type: str
     candidates:
-      description: For a name matching several machines, every candidate, newest C(last_seen) first.
+      description: For a name matching several machines, every candidate (C(machine_id), C(computer_dns_name),
+        C(last_seen), C(health_status), C(os_platform)), newest C(last_seen) first.
       type: list
       elements: dict
       returned: when the name was ambiguous
@@ -196,10 +178,13 @@ machines:
       type: list
       elements: str
 summary:
-  description: Counts (RV(summary.total) = changed + unchanged + failed; RV(summary.pending) is always 0).
+  description:
+    - Counts. RV(summary.total) is RV(summary.changed) + RV(summary.unchanged) + RV(summary.failed).
+    - RV(summary.pending) counts the machines, changed or not, whose action is still Pending or InProgress at the end
+      (always 0 for M(defender.atp.atp_machine_tag), whose requests create no machine action).
   returned: always
   type: dict
-  sample: {"total": 3, "changed": 2, "unchanged": 1, "failed": 0, "pending": 0}
+  sample: {"total": 4, "changed": 2, "unchanged": 1, "failed": 1, "pending": 0}
   contains:
     total:
       description: Distinct machines and unresolved entries.
@@ -208,13 +193,13 @@ summary:
       description: Machines a request was sent for (would be, in check mode).
       type: int
     unchanged:
-      description: Machines that needed no request.
+      description: Machines that needed no request (already as asked, or with the action asked for under way).
       type: int
     failed:
-      description: Entries that failed (unresolved, refused by the API, action ended unsuccessfully).
+      description: Entries that failed (unresolved, conflicting, refused by the API, action ended unsuccessfully).
       type: int
     pending:
-      description: Machines whose action is still Pending or InProgress at the end.
+      description: Machines (changed or not) whose action is still Pending or InProgress at the end.
       type: int
 diff:
   description: With C(--diff), each machine's tags before and after, keyed by machine id (two machines may share a
@@ -228,18 +213,21 @@ msg:
   type: str
   sample: "sent tag requests for 2 machines, 1 already tagged as asked."
 auth_method:
-  description: The authentication method used.
+  description: The authentication method used (the choice of O(auth_method=auto)).
   returned: when the options were valid
   type: str
+  sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import DEFAULTS, run_action_module
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.machine_tags import (
+from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import DEFAULTS, run_action_module
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._machines.tags import (
     ABSENT, PRESENT, TagOrchestrator, TagSpec, validate_tags)
 
 

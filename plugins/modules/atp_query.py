@@ -244,17 +244,18 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 2, "token_requests": 1, "retries": 1, "throttled": 1, "waited_seconds": 2.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import hunting
-from ansible_collections.defender.atp.plugins.module_utils import row_files
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, normalize_timespan
+from ansible_collections.defender.atp.plugins.module_utils import _hunting as hunting
+from ansible_collections.defender.atp.plugins.module_utils import _row_files as row_files
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._time import TimeSpanError, normalize_timespan
 
 # Longer than the APIs' own limits (Defender 200 s, Graph 3 min), so the API's message arrives before our timeout.
 DEFAULT_TIMEOUT = 210
@@ -288,7 +289,7 @@ def checked_mode(dest, requested):
         raise AtpOptionError('mode %r cannot be read: %s.' % (requested, exc))
 
 
-def run(module):
+def run_module(module):
     params = module.params
     api = params['api']
     query = params['query']
@@ -333,7 +334,7 @@ def main():
         required_by=dict(format='dest', mode='dest'),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -212,16 +212,18 @@ auth_method:
   type: str
   sample: client_secret
 http_stats:
-  description: Requests this task sent (C(requests), C(token_requests), C(retries), C(throttled), C(waited_seconds)).
+  description: Requests this task sent - C(requests) (all, token requests and retries included), C(token_requests),
+    C(retries) (after a 429, a 5xx or a connection error), C(throttled) (retries after a 429), C(waited_seconds).
   returned: when a request was attempted
   type: dict
-  sample: {"requests": 1, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
+  sample: {"requests": 3, "token_requests": 1, "retries": 0, "throttled": 0, "waited_seconds": 0.0}
 '''
 
-from ansible_collections.defender.atp.plugins.module_utils import claims as claims_util
-from ansible_collections.defender.atp.plugins.module_utils.atp_module import AtpModule
-from ansible_collections.defender.atp.plugins.module_utils.clouds import accepted_audiences
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpAuthError, AtpError, AtpOptionError, AtpPermissionError
+from ansible_collections.defender.atp.plugins.module_utils._auth import claims as claims_util
+from ansible_collections.defender.atp.plugins.module_utils._module import AtpModule
+from ansible_collections.defender.atp.plugins.module_utils._auth.clouds import accepted_audiences
+from ansible_collections.defender.atp.plugins.module_utils._errors import (
+    AtpAuthError, AtpError, AtpOptionError, AtpPermissionError)
 
 
 def fetch_jwks(module):
@@ -280,7 +282,7 @@ GRAPH_SIGNATURE_MESSAGE = ('verify_signature cannot be used with api=graph: Micr
                            'use it with api=defender.')
 
 
-def run(module):
+def run_module(module):
     api = module.params['api']
     if module.params['verify_signature'] and api == 'graph':
         raise AtpOptionError(GRAPH_SIGNATURE_MESSAGE)
@@ -337,7 +339,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run(run_module)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ fam_graph           atp_query, api graph                                  token 
 
 Transient faults (fewer than max_retries) must be retried and every task succeed; persistent ones must fail each
 task with one message naming what failed, the status and what to try, never a traceback; a write is never done twice.
-In-process tests of the same client logic live in tests/unit (test_http_client.py, test_atp_machine_isolate.py);
+In-process tests of the same client logic live in tests/unit (_http/test_client.py, test_atp_machine_isolate.py);
 these prove it through Ansible: module_defaults, the module processes, the token cache shared between them.
 """
 

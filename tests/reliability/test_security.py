@@ -161,7 +161,7 @@ def _option_specs(path, name):
 def test_every_secret_bearing_option_is_no_log():
     import glob
     plugins = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'plugins')
-    options = _option_specs(os.path.join(plugins, 'module_utils', 'connection_options.py'), 'CONNECTION_ARGSPEC')
+    options = _option_specs(os.path.join(plugins, 'module_utils', '_connection.py'), 'CONNECTION_ARGSPEC')
     assert len(options) > 15, 'CONNECTION_ARGSPEC not found'
     for path in glob.glob(os.path.join(plugins, 'modules', '*.py')):
         for option, spec in _option_specs(path, 'argument_spec').items():

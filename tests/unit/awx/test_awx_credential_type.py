@@ -14,8 +14,8 @@ import pytest
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.defender.atp.tests.unit.module_args import patch_module_args
 
-from ansible_collections.defender.atp.plugins.module_utils.authenticator import select_methods
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC, ConnectionSettings
+from ansible_collections.defender.atp.plugins.module_utils._auth.authenticator import select_methods
+from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC, ConnectionSettings
 
 SECRET_OPTIONS = sorted(name for name, spec in CONNECTION_ARGSPEC.items() if spec.get('no_log'))
 READ_ENV = dict((env, name) for name, spec in CONNECTION_ARGSPEC.items() if spec.get('fallback')

@@ -402,7 +402,7 @@ def test_module_option(run_module, fresh_emulator, emu, conn, files, module_name
 
 def test_every_option_of_every_module_is_in_a_table():
     """A new option must get its bad-input cases here."""
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
+    from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC
     covered = set()
     for _case_id, given, removed, _fragments in CONNECTION_CASES:
         covered.update(given)
@@ -421,7 +421,8 @@ def test_every_option_of_every_module_is_in_a_table():
             if isinstance(node, ast.keyword) and node.arg == 'argument_spec' and isinstance(node.value, ast.Call):
                 options.update(k.arg for k in node.value.keywords)
                 if getattr(node.value.func, 'id', None) == 'machine_argument_spec':  # the options shared by action modules
-                    from ansible_collections.defender.atp.plugins.module_utils.action_orchestrator import machine_argument_spec
+                    from ansible_collections.defender.atp.plugins.module_utils._machines.orchestrator import (
+                        machine_argument_spec)
                     options.update(machine_argument_spec())
         cased = set()
         for module_name, _case_id, given, _fragments in MODULE_CASES:

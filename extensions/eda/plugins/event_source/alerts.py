@@ -12,14 +12,11 @@ from __future__ import absolute_import, division, print_function
 import asyncio
 import concurrent.futures
 import datetime
-import errno
 import json
 import logging
 import os
 import re
-import stat
 import sys
-import tempfile
 import threading
 import time
 
@@ -46,18 +43,17 @@ _add_collections_path()
 
 try:
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-    from ansible_collections.defender.atp.plugins.module_utils.alerts import ALERTS_PATH, SEVERITIES, STATUSES, build_filter
-    from ansible_collections.defender.atp.plugins.module_utils.authenticator import Authenticator
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import (
-        ConnectionSettings, connection_argspec)
-    from ansible_collections.defender.atp.plugins.module_utils.errors import (
+    from ansible_collections.defender.atp.plugins.module_utils._alerts import (
+        ALERTS_PATH, SEVERITIES, STATUSES, build_filter)
+    from ansible_collections.defender.atp.plugins.module_utils._connection import ApiConnection, connection_argspec
+    from ansible_collections.defender.atp.plugins.module_utils._errors import (
         AtpApiError, AtpAuthError, AtpError, AtpOptionError)
-    from ansible_collections.defender.atp.plugins.module_utils.http_client import (
-        MAX_PAGE_SIZE, HttpClient, requests as _requests)
-    from ansible_collections.defender.atp.plugins.module_utils.redaction import Redactor
-    from ansible_collections.defender.atp.plugins.module_utils.time_spans import TimeSpanError, parse_instant, resolve_since
-    # The token cache's check of who owns a file and who else may touch it, reused for the state file.
-    from ansible_collections.defender.atp.plugins.module_utils.token_cache import O_NOFOLLOW, _private_problem
+    from ansible_collections.defender.atp.plugins.module_utils._http.client import MAX_PAGE_SIZE, requests as _requests
+    from ansible_collections.defender.atp.plugins.module_utils._redaction import Redactor
+    from ansible_collections.defender.atp.plugins.module_utils._time import (
+        TimeSpanError, format_time, parse_api_time, resolve_since)
+    # The one private, atomic file write and the check of who owns a file and who else may touch it.
+    from ansible_collections.defender.atp.plugins.module_utils._files import NotPrivate, open_private, write_private
 except ImportError as _exc:  # pragma: no cover - depends on how the source is installed
     IMPORT_ERROR = _exc
 else:
@@ -312,14 +308,6 @@ class Stopped(Exception):
     """Raised in the polling thread when the source is being stopped."""
 
 
-def _iso(value):
-    """An aware datetime as the API writes times (UTC, Z); microseconds only when there are any."""
-    text = value.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S')
-    if value.microsecond:
-        text += '.%06d' % value.microsecond
-    return text + 'Z'
-
-
 def _text(value):
     return value if isinstance(value, str) and value else None
 
@@ -363,19 +351,6 @@ def failure_delay(interval, failures):
     """Seconds to wait after ``failures`` failed polls in a row: the interval, doubled each time, capped at 10 minutes
     (or at the interval, when that is longer)."""
     return min(interval * 2 ** min(failures - 1, 30), max(interval, MAX_FAILURE_DELAY))
-
-
-def parse_time(text):
-    """An API time (``2026-01-31T08:00:00.1234567Z``) as an aware UTC datetime; None when absent or not a time.
-
-    The docs say ``lastUpdateTime`` is nullable; a value that is not a time is kept out of the watermark.
-    """
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_instant(text)
-    except TimeSpanError:
-        return None
 
 
 class AlertTracker(object):
@@ -422,7 +397,7 @@ class AlertTracker(object):
             key = (alert_id, _text(alert.get('lastUpdateTime')))
             if key in self.seen or key in batch:
                 continue
-            when = parse_time(key[1])
+            when = parse_api_time(key[1])
             if when is not None and (when < self.floor or when < window):
                 # Older than what the filter asked for: forgotten already, so it may have been sent (a server that
                 # filters loosely must not cause a repeat).
@@ -439,7 +414,7 @@ class AlertTracker(object):
 
     def advance(self, alerts, now):
         """After a poll's events are all sent: move the watermark to its newest time (at most ``now``), forget the old."""
-        times = [parse_time(_text(alert.get('lastUpdateTime'))) for alert in alerts if isinstance(alert, dict)]
+        times = [parse_api_time(_text(alert.get('lastUpdateTime'))) for alert in alerts if isinstance(alert, dict)]
         times = [when for when in times if when is not None]
         if times:
             self.watermark = max(self.watermark, min(max(times), now))
@@ -447,7 +422,7 @@ class AlertTracker(object):
 
     @staticmethod
     def _change(alert, window):
-        created = parse_time(alert.get('alertCreationTime'))
+        created = parse_api_time(alert.get('alertCreationTime'))
         return 'new' if created is not None and created >= window else 'updated'
 
     def _forget(self):
@@ -464,12 +439,12 @@ class AlertTracker(object):
             if times:
                 self.floor = max(self.floor, max(times) + datetime.timedelta(microseconds=1))
                 logger.warning('More than %d alert versions changed within the overlap window; forgot the oldest. '
-                               'Alerts last updated before %s are no longer sent.', self.max_remembered, _iso(self.floor))
+                               'Alerts last updated before %s are no longer sent.', self.max_remembered, format_time(self.floor))
 
     # -- persistence ------------------------------------------------------------------------------------------
 
     def to_state(self):
-        return {'version': STATE_VERSION, 'watermark': _iso(self.watermark), 'floor': _iso(self.floor),
+        return {'version': STATE_VERSION, 'watermark': format_time(self.watermark), 'floor': format_time(self.floor),
                 'seen': [[alert_id, raw_time] for alert_id, raw_time in self.seen]}
 
     @classmethod
@@ -477,8 +452,8 @@ class AlertTracker(object):
         """A tracker from ``to_state()``'s dict; raises ValueError when it is not one."""
         if not isinstance(state, dict) or state.get('version') != STATE_VERSION:
             raise ValueError('not a version %d state' % STATE_VERSION)
-        watermark = parse_time(state.get('watermark'))
-        floor = parse_time(state.get('floor'))
+        watermark = parse_api_time(state.get('watermark'))
+        floor = parse_api_time(state.get('floor'))
         seen = state.get('seen')
         if watermark is None or floor is None or not isinstance(seen, list):
             raise ValueError('watermark, floor or seen is missing or invalid')
@@ -488,28 +463,14 @@ class AlertTracker(object):
             if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
                     or not (item[1] is None or isinstance(item[1], str))):
                 raise ValueError('seen holds an entry that is not [id, lastUpdateTime]')
-            tracker.seen[(item[0], item[1])] = parse_time(item[1])
+            tracker.seen[(item[0], item[1])] = parse_api_time(item[1])
         tracker._forget()
         return tracker
 
 
 def write_state(path, state):
-    """Write ``state`` as JSON to ``path`` atomically (temporary file in the same directory, renamed), mode 0600."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(handle, 'w') as stream:
-            json.dump(state, stream, separators=(',', ':'))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp, 0o600)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    """Write ``state`` as JSON to ``path``: atomically, mode 0600, never through a symlink (``_files.write_private``)."""
+    write_private(path, json.dumps(state, separators=(',', ':')).encode('utf-8'))
 
 
 class UntrustedState(ValueError):
@@ -519,26 +480,19 @@ class UntrustedState(ValueError):
 def read_state(path):
     """The JSON document in ``path``; None when the file does not exist. Raises ValueError when it is unreadable, and
     UntrustedState when it is not a regular file of this user that nobody else may read or change (a symbolic link is
-    never followed): the token cache's check of its own files (token_cache._private_problem)."""
+    never followed): the check the token cache makes of its own files (``_files.open_private``)."""
     try:
-        fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+        fd = open_private(path)
     except FileNotFoundError:
         return None
+    except NotPrivate as exc:
+        raise UntrustedState(('it ' if exc.symlink else '') + exc.problem)
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UntrustedState('it is a symbolic link, which is never followed')
         raise ValueError(exc.strerror or str(exc))
     try:
-        info = os.fstat(fd)
-        problem = None if stat.S_ISREG(info.st_mode) else 'it is not a regular file'
-        problem = problem or _private_problem(info, 'it')
-        if problem:
-            raise UntrustedState(problem)
         with os.fdopen(fd, 'r') as stream:
             fd = None
             return json.load(stream)
-    except UntrustedState:
-        raise
     except (OSError, ValueError) as exc:
         raise ValueError(str(exc))
     finally:
@@ -560,7 +514,7 @@ def _argument_spec():
 
 
 class _RedactingFilter(logging.Filter):
-    """Takes the known secrets out of every record of the source's logger (module_utils/redaction.py)."""
+    """Takes the known secrets out of every record of the source's logger (module_utils/_redaction.py)."""
 
     def __init__(self, redact):
         super(_RedactingFilter, self).__init__()
@@ -615,17 +569,17 @@ class AlertSource(object):
         logger.addFilter(self.log_filter)
         self.warned_withheld = set()
         try:
-            self.settings = ConnectionSettings(self.params)
-            self.authenticator = Authenticator(self.settings)
-            # The client's waits between retries end at once when the source stops (see _sleep).
-            self.client = HttpClient(self.settings, token_source=self.authenticator, sleep=self._sleep)
+            # The one connection setup of modules and plugins; its warnings (validate_certs false, plain http to a
+            # loopback host, a token cache that looks tampered with) go to the log. The client's waits between retries
+            # end at once when the source stops (see _sleep).
+            self.connection = ApiConnection(self.params, warn=logger.warning, sleep=self._sleep)
+            self.client = self.connection.client  # every connection and auth option is validated here
         except AtpError as exc:
             logger.removeFilter(self.log_filter)
             raise self.error(exc.message) from None
+        self.settings = self.connection.settings
+        self.authenticator = self.connection.authenticator
         self.redact.authenticator = self.authenticator
-        self.authenticator.attach(self.client)
-        if not self.settings.validate_certs:
-            logger.warning('validate_certs is false: TLS certificates of the login and API servers are not verified.')
         try:
             self.tracker = self._initial_tracker()
             self.save()  # fails now, not after the first poll, when the state file cannot be written
@@ -649,7 +603,7 @@ class AlertSource(object):
                 if state is not None:
                     tracker = AlertTracker.from_state(state, overlap)
                     self._cap_at_now(tracker, path)
-                    logger.info('Resuming from state_file %s: alerts updated since %s.', path, _iso(tracker.watermark))
+                    logger.info('Resuming from state_file %s: alerts updated since %s.', path, format_time(tracker.watermark))
                     return tracker
             except UntrustedState as exc:
                 logger.warning('state_file %s is not used: %s; anyone who can change it could hide alerts. Starting from '
@@ -674,7 +628,7 @@ class AlertSource(object):
             logger.warning('state_file %s holds a watermark in the future (%s; the time is now %s): the clock was set back '
                            'or the file was changed. Capped at now: the source goes on from now, reaching back overlap '
                            'seconds as every poll does; alerts updated before that since the last good poll may be '
-                           'missed.', path, _iso(max(tracker.watermark, tracker.floor)), _iso(now))
+                           'missed.', path, format_time(max(tracker.watermark, tracker.floor)), format_time(now))
             tracker.watermark = min(tracker.watermark, now)
             # The floor too, below the overlap: what the first poll reaches back for must not be cut off by it.
             tracker.floor = min(tracker.floor, now - tracker.overlap)
@@ -709,7 +663,7 @@ class AlertSource(object):
         """Fetch and select (blocking; runs in the worker thread): ``(alerts read, [(key, time, event), ...], started)``."""
         started = self.clock()
         alerts = self.fetch()
-        polled_at = _iso(self.clock())
+        polled_at = format_time(self.clock())
         events = []
         for key, when, alert, change in self.tracker.select(alerts):
             events.append((key, when, self.event(alert, change, polled_at)))

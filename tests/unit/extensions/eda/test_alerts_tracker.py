@@ -87,7 +87,7 @@ def test_memory_is_bounded_and_what_it_forgets_is_never_sent_again(source_module
     burst = [alert('x%d' % i, t(-50 + i)) for i in range(5)]
     assert run_poll(tracker, burst) == ['x0', 'x1', 'x2', 'x3', 'x4']
     assert len(tracker.seen) == 3
-    assert tracker.floor > source_module.parse_time(t(-49))
+    assert tracker.floor > source_module.parse_api_time(t(-49))
     assert run_poll(tracker, burst) == []
 
 

@@ -230,8 +230,8 @@ def test_an_api_error_that_echoes_the_given_token_is_redacted_in_the_log(source_
 
 def future_state(source_module, days=365):
     later = datetime.datetime.now(UTC) + datetime.timedelta(days=days)
-    return {'version': source_module.STATE_VERSION, 'watermark': source_module._iso(later),
-            'floor': source_module._iso(later), 'seen': []}
+    return {'version': source_module.STATE_VERSION, 'watermark': source_module.format_time(later),
+            'floor': source_module.format_time(later), 'seen': []}
 
 
 def test_a_watermark_in_the_future_is_capped_at_now_with_a_warning(source_module, fresh_emulator, args, caplog):

@@ -15,9 +15,9 @@ import pytest
 from ansible.errors import AnsibleError, AnsibleParserError
 
 from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
-from ansible_collections.defender.atp.plugins.module_utils.api_connection import resolve_connection_options
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
-from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
+from ansible_collections.defender.atp.plugins.module_utils._connection import resolve_connection_options
+from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC
+from ansible_collections.defender.atp.plugins.plugin_utils._connection import PluginConnection
 
 
 # From the emulator's default Contoso tenant (tests/emulator/data.py).

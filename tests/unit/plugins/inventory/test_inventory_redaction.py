@@ -53,8 +53,8 @@ def test_an_api_error_that_echoes_the_given_token_is_redacted(inv, fresh_emulato
 
 def test_the_connection_redacts_the_token_it_obtained(inv, fresh_emulator):
     """The token the plugin got from the token endpoint (not an option) is known to its redactor too."""
-    from ansible_collections.defender.atp.plugins.module_utils.api_connection import resolve_connection_options
-    from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
+    from ansible_collections.defender.atp.plugins.module_utils._connection import resolve_connection_options
+    from ansible_collections.defender.atp.plugins.plugin_utils._connection import PluginConnection
     connection = PluginConnection(resolve_connection_options(inv.conn), 'defender.atp.machines')
     try:
         connection.authenticate()

@@ -9,8 +9,9 @@ import datetime
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import alerts, odata
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as alerts
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError, AtpOptionError
 
 UTC = datetime.timezone.utc
 

@@ -7,10 +7,10 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils.clouds import CLOUDS, resolve_endpoints
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import (
+from ansible_collections.defender.atp.plugins.module_utils._auth.clouds import CLOUDS, resolve_endpoints
+from ansible_collections.defender.atp.plugins.module_utils._connection import (
     CONNECTION_ARGSPEC, ConnectionSettings, connection_argspec)
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 
 
 def settings(**params):
@@ -156,7 +156,7 @@ def test_errors_never_echo_a_password_or_query_from_the_url(value):
 
 
 def test_redact_url():
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import redact_url
+    from ansible_collections.defender.atp.plugins.module_utils._connection import redact_url
     assert redact_url('https://u:p@host:1/path?x=1#f') == 'https://<redacted>@host:1/path?<redacted>'
     assert redact_url('u:p@host/a') == '<redacted>@host/a'
     assert redact_url('https://host/a') == 'https://host/a'

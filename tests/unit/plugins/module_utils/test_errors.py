@@ -11,8 +11,8 @@ import json
 import pytest
 import requests
 
-from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
-from ansible_collections.defender.atp.plugins.module_utils.errors import (
+from ansible_collections.defender.atp.plugins.module_utils._http.messages import describe_http_error
+from ansible_collections.defender.atp.plugins.module_utils._errors import (
     AtpApiError, AtpOptionError, AtpTransportError, AtpWriteOutcomeUnknown, stops_the_rest)
 
 
@@ -56,3 +56,43 @@ def test_a_rejected_token_or_a_missing_permission_stops_the_rest(error):
         'no-details', 'unknown-outcome', 'transport', 'option', 'other'])
 def test_a_per_object_error_does_not(error):
     assert not stops_the_rest(error)
+
+
+# -- the bulk write and its fallback ------------------------------------------------------------------------------------
+
+def test_bulk_or_each_answers_how_the_objects_were_sent():
+    from ansible_collections.defender.atp.plugins.module_utils._errors import (
+        BULK, EACH, STOPPED, UNKNOWN, bulk_or_each, not_sent)
+
+    def refused(error):
+        def send():
+            raise error
+        return send
+
+    assert bulk_or_each(lambda: 'answer', each=lambda: 'each') == (BULK, 'answer')
+    # One bad object may refuse the whole call: one request each.
+    assert bulk_or_each(refused(api_error(400, 'BadRequest')), each=lambda: 'each') == (EACH, 'each')
+    assert bulk_or_each(refused(api_error(403, 'Forbidden', 'User is not allowed to do this')),
+                        each=lambda: 'each') == (EACH, 'each')
+    # A refusal for every object: nothing more is sent.
+    missing = api_error(403, 'Forbidden', 'Missing application roles. API required roles: Alert.ReadWrite.All.')
+    assert bulk_or_each(refused(missing), each=lambda: 'each') == (STOPPED, missing)
+    assert bulk_or_each(refused(api_error(401, 'Unauthorized')), each=lambda: 'each')[0] == STOPPED
+    # No answer to the write: only with a way to find out what was applied.
+    unknown = AtpWriteOutcomeUnknown('no answer')
+    assert bulk_or_each(refused(unknown), each=lambda: 'each', unknown=lambda: 'reread') == (UNKNOWN, 'reread')
+    with pytest.raises(AtpWriteOutcomeUnknown):
+        bulk_or_each(refused(unknown), each=lambda: 'each')
+    # Errors outside fall_back_on are the caller's.
+    with pytest.raises(AtpTransportError):
+        bulk_or_each(refused(AtpTransportError('down')), each=lambda: 'each', fall_back_on=AtpApiError)
+    assert not_sent('update', 'HTTP 401') == 'not sent: an earlier update was refused (HTTP 401)'
+
+
+def test_summary_counts_each_object_once_its_error_first():
+    import types
+    from ansible_collections.defender.atp.plugins.module_utils._errors import summary_counts
+    results = [types.SimpleNamespace(error='x', changed=True), types.SimpleNamespace(error=None, changed=True),
+               types.SimpleNamespace(error=None, changed=False), types.SimpleNamespace(error='', changed=False)]
+    assert summary_counts(results, pending=1) == dict(total=4, changed=1, unchanged=2, failed=1, pending=1)
+    assert list(summary_counts([], batch_requests=0)) == ['total', 'changed', 'unchanged', 'failed', 'batch_requests']

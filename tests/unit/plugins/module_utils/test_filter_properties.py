@@ -23,8 +23,10 @@ from hypothesis import assume, given, settings, strategies as st
 from emulator.entities import ACTION_SCHEMA, ALERT_SCHEMA, MACHINE_SCHEMA  # tests/emulator, on sys.path via conftest
 from emulator.odata import ODataError, compile_filter
 
-from ansible_collections.defender.atp.plugins.module_utils import alerts, machines, odata
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as alerts
+from ansible_collections.defender.atp.plugins.module_utils._machines import directory as machines
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 from ansible_collections.defender.atp.plugins.modules.atp_machine_info import build_filter as machine_info_filter
 
 UTC = datetime.timezone.utc
@@ -185,6 +187,11 @@ def test_machine_info_refuses_a_raw_filter_that_could_escape(raw):
 
 # -- MachineDirectory's batched lookups -----------------------------------------------------------------------------------
 
+def planned_filters(field, values, budget, prefix=None):
+    """The filters MachineDirectory's batcher plans for ``field eq value`` over ``values`` within ``budget`` characters."""
+    return odata.FilterBatcher(None, max_chars=budget).plan([odata.eq(field, value) for value in values], prefix)
+
+
 @settings(max_examples=100, deadline=None)
 @given(names=st.lists(value_text.filter(lambda v: v.strip()), min_size=1, max_size=12, unique=True),
        budget=st.sampled_from([120, 400, 4000]))
@@ -192,7 +199,7 @@ def test_batched_name_and_id_lookups_match_exactly_their_chunk(names, budget):
     records = [{'id': '%040x' % i, 'computerDnsName': name} for i, name in enumerate(
         names + sorted(set(m for n in names for m in near_misses(n)) - set(names)))]
     found = []
-    for filter_text in machines.batched_filters('computerDnsName', names, budget):
+    for filter_text in planned_filters('computerDnsName', names, budget):
         hit = matches(filter_text, MACHINE_SCHEMA, records)
         assert all(records[i]['computerDnsName'] in names for i in hit), filter_text
         found.extend(hit)
@@ -209,7 +216,7 @@ def test_short_name_lookups_match_only_names_starting_with_the_name_and_a_dot(na
         candidates += [miss + '.contoso.com' for miss in near_misses(name)]
     records = [{'id': '%040x' % i, 'computerDnsName': c} for i, c in enumerate(sorted(set(candidates)))]
     hits = set()
-    for filter_text in directory._startswith_filters(names):
+    for filter_text in directory.batcher.plan(directory._startswith_clauses(names)):
         hits.update(matches(filter_text, MACHINE_SCHEMA, records))
     assert sorted(records[i]['computerDnsName'] for i in hits) == sorted(
         r['computerDnsName'] for r in records if any(r['computerDnsName'].startswith(n + '.') for n in names))
@@ -225,6 +232,6 @@ def test_action_lookups_match_only_isolation_actions_of_the_machines_asked_for(i
         for kind in ('Isolate', 'Unisolate', 'RunAntiVirusScan', 'CollectInvestigationPackage'):
             records.append({'id': 'x', 'machineId': machine_id, 'type': kind, 'status': 'Succeeded'})
     hits = set()
-    for filter_text in machines.batched_filters('machineId', ids, budget, prefix=type_filter):
+    for filter_text in planned_filters('machineId', ids, budget, prefix=type_filter):
         hits.update(matches(filter_text, ACTION_SCHEMA, records))
     assert sorted(hits) == [i for i, r in enumerate(records) if r['machineId'] in ids and r['type'] in ('Isolate', 'Unisolate')]

@@ -11,9 +11,10 @@ import tracemalloc
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import hunting
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpOptionError, AtpTransportError
-from ansible_collections.defender.atp.plugins.module_utils.hunting import HuntingParseError, RowCollector, parse_response
+from ansible_collections.defender.atp.plugins.module_utils import _hunting as hunting
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError, AtpOptionError, AtpTransportError
+from ansible_collections.defender.atp.plugins.module_utils._hunting import (
+    HuntingParseError, RowCollector, parse_response)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))), 'emulator', 'fixtures')
 

@@ -10,8 +10,8 @@ import datetime
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import indicators as iocs
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils import _indicators as iocs
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
 
 SHA1 = '220e7d15b011d7fac48f2bd61114db1022197f7f'
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.timezone.utc)
@@ -142,7 +142,8 @@ def test_import_results_pair_by_position_or_value():
 
 # -- issue 19: what the import answers -------------------------------------------------------------------------------
 
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError, AtpWriteOutcomeUnknown  # noqa: E402
+from ansible_collections.defender.atp.plugins.module_utils._errors import (
+    AtpApiError, AtpWriteOutcomeUnknown)  # noqa: E402
 
 
 class FakeImports(object):

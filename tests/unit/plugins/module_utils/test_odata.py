@@ -9,7 +9,7 @@ import datetime
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 
 
 def test_quote_doubles_single_quotes():
@@ -62,4 +62,3 @@ def test_and_parenthesises_compound_clauses():
 
 def test_helpers_for_functions():
     assert odata.startswith('computerDnsName', "ws'") == "startswith(computerDnsName,'ws''')"
-    assert odata.any_tag('machineTags', 'compromised') == "machineTags/any(t: t eq 'compromised')"

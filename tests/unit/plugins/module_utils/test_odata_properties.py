@@ -15,7 +15,7 @@ import re
 
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.defender.atp.plugins.module_utils import odata
+from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
 
 TOKEN_RE = re.compile(r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<word>[A-Za-z_][A-Za-z0-9_/]*)|(?P<punct>[(),:]))", re.S)
 
@@ -85,7 +85,7 @@ def test_and_keeps_both_conditions_binding(first, second):
 
 @settings(max_examples=200, deadline=None)
 @given(st.one_of(values, quote_heavy))
-def test_startswith_and_tags_keep_one_literal(value):
-    for built in (odata.startswith('computerDnsName', value), odata.any_tag('machineTags', value)):
+def test_startswith_keeps_one_literal(value):
+    for built in (odata.startswith('computerDnsName', value),):
         literals = [decode(text) for kind, text in tokenize(built) if kind == 'string']
         assert literals == [value]

@@ -18,12 +18,13 @@ import threading
 import pytest
 import requests
 
-from ansible_collections.defender.atp.plugins.module_utils import alert_updates, indicators
-from ansible_collections.defender.atp.plugins.module_utils.error_messages import describe_http_error
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpApiError
-from ansible_collections.defender.atp.plugins.module_utils.machine_actions import ActionSender, Job
-from ansible_collections.defender.atp.plugins.module_utils.machine_tags import BULK_PATH, TagOrchestrator, TagSpec
-from ansible_collections.defender.atp.plugins.module_utils.machines import Entry, Resolution
+from ansible_collections.defender.atp.plugins.module_utils import _alerts as alert_updates
+from ansible_collections.defender.atp.plugins.module_utils import _indicators as indicators
+from ansible_collections.defender.atp.plugins.module_utils._http.messages import describe_http_error
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpApiError
+from ansible_collections.defender.atp.plugins.module_utils._machines.sender import ActionSender, Job
+from ansible_collections.defender.atp.plugins.module_utils._machines.tags import BULK_PATH, TagOrchestrator, TagSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.directory import Entry, Resolution
 
 
 def api_error(status, code=None, message=None, what='the request'):

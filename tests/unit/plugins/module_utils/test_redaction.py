@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, defender.atp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The shared redaction of known secrets in messages (module_utils/redaction.py)."""
+"""The shared redaction of known secrets in messages (module_utils/_redaction.py)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -10,8 +10,8 @@ import json
 
 from urllib.parse import urlencode
 
-from ansible_collections.defender.atp.plugins.module_utils import redaction
-from ansible_collections.defender.atp.plugins.module_utils.redaction import REDACTED, Redactor, redact_secrets
+from ansible_collections.defender.atp.plugins.module_utils import _redaction as redaction
+from ansible_collections.defender.atp.plugins.module_utils._redaction import REDACTED, Redactor, redact_secrets
 
 SECRET = 'Ab~c.d+e/f=g&h%i'
 

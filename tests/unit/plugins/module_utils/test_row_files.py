@@ -13,9 +13,9 @@ import stat
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils import row_files
-from ansible_collections.defender.atp.plugins.module_utils.errors import AtpOptionError
-from ansible_collections.defender.atp.plugins.module_utils.hunting import parse_response
+from ansible_collections.defender.atp.plugins.module_utils import _row_files as row_files
+from ansible_collections.defender.atp.plugins.module_utils._errors import AtpOptionError
+from ansible_collections.defender.atp.plugins.module_utils._hunting import parse_response
 
 SCHEMA = [{'name': 'Timestamp', 'type': 'DateTime'}, {'name': 'Text', 'type': 'String'},
           {'name': 'Count', 'type': 'Int64'}, {'name': 'Extra', 'type': 'Dynamic'}]

@@ -128,7 +128,7 @@ def test_synonym_determination_is_unchanged(run_module, emulator, conn):
 
 
 def test_many_alerts_are_read_in_filter_batches_and_updated_in_one_batch(run_module, emulator, conn):
-    from ansible_collections.defender.atp.plugins.module_utils import alert_updates
+    from ansible_collections.defender.atp.plugins.module_utils import _odata as odata
     everything = run_module(atp_alert_info.main, dict(conn))['alerts']
     ids = [a['id'] for a in everything][:25]
     assert len(ids) == 25, 'the default data should hold 25 alerts'
@@ -136,8 +136,10 @@ def test_many_alerts_are_read_in_filter_batches_and_updated_in_one_batch(run_mod
     result = run_module(atp_alert.main, dict(conn, alert_ids=ids, comment='Bulk triage 2026-11'))
     assert not result.get('failed'), result['msg']
     reads = [e for e in emulator.requests_log() if e['method'] == 'GET' and e['path'] == '/api/alerts']
-    assert len(reads) == -(-25 // alert_updates.READ_BATCH)
-    assert all(e['query']['$filter'].count(' eq ') <= alert_updates.READ_BATCH for e in reads)
+    per_read = odata.FilterBatcher(None).take([odata.eq('id', alert_id) for alert_id in ids])
+    assert per_read == 12  # 12 comparisons, 59 of ASP.NET OData's 100 nodes
+    assert len(reads) == -(-25 // per_read)
+    assert all(e['query']['$filter'].count(' eq ') <= per_read for e in reads)
     assert writes(emulator) == [('POST', '/api/alerts/batchUpdate')]
     assert result['summary']['changed'] == 25
 

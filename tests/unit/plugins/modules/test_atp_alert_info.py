@@ -11,7 +11,7 @@ import datetime
 import pytest
 
 from ansible_collections.defender.atp.plugins.modules import atp_alert_info
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import parse_instant
+from ansible_collections.defender.atp.plugins.module_utils._time import parse_instant
 
 UTC = datetime.timezone.utc
 

@@ -20,7 +20,7 @@ import types
 
 import pytest
 
-from ansible_collections.defender.atp.plugins.module_utils.isolation_action import IsolationSpec
+from ansible_collections.defender.atp.plugins.module_utils._machines.desired_state import IsolationSpec
 from ansible_collections.defender.atp.plugins.modules import atp_machine_isolate
 
 ISOLATE_PATH = r'^/api/machines/[0-9a-f]{40}/isolate$'
@@ -306,7 +306,7 @@ def test_names_ids_short_names_case_and_duplicates(run_module, conn, fresh_emula
 
 def test_hostile_names_are_refused_before_any_request(run_module, conn, fresh_emulator):
     """No machine name holds quotes or OData syntax: such entries are input errors (the escaping that keeps them from
-    widening a lookup is tested in test_machines.py and the property tests)."""
+    widening a lookup is tested in _machines/test_directory.py and the property tests)."""
     hostile = ["x' or computerDnsName ne 'x", "ws-finance-01.contoso.com' or '1' eq '1", "') or true or ('"]
     result = run(run_module, conn, machines=['ws-finance-01.contoso.com'] + hostile, allow_partial=True)
     assert result['failed'] is True

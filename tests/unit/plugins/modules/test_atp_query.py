@@ -18,8 +18,8 @@ import yaml
 
 from ansible_collections.defender.atp.plugins.modules import atp_query
 from ansible_collections.defender.atp.plugins.modules import atp_token
-from ansible_collections.defender.atp.plugins.module_utils.row_files import csv_cell
-from ansible_collections.defender.atp.plugins.module_utils.time_spans import parse_instant
+from ansible_collections.defender.atp.plugins.module_utils._row_files import csv_cell
+from ansible_collections.defender.atp.plugins.module_utils._time import parse_instant
 
 UTC = datetime.timezone.utc
 ORDERED = 'DeviceProcessEvents | order by ReportId asc | take 40'

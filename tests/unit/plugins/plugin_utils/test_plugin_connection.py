@@ -15,9 +15,9 @@ from ansible.errors import AnsibleError, AnsibleParserError
 
 from ansible_collections.defender.atp.plugins.doc_fragments.connection import ModuleDocFragment
 from ansible_collections.defender.atp.plugins.inventory import machines as machines_module
-from ansible_collections.defender.atp.plugins.module_utils.api_connection import ApiConnection
-from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
-from ansible_collections.defender.atp.plugins.plugin_utils import connection as plugin_connection
+from ansible_collections.defender.atp.plugins.module_utils._connection import ApiConnection
+from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC, option_env_names
+from ansible_collections.defender.atp.plugins.plugin_utils import _connection as plugin_connection
 
 MODULE_OPTIONS = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
 PLUGINS_FRAGMENT = yaml.safe_load(ModuleDocFragment.PLUGINS)
@@ -176,9 +176,10 @@ def test_plain_http_is_refused_for_plugins_and_warned_for_loopback():
 
 
 def test_secret_options():
-    assert plugin_connection.SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
-    assert not set(plugin_connection.SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
-    assert plugin_connection.env_names('login_url') == ['DEFENDER_ATP_LOGIN_URL', 'AZURE_AUTHORITY_HOST']
+    from ansible_collections.defender.atp.plugins.module_utils._redaction import SECRET_OPTIONS
+    assert SECRET_OPTIONS == ('access_token', 'certificate_password', 'client_secret', 'password')
+    assert not set(SECRET_OPTIONS) & set(plugin_connection.IDENTITY_OPTIONS)
+    assert option_env_names('login_url') == ['DEFENDER_ATP_LOGIN_URL', 'AZURE_AUTHORITY_HOST']
     assert os.environ.get('AZURE_CLIENT_SECRET') is None  # the autouse fixture keeps the developer's variables out
 
 
@@ -187,8 +188,8 @@ def test_inventory_connection_replaces_a_rejected_cached_token(emulator, conn):
 
     Here, not in tests/unit/plugins/modules: plugin_utils is controller code, which ansible-test units does not
     import in the modules' context."""
-    from ansible_collections.defender.atp.plugins.module_utils.connection_options import CONNECTION_ARGSPEC
-    from ansible_collections.defender.atp.plugins.plugin_utils.connection import PluginConnection
+    from ansible_collections.defender.atp.plugins.module_utils._connection import CONNECTION_ARGSPEC
+    from ansible_collections.defender.atp.plugins.plugin_utils._connection import PluginConnection
     params = dict((name, spec.get('default')) for name, spec in CONNECTION_ARGSPEC.items())
     params.update(conn, token_cache=True)
     counts = []
