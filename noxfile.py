@@ -65,6 +65,10 @@ SANITY_BETWEEN = ('compile', 'import', 'validate-modules', 'pylint')
 # handling and unsafe text) and one real playbook per module family (smoke). The oldest runs every target; the newest
 # too, in the no-secrets session.
 SMOKE_TARGETS = ('smoke', 'inventory_machines', 'inventory_unsafe')
+# What those sessions tell the targets (tests/integration/integration_config.yml): the light scale, at which a target
+# that generates data at scale makes less of it and asserts the same (inventory_machines: 2,500 machines in pages of
+# 1,000 instead of 20,000 in pages of 10,000, defaults/main.yml). The oldest and the newest run every target full.
+SMOKE_VARS = {'integration_scale': 'light'}
 PINS = noxsupport.pins(os.path.join(ROOT, 'requirements-dev.txt'))
 RUNTIME_REQUIREMENTS = os.path.join(ROOT, 'requirements.txt')
 
@@ -83,13 +87,35 @@ def ansible_test_env():
     return {'ANSIBLE_NOCOLOR': '1', 'PY_COLORS': '0', 'NO_COLOR': '1'}
 
 
-def install_ansible_core(session, version):
-    """ansible-core ``version`` in the session's venv, and the stand-in for get-pip that its ansible-test needs."""
-    session.install('ansible-core==%s' % version)
+def python_executable(spec):
+    """The executable of an INTERPRETERS value: a path as it is, a version X.Y as the pythonX.Y on PATH."""
+    return spec if os.sep in spec else (shutil.which('python' + spec) or 'python' + spec)
+
+
+def ansible_core(session, minor):
+    """The bin directory of ansible-core's venv for the release ``minor`` (built once per machine, shared by every
+    ansible-test session of that release and every checkout: noxsupport.core_venv), with the stand-in for get-pip that
+    its ansible-test needs in place."""
+    version, python = ANSIBLE_CORE[minor]
+    interpreter = python_executable(INTERPRETERS[python])
+    if not noxsupport.runs(interpreter):
+        session.error('Python %s (%s) does not run: ansible-core %s is tested on it' % (python, interpreter, version))
+    bin_dir = os.path.join(noxsupport.core_venv(version, interpreter, log=session.log), 'bin')
     ansible_test_dir = session.run(
-        'python', '-c', 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))', silent=True).strip()
+        os.path.join(bin_dir, 'python'), '-c', 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))',
+        silent=True, external=True).strip()
     path, action = noxsupport.install_get_pip_stand_in(ansible_test_dir)
-    session.log('pip bootstrap for ansible-test: %s (%s)' % (path, action))
+    session.log('ansible-core %s in %s; pip bootstrap for ansible-test: %s (%s)'
+                % (version, os.path.dirname(bin_dir), path, action))
+    return bin_dir
+
+
+def ansible_test_run(session, bin_dir, *args, **kwargs):
+    """ansible-test of that venv, as if the venv were active (its bin directory first on PATH)."""
+    env = dict(ansible_test_env(), PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
+               VIRTUAL_ENV=os.path.dirname(bin_dir))
+    env.update(kwargs.pop('env', None) or {})
+    return session.run(os.path.join(bin_dir, 'ansible-test'), *args, env=env, external=True, **kwargs)
 
 
 def collection_copy(session):
@@ -101,7 +127,7 @@ def collection_copy(session):
 
 
 @contextlib.contextmanager
-def ansible_test_tree(session, version):
+def ansible_test_tree(session, version, bin_dir):
     """The checkout copied to .../ansible_collections/defender/atp (ansible-test needs a real copy there), as the cwd.
 
     The copy has a place of its own per session, ansible-core release and interpreter, private to this user
@@ -110,8 +136,7 @@ def ansible_test_tree(session, version):
     ansible-test session. A lock keeps two runs from using one place at once. ansible-test's output is copied back to
     tests/output/<session>/.
     """
-    interpreter = session.run('python', '-c', 'import os, sys; print(os.path.realpath(sys.executable))',
-                              silent=True).strip()
+    interpreter = os.path.realpath(os.path.join(bin_dir, 'python'))
     place = noxsupport.work_place(session.name, version, interpreter)
     dest = os.path.join(place, 'ansible_collections', 'defender', 'atp')
     with noxsupport.locked(place + '.lock', log=session.log):
@@ -127,12 +152,17 @@ def ansible_test_tree(session, version):
                 shutil.copytree(output, keep, ignore=shutil.ignore_patterns('.tmp'), dirs_exist_ok=True)
 
 
-def run_ansible_test(session, minor, command, *args, **kwargs):
+def run_ansible_test(session, minor, command, *args, integration_vars=None, **kwargs):
+    """ansible-test ``command`` on the release ``minor``; ``integration_vars`` go to the targets through
+    tests/integration/integration_config.yml (ansible-test's extra vars)."""
     version, python = ANSIBLE_CORE[minor]
-    install_ansible_core(session, version)
-    with ansible_test_tree(session, version):
-        session.run('ansible-test', command, '--venv', '--python', python, '--color', 'no', *args, *session.posargs,
-                    env=ansible_test_env(), **kwargs)
+    bin_dir = ansible_core(session, minor)
+    with ansible_test_tree(session, version, bin_dir) as work:
+        if integration_vars:
+            noxsupport.write_vars_file(os.path.join(work, 'tests', 'integration', 'integration_config.yml'),
+                                       integration_vars, writer='noxfile.py')
+        ansible_test_run(session, bin_dir, command, '--venv', '--python', python, '--color', 'no', *args, *session.posargs,
+                         **kwargs)
 
 
 def define_matrix():
@@ -166,7 +196,7 @@ def define_matrix():
             run_ansible_test(session, minor, 'integration')
 
         def smoke(session, minor=minor):
-            run_ansible_test(session, minor, 'integration', *SMOKE_TARGETS)
+            run_ansible_test(session, minor, 'integration', *SMOKE_TARGETS, integration_vars=SMOKE_VARS)
 
         sessions = [('sanity', sanity, ['sanity'], True),
                     ('units', units, ['units'], edge)]
@@ -184,13 +214,14 @@ def define_matrix():
                        'ansible-test sanity --test %s (SANITY_TESTS=all: every test)' % ' --test '.join(SANITY_BETWEEN)),
             'units': 'ansible-test units (tests/unit; requirements: tests/unit/requirements.txt)',
             'integration': 'ansible-test integration, every target (setup_emulator starts the emulator)',
-            'integration-smoke': 'ansible-test integration of the targets %s' % ', '.join(SMOKE_TARGETS),
+            'integration-smoke': ('ansible-test integration of the targets %s, at the light scale (SMOKE_VARS)'
+                                  % ', '.join(SMOKE_TARGETS)),
         }
         for kind, func, tags, default in sessions:
             name = 'ansible-test-%s-%s' % (kind, minor)
             func.__doc__ = '%s; ansible-core %s on Python %s.' % (descriptions[kind], version, python)
-            nox.session(name=name, python=INTERPRETERS[python], default=default,
-                        tags=tags + ['ansible-%s' % minor])(func)
+            # No nox venv: ansible-test runs from the machine's ansible-core venv of the release (ansible_core()).
+            nox.session(name=name, venv_backend='none', default=default, tags=tags + ['ansible-%s' % minor])(func)
 
 
 define_matrix()
@@ -210,13 +241,12 @@ def stop_emulator(session, state_dir):
                 external=True)
 
 
-@nox.session(name='no-secrets', python=INTERPRETERS[ANSIBLE_CORE[NEWEST][1]], default=True,
-             tags=['integration', 'ansible-%s' % NEWEST])
+@nox.session(name='no-secrets', venv_backend='none', default=True, tags=['integration', 'ansible-%s' % NEWEST])
 def no_secrets(session):
     """Every integration target on the newest ansible-core at -vvvv against one emulator, then every secret of that
     emulator is looked for in all the output (the run of every target on the newest: no other session repeats it)."""
     version, python = ANSIBLE_CORE[NEWEST]
-    install_ansible_core(session, version)
+    bin_dir = ansible_core(session, NEWEST)
     state_dir = os.path.join(session.create_tmp(), 'emulator')
     shutil.rmtree(state_dir, ignore_errors=True)
     request_log = os.path.join(session.create_tmp(), 'emulator-requests.jsonl')
@@ -224,7 +254,7 @@ def no_secrets(session):
         os.unlink(request_log)
     output = os.path.join(ROOT, 'tests', 'output', 'no-secrets-integration.log')
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    with ansible_test_tree(session, version) as work:
+    with ansible_test_tree(session, version, bin_dir) as work:
         info_file, info = launch_emulator(session, state_dir, '--log-file', request_log)
         config = os.path.join(work, 'tests', 'integration', 'integration_config.yml')
         try:
@@ -233,8 +263,8 @@ def no_secrets(session):
             session.log('ansible-test integration -vvvv: output in %s' % os.path.relpath(output, ROOT))
             with open(output, 'w', encoding='utf-8') as log:
                 try:
-                    session.run('ansible-test', 'integration', '--venv', '--python', python, '--color', 'no', '-vvvv',
-                                *session.posargs, env=ansible_test_env(), stdout=log, stderr=subprocess.STDOUT)
+                    ansible_test_run(session, bin_dir, 'integration', '--venv', '--python', python, '--color', 'no',
+                                     '-vvvv', *session.posargs, stdout=log, stderr=subprocess.STDOUT)
                 except CommandFailed:
                     log.flush()
                     with open(output, encoding='utf-8', errors='replace') as handle:

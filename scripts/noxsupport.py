@@ -13,6 +13,8 @@
 - ``python_interpreter``: the Python X.Y a session runs on, as nox should be given it: pyenv installs that are not
   exposed on PATH (``python3.12`` is a shim that refuses to run until PYENV_VERSION names 3.12) are found by path,
   so a fresh clone runs ``make test`` with nothing set.
+- ``core_venv``: one venv per ansible-core release and interpreter on this machine, shared by every ansible-test
+  session of that release in every checkout (a fresh clone builds none of them again).
 - ``refresh_copy`` / ``locked``: the copy of the checkout at ``.../ansible_collections/defender/atp`` that ansible-test
   needs, kept at a fixed place per session so that ansible-test's ``--venv`` environment inside it
   (``tests/output/.tmp/delegation``, the pip, ansible-core and test requirements it installs) is reused by the next
@@ -128,7 +130,8 @@ def _version_key(text):
     return tuple(int(part) if part.isdigit() else -1 for part in re.split(r'[.]', text))
 
 
-def _runs(executable):
+def runs(executable):
+    """Whether ``executable`` starts (pyenv shims of versions not selected do not)."""
     try:
         return subprocess.run([executable, '-c', ''], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, timeout=60, check=False).returncode == 0
@@ -136,7 +139,7 @@ def _runs(executable):
         return False
 
 
-def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
+def python_interpreter(version, path=None, pyenv_root=None, starts=runs):
     """The interpreter of Python ``version`` (``X.Y``) to give nox.
 
     ``X.Y`` itself when a ``pythonX.Y`` on PATH runs (nox finds it there). Otherwise the newest pyenv install of
@@ -145,7 +148,7 @@ def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
     version does not name. When neither exists, ``X.Y``: nox then reports the interpreter missing.
     """
     found = shutil.which('python' + version, path=path)
-    if found and runs(found):
+    if found and starts(found):
         return version
     root = pyenv_root or os.environ.get('PYENV_ROOT') or os.path.expanduser('~/.pyenv')
     versions = os.path.join(root, 'versions')
@@ -156,7 +159,7 @@ def python_interpreter(version, path=None, pyenv_root=None, runs=_runs):
     candidates = [name for name in names if re.match(r'^%s\.[0-9]+$' % re.escape(version), name)]
     for name in sorted(candidates, key=_version_key, reverse=True):
         executable = os.path.join(versions, name, 'bin', 'python' + version)
-        if os.path.isfile(executable) and runs(executable):
+        if os.path.isfile(executable) and starts(executable):
             return executable
     return version
 
@@ -224,6 +227,53 @@ def work_place(*key):
     """
     base = private_directory(os.path.join(tempfile.gettempdir(), 'defender-atp-%d' % os.getuid()))
     return os.path.join(base, hashlib.sha256('\0'.join(key).encode('utf-8')).hexdigest()[:12])
+
+
+CORE_STAMP = '.defender-atp-installed'
+
+
+def _build_core_venv(place, interpreter, version):
+    subprocess.run([interpreter, '-m', 'venv', place], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run([os.path.join(place, 'bin', 'python'), '-m', 'pip', 'install', '--disable-pip-version-check', '-q',
+                    'ansible-core==%s' % version], check=True, stdin=subprocess.DEVNULL)
+
+
+def core_venv(version, interpreter, log=None, build=_build_core_venv, starts=runs):
+    """The directory of a venv on ``interpreter`` holding ansible-core ``version`` and nothing else, built once per
+    machine (a work_place of this user) and shared by every ansible-test session of that release and every checkout.
+
+    A nox venv lives in its checkout's .nox, so a fresh clone built one per ansible-test session and installed
+    ansible-core into it (~10 s each, 14 sessions), and a rerun still asked pip to check it (~3 s each). The stamp
+    file, written last, names what was installed: a venv without it (a build that stopped half-way) or with another
+    one is built again; a lock keeps two runs from building it at once. Nothing writes to it once built.
+    """
+    interpreter = os.path.realpath(shutil.which(interpreter) or interpreter)
+    place = work_place('ansible-core', version, interpreter)
+    stamp = os.path.join(place, CORE_STAMP)
+    want = 'ansible-core==%s on %s\n' % (version, interpreter)
+
+    def ready():
+        try:
+            with open(stamp, encoding='utf-8') as handle:
+                if handle.read() != want:
+                    return False
+        except OSError:
+            return False
+        return starts(os.path.join(place, 'bin', 'python'))
+
+    if ready():
+        return place
+    with locked(place + '.lock', log=log):
+        if not ready():
+            if log:
+                log('building the ansible-core %s venv at %s' % (version, place))
+            shutil.rmtree(place, ignore_errors=True)
+            build(place, interpreter, version)
+            temporary = stamp + '.%d.tmp' % os.getpid()
+            with open(temporary, 'w', encoding='utf-8') as handle:
+                handle.write(want)
+            os.replace(temporary, stamp)
+    return place
 
 
 @contextlib.contextmanager
@@ -333,8 +383,58 @@ def last_durations(path):
         return {}
 
 
-def _pump(stream, prefix, log, lock):
+ANSI_ESCAPE = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
+SESSION_STARTS = re.compile(r'^nox > Running session (\S+)')
+SESSION_ENDS = re.compile(r'^nox > Session (\S+) (?:was successful|failed|aborted|skipped|was skipped)')
+
+
+def process_cpu_seconds(pid):
+    """CPU seconds of a live process and of every child it has waited for (Linux /proc/PID/stat: utime, stime, cutime,
+    cstime), or None where that cannot be read."""
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as handle:
+            fields = handle.read().rsplit(')', 1)[1].split()
+        return sum(int(value) for value in fields[11:15]) / float(os.sysconf('SC_CLK_TCK'))
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class CpuMeter:
+    """The CPU seconds of each session of one nox process, read as its output names them.
+
+    Between ``nox > Running session NAME`` and the line that ends it, the nox process's own CPU and that of the
+    commands it waited for (their children's too, when they waited for them) are the session's. A process that left its
+    parent behind (the emulator that ``launch.py start`` starts, for one) is not counted: this is a floor, not all of it.
+    """
+
+    def __init__(self, pid, read=process_cpu_seconds):
+        self.pid, self.read = pid, read
+        self.seconds = {}
+        self._current = self._started = None
+
+    def line(self, raw):
+        text = ANSI_ESCAPE.sub('', raw.decode('utf-8', 'replace')).strip()
+        started = SESSION_STARTS.match(text)
+        if started:
+            self._close()
+            self._current, self._started = started.group(1), self.read(self.pid)
+            return
+        ended = SESSION_ENDS.match(text)
+        if ended and ended.group(1) == self._current:
+            self._close()
+
+    def _close(self):
+        if self._current is not None:
+            now = self.read(self.pid)
+            if now is not None and self._started is not None:
+                self.seconds[self._current] = self.seconds.get(self._current, 0.0) + max(0.0, now - self._started)
+        self._current = self._started = None
+
+
+def _pump(stream, prefix, log, lock, meter=None):
     for line in iter(stream.readline, b''):
+        if meter is not None:
+            meter.line(line)
         log.write(line)
         log.flush()
         with lock:
@@ -343,8 +443,9 @@ def _pump(stream, prefix, log, lock):
     stream.close()
 
 
-def run_lanes(nox, lanes, report_dir, nox_args=(), env=None):
-    """Run one nox process per lane side by side; return [(lane report path, exit status)]."""
+def run_lanes(nox, lanes, report_dir, nox_args=(), env=None, meters=None):
+    """Run one nox process per lane side by side; return [(lane report path, exit status)]. With ``meters`` (a list),
+    a CpuMeter per lane is appended to it (the CPU seconds of each session)."""
     lock = threading.Lock()
     running = []
     for number, names in enumerate(lanes, 1):
@@ -359,14 +460,19 @@ def run_lanes(nox, lanes, report_dir, nox_args=(), env=None):
         log = open(log_path, 'wb')  # pylint: disable=consider-using-with
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=env)
-        pump = threading.Thread(target=_pump, args=(process.stdout, prefix, log, lock), daemon=True)
+        meter = CpuMeter(process.pid)
+        if meters is not None:
+            meters.append(meter)
+        pump = threading.Thread(target=_pump, args=(process.stdout, prefix, log, lock, meter), daemon=True)
         pump.start()
         running.append((report, process, pump, log))
     results = []
     try:
         for report, process, pump, log in running:
-            status = process.wait()
+            # The output first, then the exit status: until it is waited for, the ended process can still be read in
+            # /proc, so the CPU of its last session is measured.
             pump.join()
+            status = process.wait()
             log.close()
             results.append((report, status))
     except KeyboardInterrupt:
@@ -377,10 +483,12 @@ def run_lanes(nox, lanes, report_dir, nox_args=(), env=None):
     return results
 
 
-def merge_reports(paths):
-    """One report from the lanes' reports (their sessions, in lane order); lanes with no report are left out."""
+def merge_reports(paths, cpu=None):
+    """One report from the lanes' reports (their sessions, in lane order); lanes with no report are left out.
+    ``cpu``: per lane, {session: CPU seconds}, kept as each entry's ``cpu_seconds``."""
     merged = {'sessions': []}
-    for path in paths:
+    for number, path in enumerate(paths):
+        seconds = cpu[number] if cpu and number < len(cpu) else {}
         try:
             with open(path, encoding='utf-8') as handle:
                 report = json.load(handle)
@@ -389,6 +497,8 @@ def merge_reports(paths):
         for entry in report.get('sessions') or []:
             entry = dict(entry)
             entry.setdefault('lane', os.path.basename(path))
+            if entry.get('name') in seconds:
+                entry['cpu_seconds'] = round(seconds[entry['name']], 1)
             merged['sessions'].append(entry)
     return merged
 
@@ -417,8 +527,9 @@ def run_main(args):
         print('0 passed, 1 failed')
         return 1
     lanes = plan_lanes(sessions, last_durations(args.report), args.jobs)
-    results = run_lanes(args.nox, lanes, os.path.dirname(os.path.abspath(args.report)), args.nox_arg or ())
-    merged = merge_reports([path for path, _status in results])
+    meters = []
+    results = run_lanes(args.nox, lanes, os.path.dirname(os.path.abspath(args.report)), args.nox_arg or (), meters=meters)
+    merged = merge_reports([path for path, _status in results], cpu=[meter.seconds for meter in meters])
     with open(args.report, 'w', encoding='utf-8') as handle:
         json.dump(merged, handle, indent=1)
     wall = time.monotonic() - started
@@ -446,9 +557,10 @@ def summarize(report, wall_seconds=None, budget_seconds=None, slowest=3):
     """(lines to print, number passed, number failed) from nox's JSON report (a dict).
 
     The table lists the sessions slowest first, then the total of their times and, for a run with lanes side by
-    side, the wall-clock time. When ``budget_seconds`` is given and the run took longer (the wall-clock time, else
-    the total), a ``WARNING:`` line says by how much and names the slowest sessions: a warning, never a failure (a
-    loaded machine must not fail the suite). The last line is ``N passed, M failed``.
+    side, the wall-clock time; where the report has them (``make test``), each session's CPU seconds too. When
+    ``budget_seconds`` is given and the run took longer (the wall-clock time, else the total), a ``WARNING:`` line
+    says by how much and names the slowest sessions: a warning, never a failure (a loaded machine must not fail the
+    suite). The last line is ``N passed, M failed``.
 
     A session counts as passed only when nox reports ``success``; ``failed``, ``aborted`` and ``skipped``
     (for example a missing interpreter) count as failed, since the session was asked for and did not pass.
@@ -456,28 +568,40 @@ def summarize(report, wall_seconds=None, budget_seconds=None, slowest=3):
     sessions = report.get('sessions') or []
     rows = []
     passed = failed = 0
-    total_seconds = 0.0
+    total_seconds = total_cpu = 0.0
+    with_cpu = any(entry.get('cpu_seconds') is not None for entry in sessions)
     for entry in sessions:
         status = str(entry.get('result', 'unknown'))
         seconds = float(entry.get('duration') or 0.0)
+        cpu = entry.get('cpu_seconds')
         total_seconds += seconds
+        total_cpu += float(cpu or 0.0)
         if status == 'success':
             passed += 1
         else:
             failed += 1
-        rows.append((str(entry.get('name', '?')), status, seconds, str(entry.get('reason') or '')))
+        rows.append((str(entry.get('name', '?')), status, seconds, str(entry.get('reason') or ''), cpu))
     rows.sort(key=lambda row: -row[2])
-    width = max([len(name) for name, _status, _seconds, _reason in rows] + [len('session'), len('wall clock')])
-    lines = ['{0:<{w}}  {1:<8}  {2:>8}  {3}'.format('session', 'result', 'seconds', 'reason', w=width)]
-    for name, status, seconds, reason in rows:
-        lines.append('{0:<{w}}  {1:<8}  {2:>8.1f}  {3}'.format(name, status, seconds, reason, w=width).rstrip())
-    row = '{0:<{w}}  {1:<8}  {2:>8.1f}  {3}'
-    lines.append(row.format('total', '', total_seconds, minutes(total_seconds), w=width))
+    width = max([len(row[0]) for row in rows] + [len('session'), len('wall clock')])
+
+    def line(name, status, seconds, reason, cpu=None):
+        # The CPU column (CPU seconds of the session's commands, scripts/noxsupport.py CpuMeter) where it was measured.
+        if not with_cpu:
+            text = '{0:<{w}}  {1:<8}  {2:>8}  {3}'.format(name, status, seconds, reason, w=width)
+        else:
+            text = '{0:<{w}}  {1:<8}  {2:>8}  {3:>7}  {4}'.format(
+                name, status, seconds, '' if cpu is None else cpu, reason, w=width)
+        return text.rstrip()
+
+    lines = [line('session', 'result', 'seconds', 'reason', 'cpu s')]
+    for name, status, seconds, reason, cpu in rows:
+        lines.append(line(name, status, '%.1f' % seconds, reason, None if cpu is None else '%.1f' % cpu))
+    lines.append(line('total', '', '%.1f' % total_seconds, minutes(total_seconds), '%.1f' % total_cpu))
     if wall_seconds is not None:
-        lines.append(row.format('wall clock', '', wall_seconds, minutes(wall_seconds), w=width))
+        lines.append(line('wall clock', '', '%.1f' % wall_seconds, minutes(wall_seconds)))
     took = wall_seconds if wall_seconds is not None else total_seconds
     if budget_seconds and took > budget_seconds:
-        names = ', '.join('%s (%s)' % (name, minutes(seconds)) for name, _status, seconds, _reason in rows[:slowest])
+        names = ', '.join('%s (%s)' % (row[0], minutes(row[2])) for row in rows[:slowest])
         lines.append('WARNING: the default selection took %s, %s over its %s budget; slowest sessions: %s'
                      % (minutes(took), minutes(took - budget_seconds), minutes(budget_seconds), names))
     lines.append('%d passed, %d failed' % (passed, failed))

@@ -172,6 +172,42 @@ def test_without_a_wall_clock_the_budget_applies_to_the_total():
     assert not any(line.startswith('WARNING') for line in lines)
 
 
+def test_the_cpu_column_appears_when_the_report_has_cpu_seconds():
+    entries = [session('no-secrets', 'success', 600.0), session('lint', 'success', 15.0)]
+    entries[0]['cpu_seconds'] = 512.5
+    lines, _passed, _failed = noxsupport.summarize({'sessions': entries}, wall_seconds=610.0)
+    assert lines[0].split() == ['session', 'result', 'seconds', 'cpu', 's', 'reason']
+    assert lines[1].split() == ['no-secrets', 'success', '600.0', '512.5']
+    assert lines[2].split() == ['lint', 'success', '15.0']
+    assert lines[3].split()[:3] == ['total', '615.0', '512.5'] and lines[3].endswith('10.2 min')
+    assert lines[4].split()[:3] == ['wall', 'clock', '610.0']
+
+
+def test_the_cpu_meter_charges_each_session_what_nox_used_between_its_lines():
+    readings = iter([10.0, 25.5, 25.5, 30.0, 31.0, 40.0])
+    meter = noxsupport.CpuMeter(1, read=lambda _pid: next(readings))
+    for line in (b'nox > Running session a\n', b'output of a\n', b'nox > Session a was successful in 2 seconds.\n',
+                 b'\x1b[1mnox > Running session b\x1b[0m\n', b'nox > Session b failed.\n',
+                 b'nox > Running session c\n', b'nox > Session c was successful.\n', b'nox > Ran multiple sessions:\n'):
+        meter.line(line)
+    assert meter.seconds == {'a': 15.5, 'b': 4.5, 'c': 9.0}
+
+
+def test_the_cpu_of_a_live_process_is_read_from_proc():
+    if not os.path.exists('/proc/self/stat'):
+        pytest.skip('no /proc')
+    assert noxsupport.process_cpu_seconds(os.getpid()) > 0
+    assert noxsupport.process_cpu_seconds(2 ** 22 + 12345) is None
+
+
+def test_merged_reports_keep_each_lanes_cpu_seconds(tmp_path):
+    first, second = tmp_path / 'one.json', tmp_path / 'two.json'
+    first.write_text(json.dumps({'sessions': [session('a', 'success')]}))
+    second.write_text(json.dumps({'sessions': [session('b', 'success')]}))
+    merged = noxsupport.merge_reports([str(first), str(second)], cpu=[{'a': 1.234}, {}])
+    assert [(entry['name'], entry.get('cpu_seconds')) for entry in merged['sessions']] == [('a', 1.2), ('b', None)]
+
+
 # -- make test: lanes ------------------------------------------------------------------------------------------------------
 def listed(name, tags=(), description=''):
     return {'session': name, 'name': name, 'description': description, 'python': None, 'tags': list(tags), 'call_spec': {}}
@@ -231,8 +267,10 @@ report = args[args.index('--report') + 1]
 names = args[args.index('-e') + 1:]
 results = []
 for name in names:
+    print('nox > Running session', name, flush=True)
     print('running', name, flush=True)
     time.sleep(0.2)
+    print('nox > Session', name, 'failed.' if name in fail else 'was successful.', flush=True)
     results.append({'name': name, 'result': 'failed' if name in fail else 'success', 'duration': 0.2})
 with open(report, 'w') as handle:
     json.dump({'sessions': results}, handle)
@@ -257,7 +295,11 @@ def test_run_runs_every_session_in_two_lanes_side_by_side_and_merges_the_reports
     assert '[1] running' in proc.stdout and '[2] running' in proc.stdout
     merged = json.loads(report.read_text())
     assert sorted(entry['name'] for entry in merged['sessions']) == ['a', 'b', 'c', 'd']
-    assert (tmp_path / 'build' / 'nox-lane1.log').read_text().startswith('running')
+    if os.path.exists('/proc/self/stat'):
+        assert all(entry['cpu_seconds'] >= 0 for entry in merged['sessions'])
+        header = next(line for line in proc.stdout.splitlines() if line.startswith('session '))
+        assert header.split()[:4] == ['session', 'result', 'seconds', 'cpu']
+    assert (tmp_path / 'build' / 'nox-lane1.log').read_text().startswith('nox > Running session')
 
 
 def test_run_fails_when_a_session_fails_or_does_not_run(tmp_path):
@@ -345,3 +387,50 @@ def test_the_lock_makes_a_second_holder_wait(tmp_path):
     with noxsupport.locked(path, log=messages.append):
         pass
     assert messages == []
+
+
+# -- ansible-core venvs shared by the sessions of a release -----------------------------------------------------------------
+def test_the_core_venv_is_built_once_and_then_shared(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+    built = []
+
+    def build(place, interpreter, version):
+        built.append((place, interpreter, version))
+        os.makedirs(os.path.join(place, 'bin'))
+
+    first = noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    again = noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    assert first == again and len(built) == 1
+    assert built[0][1:] == (os.path.realpath(sys.executable), '2.16.19')
+    assert first.startswith(os.path.join(str(tmp_path), 'defender-atp-%d' % os.getuid()) + os.sep)
+    other = noxsupport.core_venv('2.21.5', sys.executable, build=build, starts=lambda _python: True)
+    assert other != first and len(built) == 2
+
+
+def test_a_core_venv_without_its_stamp_or_that_does_not_start_is_built_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+    built = []
+
+    def build(place, _interpreter, _version):
+        built.append(place)
+        os.makedirs(os.path.join(place, 'bin'))
+        (open(os.path.join(place, 'leftover'), 'w')).close()
+
+    place = noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    os.unlink(os.path.join(place, noxsupport.CORE_STAMP))  # a build that stopped before the stamp
+    noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: False)  # its Python is gone
+    assert len(built) == 3
+
+
+def test_a_build_that_fails_leaves_no_stamp(tmp_path, monkeypatch):
+    monkeypatch.setattr(noxsupport.tempfile, 'gettempdir', lambda: str(tmp_path))
+
+    def build(place, _interpreter, _version):
+        os.makedirs(place)
+        raise subprocess.CalledProcessError(1, ['pip'])
+
+    with pytest.raises(subprocess.CalledProcessError):
+        noxsupport.core_venv('2.16.19', sys.executable, build=build, starts=lambda _python: True)
+    place = noxsupport.work_place('ansible-core', '2.16.19', os.path.realpath(sys.executable))
+    assert not os.path.exists(os.path.join(place, noxsupport.CORE_STAMP))
